@@ -1,0 +1,204 @@
+//! ONNX export: builds `tract_onnx::pb` (prost) messages for one `ai.onnx.ml` classifier
+//! node and encodes them. `forest` and `linear` build the node; this module wraps it in a
+//! standard model with a symbolic batch dimension and the metadata the function reads.
+
+mod forest;
+mod linear;
+
+pub use forest::forest_node;
+pub use linear::linear_node;
+
+use prost::Message;
+use tract_onnx::pb::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// IR version 8 (ONNX 1.10+): old enough for every maintained runtime, new enough for
+/// the ai.onnx.ml opset 3 classifiers.
+const IR_VERSION: i64 = 8;
+/// Default-domain opset the file declares (the graph uses no default-domain op).
+const ONNX_OPSET: i64 = 17;
+/// The `ai.onnx.ml` opset: version 3 holds TreeEnsembleClassifier and LinearClassifier
+/// as every runtime implements them.
+const ML_OPSET: i64 = 3;
+/// Domain of the classical machine-learning operators.
+pub const ML_DOMAIN: &str = "ai.onnx.ml";
+
+/// Name of the graph input: float [N, features].
+pub const INPUT: &str = "input";
+/// Name of the label output: int64 [N].
+pub const LABEL: &str = "label";
+/// Name of the probabilities output: float [N, classes].
+pub const PROBABILITIES: &str = "probabilities";
+/// Name of the symbolic batch dimension.
+const BATCH: &str = "N";
+
+/// Metadata keys the function reads back (values are JSON arrays of strings).
+pub mod keys {
+    /// Column names, in input order.
+    pub const FEATURE_NAMES: &str = "feature_names";
+    /// Class names, in the order of the label values.
+    pub const CLASS_NAMES: &str = "class_names";
+    /// What was trained (`random_forest`, `logistic_regression`).
+    pub const MODEL_TYPE: &str = "model_type";
+}
+
+/// What the exported file says about itself beyond the graph.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// Column names, one per input feature.
+    pub feature_names: Vec<String>,
+    /// Class names, one per class label.
+    pub class_names: Vec<String>,
+    /// Short model kind stored under `model_type`.
+    pub model_type: &'static str,
+    /// A sentence for the model's `doc_string`.
+    pub description: String,
+}
+
+/// Wraps one classifier node (input [`INPUT`], outputs [`LABEL`], [`PROBABILITIES`]) in
+/// a complete model.
+pub fn classifier_model(node: NodeProto, info: &ModelInfo) -> ModelProto {
+    let n_features = info.feature_names.len() as i64;
+    let n_classes = info.class_names.len() as i64;
+    let graph = GraphProto {
+        name: info.model_type.to_string(),
+        node: vec![node],
+        input: vec![tensor_info(
+            INPUT,
+            DataType::Float,
+            &[None, Some(n_features)],
+        )],
+        output: vec![
+            tensor_info(LABEL, DataType::Int64, &[None]),
+            tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
+        ],
+        ..GraphProto::default()
+    };
+    let json = |names: &[String]| serde_json::to_string(names).expect("strings serialise");
+    ModelProto {
+        ir_version: IR_VERSION,
+        opset_import: vec![opset("", ONNX_OPSET), opset(ML_DOMAIN, ML_OPSET)],
+        producer_name: env!("CARGO_PKG_NAME").to_string(),
+        producer_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_version: 1,
+        doc_string: info.description.clone(),
+        graph: Some(graph),
+        metadata_props: vec![
+            entry(keys::FEATURE_NAMES, json(&info.feature_names)),
+            entry(keys::CLASS_NAMES, json(&info.class_names)),
+            entry(keys::MODEL_TYPE, info.model_type.to_string()),
+        ],
+        ..ModelProto::default()
+    }
+}
+
+/// The protobuf encoding of `model`: deterministic, since prost writes fields in tag
+/// order and we use no maps.
+pub fn encode(model: &ModelProto) -> Vec<u8> {
+    model.encode_to_vec()
+}
+
+/// A node of the `ai.onnx.ml` domain reading [`INPUT`] and writing both outputs.
+fn ml_node(op_type: &str, attributes: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: vec![INPUT.to_string()],
+        output: vec![LABEL.to_string(), PROBABILITIES.to_string()],
+        name: op_type.to_string(),
+        op_type: op_type.to_string(),
+        domain: ML_DOMAIN.to_string(),
+        attribute: attributes,
+        ..NodeProto::default()
+    }
+}
+
+/// An `ints` attribute.
+fn ints(name: &str, values: Vec<i64>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Ints as i32,
+        ints: values,
+        ..AttributeProto::default()
+    }
+}
+
+/// A `floats` attribute.
+fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Floats as i32,
+        floats: values,
+        ..AttributeProto::default()
+    }
+}
+
+/// A `strings` attribute.
+fn strings(name: &str, values: Vec<&str>) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Strings as i32,
+        strings: values.into_iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ..AttributeProto::default()
+    }
+}
+
+/// A `string` attribute.
+fn string(name: &str, value: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::String as i32,
+        s: value.as_bytes().to_vec(),
+        ..AttributeProto::default()
+    }
+}
+
+/// An `int` attribute.
+fn int(name: &str, value: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Int as i32,
+        i: value,
+        ..AttributeProto::default()
+    }
+}
+
+/// A tensor value description; `None` dimensions are the symbolic batch size.
+fn tensor_info(name: &str, elem_type: DataType, dims: &[Option<i64>]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|d| tensor_shape_proto::Dimension {
+            value: Some(match d {
+                Some(n) => tensor_shape_proto::dimension::Value::DimValue(*n),
+                None => tensor_shape_proto::dimension::Value::DimParam(BATCH.to_string()),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.to_string(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: elem_type as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..TypeProto::default()
+        }),
+        ..ValueInfoProto::default()
+    }
+}
+
+fn opset(domain: &str, version: i64) -> OperatorSetIdProto {
+    OperatorSetIdProto {
+        domain: domain.to_string(),
+        version,
+    }
+}
+
+fn entry(key: &str, value: String) -> StringStringEntryProto {
+    StringStringEntryProto {
+        key: key.to_string(),
+        value,
+    }
+}

@@ -1,0 +1,244 @@
+//! Command-line flags and environment, validated into a ready [`Config`] before any work
+//! starts. The environment is read through one lookup function so tests pass a map.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::model::BUNDLED_MODEL_NAME;
+use crate::router::DEFAULT_MAX_BODY_BYTES;
+
+/// Port to listen on; Knative sets it from the container port (default 8080).
+pub const ENV_PORT: &str = "PORT";
+/// Path of the ONNX model file.
+pub const ENV_MODEL_PATH: &str = "MODEL_PATH";
+/// Name the model is served under.
+pub const ENV_MODEL_NAME: &str = "MODEL_NAME";
+/// Knative's service name, the fallback model name.
+pub const ENV_K_SERVICE: &str = "K_SERVICE";
+/// Seconds to wait for in-flight requests after SIGTERM.
+pub const ENV_DRAIN_TIMEOUT: &str = "DRAIN_TIMEOUT_SECONDS";
+/// The Knative runtime contract's default port.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Below Kubernetes' default 30 s grace period, so we exit before SIGKILL.
+pub const DEFAULT_DRAIN_SECONDS: u64 = 20;
+
+/// Serve an ONNX classifier (a random forest, a logistic regression) over HTTP.
+///
+/// With no model given it serves the bundled Iris random forest. Routes: POST /predict,
+/// GET /healthz, /readyz, /health/liveness, /health/readiness, GET / for a summary.
+#[derive(Debug, Parser)]
+#[command(name = "function", version)]
+pub struct Args {
+    /// ONNX model file to serve [env: MODEL_PATH] [default: the bundled Iris forest].
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+
+    /// Name the model is served under [env: MODEL_NAME, then K_SERVICE] [default: the
+    /// model file's name without extension].
+    #[arg(long, value_name = "NAME")]
+    pub model_name: Option<String>,
+
+    /// Port to listen on; 0 picks a free one [env: PORT] [default: 8080].
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Address to listen on [default: 0.0.0.0, all interfaces].
+    #[arg(long, value_name = "IP")]
+    pub host: Option<IpAddr>,
+
+    /// Seconds to finish in-flight requests after SIGTERM or SIGINT
+    /// [env: DRAIN_TIMEOUT_SECONDS] [default: 20].
+    #[arg(long, value_name = "SECONDS")]
+    pub drain_timeout: Option<u64>,
+}
+
+/// Where the model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelSource {
+    /// The Iris forest compiled into the binary.
+    Bundled,
+    /// An ONNX file on disk.
+    Path(PathBuf),
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The model to load.
+    pub model: ModelSource,
+    /// The name the model is served under.
+    pub model_name: String,
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Time allowed for draining after a shutdown signal.
+    pub drain_timeout: Duration,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// A flag or variable with a value we cannot use.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?} is not valid: {expected}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl Config {
+    /// Merges flags with the environment (flags win) and validates the result.
+    pub fn from_args(
+        args: Args,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let port = match args.port {
+            Some(port) => port,
+            None => {
+                parse_env(&env, ENV_PORT, "a port number from 0 to 65535")?.unwrap_or(DEFAULT_PORT)
+            }
+        };
+        let drain_seconds = match args.drain_timeout {
+            Some(seconds) => seconds,
+            None => parse_env(&env, ENV_DRAIN_TIMEOUT, "a whole number of seconds")?
+                .unwrap_or(DEFAULT_DRAIN_SECONDS),
+        };
+        let model = args
+            .model
+            .or_else(|| {
+                env(ENV_MODEL_PATH)
+                    .filter(|p| !p.is_empty())
+                    .map(PathBuf::from)
+            })
+            .map_or(ModelSource::Bundled, ModelSource::Path);
+        let model_name = args
+            .model_name
+            .or_else(|| env(ENV_MODEL_NAME))
+            .or_else(|| env(ENV_K_SERVICE))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| default_model_name(&model));
+        if !model_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ConfigError {
+                name: "model name",
+                value: model_name,
+                expected: "letters, digits, '-', '_' and '.' only (it appears in URLs)",
+            });
+        }
+        Ok(Config {
+            model,
+            model_name,
+            addr: SocketAddr::new(args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port),
+            drain_timeout: Duration::from_secs(drain_seconds),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        })
+    }
+}
+
+fn parse_env<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<Option<T>, ConfigError> {
+    match env(name) {
+        None => Ok(None),
+        Some(value) if value.is_empty() => Ok(None),
+        Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError {
+            name,
+            value,
+            expected,
+        }),
+    }
+}
+
+/// The file stem of the model path, or the bundled model's name.
+fn default_model_name(model: &ModelSource) -> String {
+    match model {
+        ModelSource::Bundled => BUNDLED_MODEL_NAME.to_string(),
+        ModelSource::Path(path) => path
+            .file_stem()
+            .map(|stem| {
+                stem.to_string_lossy()
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                            c
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| "model".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(flags: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let args =
+            Args::try_parse_from(std::iter::once("function").chain(flags.iter().copied())).unwrap();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_args(args, |key| env.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_the_bundled_model_on_8080() {
+        let config = config(&[], &[]).unwrap();
+        assert_eq!(config.model, ModelSource::Bundled);
+        assert_eq!(config.addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(config.model_name, BUNDLED_MODEL_NAME);
+    }
+
+    #[test]
+    fn port_comes_from_the_environment_and_flags_win() {
+        assert_eq!(config(&[], &[("PORT", "9000")]).unwrap().addr.port(), 9000);
+        assert_eq!(
+            config(&["--port", "7000"], &[("PORT", "9000")])
+                .unwrap()
+                .addr
+                .port(),
+            7000
+        );
+    }
+
+    #[test]
+    fn rejects_a_port_that_is_not_a_number() {
+        let err = config(&[], &[("PORT", "eighty")]).unwrap_err();
+        assert!(err.to_string().contains("PORT=\"eighty\""), "{err}");
+    }
+
+    #[test]
+    fn model_path_from_env_names_the_model() {
+        let config = config(&[], &[("MODEL_PATH", "/models/churn v2.onnx")]).unwrap();
+        assert_eq!(
+            config.model,
+            ModelSource::Path("/models/churn v2.onnx".into())
+        );
+        assert_eq!(config.model_name, "churn-v2");
+    }
+
+    #[test]
+    fn model_name_falls_back_to_k_service() {
+        let config = config(&[], &[("K_SERVICE", "iris")]).unwrap();
+        assert_eq!(config.model_name, "iris");
+        let config =
+            super::tests::config(&[], &[("K_SERVICE", "iris"), ("MODEL_NAME", "m")]).unwrap();
+        assert_eq!(config.model_name, "m");
+    }
+
+    #[test]
+    fn rejects_a_model_name_unfit_for_urls() {
+        assert!(config(&["--model-name", "a/b"], &[]).is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! The one HTTP error type, and the one place that turns it into a status code and a
+//! JSON body `{"error": "..."}` (the shape KServe and the Open Inference Protocol use).
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{header, Response, StatusCode};
+
+/// Everything a request can be refused for. Messages name the problem and what would be
+/// accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or query is malformed: 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No route has this path: 404.
+    #[error("no route for {path}; see GET / for the routes")]
+    NotFound {
+        /// The requested path.
+        path: String,
+    },
+    /// The route exists but not for this method: 405 with `Allow`.
+    #[error("method {method} is not allowed here; use {allow}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The methods the route takes, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// The body is larger than the configured limit: 413.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not JSON by its declared content type: 415.
+    #[error(
+        "content-type {0} is not supported; send application/json \
+         (curl -d sends a form unless you add -H 'Content-Type: application/json')"
+    )]
+    UnsupportedMediaType(String),
+    /// The server failed: 500. Logged; the client sees the message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status code this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The HTTP response: the status, a JSON body, and `Allow` for 405.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = serde_json::json!({ "error": self.to_string() });
+        let mut response = json_response(self.status(), body.to_string().into_bytes());
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let response = ApiError::MethodNotAllowed {
+            method: "GET".into(),
+            allow: "POST",
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+
+    #[test]
+    fn errors_are_json_objects_with_an_error_field() {
+        let response = ApiError::BadRequest("bad `input`".into()).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}

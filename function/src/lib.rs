@@ -1,0 +1,21 @@
+//! A tabular-model inference function for Knative: loads an ONNX classifier with tract
+//! and answers predictions over HTTP/1.1 and h2c.
+//!
+//! - [`config`]: flags and environment, validated into a [`config::Config`].
+//! - [`model`]: the runtime: load with tract, describe, predict a [`model::Batch`].
+//! - [`protocol`]: request/response adapters (`/predict`).
+//! - [`router`]: every route in one table, and the shared [`router::App`].
+//! - [`health`]: liveness and readiness.
+//! - [`error`]: the HTTP error type and its JSON body.
+//! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod model;
+pub mod protocol;
+pub mod router;
+pub mod server;
+
+pub use router::App;

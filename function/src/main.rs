@@ -1,0 +1,94 @@
+//! The `function` binary: logging, configuration, model load, then serve until SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use function::config::{Args, Config, ModelSource};
+use function::model::{Model, BUNDLED_MODEL};
+use function::App;
+
+/// Exit code for a usage or configuration error (BSD `EX_USAGE`).
+const EXIT_USAGE: u8 = 64;
+/// Exit code when the model cannot be loaded or the port cannot be bound.
+const EXIT_STARTUP: u8 = 1;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let config = match Config::from_args(args, |key| std::env::var(key).ok()) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            ExitCode::from(EXIT_STARTUP)
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let model = match &config.model {
+        ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL)?,
+        ModelSource::Path(path) => Model::from_path(path)?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // Bind only now: the port must not open before the model is ready.
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        let info = model.info();
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            model = %config.model_name,
+            operator = %info.classifier_op,
+            features = info.n_features,
+            classes = info.class_labels.len(),
+            startup_ms = started.elapsed().as_secs_f64() * 1e3,
+            "serving"
+        );
+        let app = Arc::new(App {
+            model,
+            model_name: config.model_name.clone(),
+            max_body_bytes: config.max_body_bytes,
+        });
+        function::server::run(listener, app, shutdown_signal(), config.drain_timeout).await;
+        Ok(())
+    })
+}
+
+/// Completes on SIGTERM (Kubernetes and Knative stop pods with it) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler succeeds on Unix");
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("received SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+    }
+}

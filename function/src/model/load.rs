@@ -1,0 +1,276 @@
+//! Loading: decode the ONNX protobuf, check it is a classifier we can serve, read its
+//! labels and metadata, then let tract build an optimised plan with a symbolic batch.
+
+use std::sync::Arc;
+
+use tract_onnx::pb::{
+    tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto,
+    NodeProto, ValueInfoProto,
+};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::DimLike;
+
+use super::{Labels, ModelInfo};
+
+/// The ONNX classifier operators the function serves, with the attribute holding their
+/// int64 labels (string labels are `classlabels_strings` for both).
+const CLASSIFIERS: [(&str, &str); 2] = [
+    ("TreeEnsembleClassifier", "classlabels_int64s"),
+    ("LinearClassifier", "classlabels_ints"),
+];
+
+/// Why a model file cannot be served. Each message names the file's problem.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read model file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The bytes are not an ONNX protobuf.
+    #[error("not an ONNX model: {0}")]
+    Decode(String),
+    /// A valid ONNX file this function cannot serve.
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    /// tract refused the graph.
+    #[error("tract cannot load the model: {0}")]
+    Tract(String),
+}
+
+fn unsupported(message: impl Into<String>) -> LoadError {
+    LoadError::Unsupported(message.into())
+}
+
+/// Decodes, checks and optimises the model in `bytes`.
+pub(super) fn load(bytes: &[u8]) -> Result<(Arc<TypedSimplePlan>, ModelInfo), LoadError> {
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| LoadError::Decode(format!("{e:#}")))?;
+    let info = describe(&proto)?;
+    let plan = optimise(&onnx, &proto, &info).map_err(|e| LoadError::Tract(format!("{e:#}")))?;
+    check_outputs(&plan, &info)?;
+    Ok((plan, info))
+}
+
+/// Reads input width, outputs, labels and metadata from the protobuf.
+fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
+    let graph = proto
+        .graph
+        .as_ref()
+        .filter(|g| !g.node.is_empty())
+        .ok_or_else(|| LoadError::Decode("the file holds no graph".into()))?;
+    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !initializers.contains(&i.name.as_str()))
+        .collect();
+    let [input] = inputs[..] else {
+        return Err(unsupported(format!(
+            "the graph must have exactly one input (a float tensor [N, features]), it has {}",
+            inputs.len()
+        )));
+    };
+    let n_features = input_width(input)?;
+    if graph.output.is_empty() {
+        return Err(unsupported("the graph has no output"));
+    }
+    let (classifier_op, class_labels) = classifier(&graph.node)?;
+    let metadata = |key: &str| -> Option<Vec<String>> {
+        let entry = proto.metadata_props.iter().find(|p| p.key == key)?;
+        serde_json::from_str(&entry.value).ok()
+    };
+    Ok(ModelInfo {
+        n_features,
+        input_name: input.name.clone(),
+        output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
+        class_labels,
+        feature_names: metadata("feature_names").filter(|names| names.len() == n_features),
+        class_names: metadata("class_names"),
+        classifier_op,
+        producer: format!("{} {}", proto.producer_name, proto.producer_version)
+            .trim()
+            .to_string(),
+    })
+}
+
+/// The feature count of a float input shaped [N, features].
+fn input_width(input: &ValueInfoProto) -> Result<usize, LoadError> {
+    let bad = |why: &str| {
+        unsupported(format!(
+            "input `{}` must be a float tensor [N, features]: {why}",
+            input.name
+        ))
+    };
+    let Some(type_proto::Value::TensorType(tensor)) =
+        input.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Err(bad("it is not a tensor"));
+    };
+    if tensor.elem_type != DataType::Float as i32 {
+        let name = DataType::try_from(tensor.elem_type)
+            .map(|d| d.as_str_name())
+            .unwrap_or("an unknown type");
+        return Err(bad(&format!("its element type is {name}")));
+    }
+    let dims = tensor.shape.as_ref().map(|s| &s.dim[..]).unwrap_or(&[]);
+    if dims.len() != 2 {
+        return Err(bad(&format!("it has {} dimensions", dims.len())));
+    }
+    match dims[1].value {
+        Some(Dim::DimValue(n)) if n > 0 => Ok(n as usize),
+        _ => Err(bad("its feature dimension is not a fixed positive number")),
+    }
+}
+
+/// The classifier operator of the graph and its class labels.
+fn classifier(nodes: &[NodeProto]) -> Result<(String, Labels), LoadError> {
+    let (node, int_attr) = nodes
+        .iter()
+        .find_map(|node| {
+            CLASSIFIERS
+                .iter()
+                .find(|(op, _)| node.op_type == *op)
+                .map(|(_, attr)| (node, *attr))
+        })
+        .ok_or_else(|| {
+            let ops: Vec<&str> = nodes.iter().map(|n| n.op_type.as_str()).collect();
+            unsupported(format!(
+                "no classifier operator (TreeEnsembleClassifier or LinearClassifier) among {ops:?}"
+            ))
+        })?;
+    let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
+    let labels = match (attr(int_attr), attr("classlabels_strings")) {
+        (Some(ints), None) => Labels::Int(ints.ints.clone()),
+        (None, Some(strings)) => Labels::Str(
+            strings
+                .strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        ),
+        _ => {
+            return Err(unsupported(format!(
+                "{} must have exactly one of {int_attr} and classlabels_strings",
+                node.op_type
+            )))
+        }
+    };
+    if labels.is_empty() {
+        return Err(unsupported(format!("{} has no class labels", node.op_type)));
+    }
+    Ok((node.op_type.clone(), labels))
+}
+
+/// Lets tract parse the graph with the batch dimension symbolic, then optimise it.
+fn optimise(
+    onnx: &tract_onnx::Onnx,
+    proto: &ModelProto,
+    info: &ModelInfo,
+) -> TractResult<Arc<TypedSimplePlan>> {
+    let mut model = onnx.model_for_proto_model(proto)?;
+    let batch = model.symbols.sym("N");
+    model.set_input_fact(
+        0,
+        f32::fact(&[batch.to_dim(), info.n_features.to_dim()]).into(),
+    )?;
+    model.into_optimized()?.into_runnable()
+}
+
+/// The first output must be one label per row; a second, if any, one probability per
+/// row and class.
+fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<(), LoadError> {
+    let model = plan.model();
+    let fact = |i: usize| {
+        model
+            .output_fact(i)
+            .map_err(|e| LoadError::Tract(format!("{e:#}")))
+    };
+    let label = fact(0)?;
+    if label.rank() != 1
+        || !(label.datum_type.is_integer() || label.datum_type == String::datum_type())
+    {
+        return Err(unsupported(format!(
+            "output `{}` must be one integer or string label per row, it is {label:?}",
+            info.output_names[0]
+        )));
+    }
+    if model.outputs.len() > 1 {
+        let probabilities = fact(1)?;
+        let classes = probabilities.shape.get(1).and_then(|d| d.to_usize().ok());
+        if probabilities.rank() != 2 || classes != Some(info.class_labels.len()) {
+            return Err(unsupported(format!(
+                "output `{}` must be [N, {}] class probabilities, it is {probabilities:?}",
+                info.output_names[1],
+                info.class_labels.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Model, BUNDLED_MODEL};
+    use super::*;
+
+    #[test]
+    fn bundled_model_describes_itself() {
+        let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
+        let info = model.info();
+        assert_eq!(info.n_features, 4);
+        assert_eq!(info.class_labels, Labels::Int(vec![0, 1, 2]));
+        assert_eq!(info.classifier_op, "TreeEnsembleClassifier");
+        assert_eq!(info.output_names, ["label", "probabilities"]);
+        let names = info.class_names.as_ref().unwrap();
+        assert_eq!(names, &["setosa", "versicolor", "virginica"]);
+        assert_eq!(info.feature_names.as_ref().map(Vec::len), Some(4));
+    }
+
+    #[test]
+    fn rejects_bytes_that_are_not_onnx() {
+        let err = Model::from_bytes(b"this is not a protobuf").unwrap_err();
+        assert!(matches!(err, LoadError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn rejects_an_empty_file() {
+        let err = Model::from_bytes(b"").unwrap_err();
+        assert!(matches!(err, LoadError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_truncated_file() {
+        let err = Model::from_bytes(&BUNDLED_MODEL[..BUNDLED_MODEL.len() / 2]).unwrap_err();
+        assert!(matches!(err, LoadError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_model_without_classifier() {
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        proto.graph.as_mut().unwrap().node[0].op_type = "Identity".into();
+        let err = describe(&proto).unwrap_err();
+        assert!(err.to_string().contains("no classifier operator"), "{err}");
+    }
+
+    #[test]
+    fn rejects_an_input_that_is_not_float() {
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let input = &mut proto.graph.as_mut().unwrap().input[0];
+        let Some(type_proto::Value::TensorType(t)) =
+            input.r#type.as_mut().and_then(|t| t.value.as_mut())
+        else {
+            unreachable!()
+        };
+        t.elem_type = DataType::Int64 as i32;
+        let err = describe(&proto).unwrap_err();
+        assert!(err.to_string().contains("element type is INT64"), "{err}");
+    }
+}

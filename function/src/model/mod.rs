@@ -1,0 +1,161 @@
+//! The model runtime: loads an ONNX classifier with tract once, remembers what the file
+//! says about itself, and predicts batches. Protocols hand it a [`Batch`]; it never sees
+//! JSON.
+
+mod load;
+
+pub use load::LoadError;
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+/// The Iris forest the function serves when no model path is given: produced by
+/// `converter train` with its defaults (a test checks the converter reproduces it).
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/iris-forest.onnx");
+
+/// Name under which the bundled model is served.
+pub const BUNDLED_MODEL_NAME: &str = "iris-forest";
+
+/// Rows of features, row-major, each row exactly as wide as the model's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    values: Vec<f32>,
+    rows: usize,
+}
+
+impl Batch {
+    /// A batch of `values.len() / width` rows. Callers have checked the row widths.
+    pub fn new(values: Vec<f32>, width: usize) -> Batch {
+        debug_assert!(width > 0 && values.len().is_multiple_of(width));
+        let rows = values.len().checked_div(width).unwrap_or(0);
+        Batch { values, rows }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// Class labels as the model declares them: ONNX classifiers have either int64 or
+/// string labels. Serialises as a plain JSON array of numbers or strings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Labels {
+    /// `classlabels_int64s` / `classlabels_ints`.
+    Int(Vec<i64>),
+    /// `classlabels_strings`.
+    Str(Vec<String>),
+}
+
+impl Labels {
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        match self {
+            Labels::Int(v) => v.len(),
+            Labels::Str(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the model predicted for a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// One label per row.
+    pub labels: Labels,
+    /// Class probabilities, row-major (rows x classes), when the model outputs them.
+    pub probabilities: Option<Vec<f32>>,
+}
+
+/// What the ONNX file says about the model, read once at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Number of features per row (the input's second dimension).
+    pub n_features: usize,
+    /// Name of the graph input.
+    pub input_name: String,
+    /// Names of the graph outputs, in order (label first).
+    pub output_names: Vec<String>,
+    /// The class labels, in the order of the probability columns.
+    pub class_labels: Labels,
+    /// Feature names from `metadata_props`, if the file has them.
+    pub feature_names: Option<Vec<String>>,
+    /// Class names from `metadata_props`, if the file has them.
+    pub class_names: Option<Vec<String>>,
+    /// The operator that does the work (`TreeEnsembleClassifier`, `LinearClassifier`).
+    pub classifier_op: String,
+    /// `producer_name` and `producer_version` of the file.
+    pub producer: String,
+}
+
+/// Why a prediction failed. Inputs are validated before they reach the model, so this
+/// is an internal error when it happens.
+#[derive(Debug, thiserror::Error)]
+#[error("the model failed to run: {0:#}")]
+pub struct PredictError(#[from] TractError);
+
+/// A loaded, optimised model. Cheap to share: clone the [`Arc`].
+#[derive(Debug)]
+pub struct Model {
+    plan: Arc<TypedSimplePlan>,
+    info: ModelInfo,
+}
+
+impl Model {
+    /// Loads a model from the bytes of an ONNX file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, LoadError> {
+        let (plan, info) = load::load(bytes)?;
+        Ok(Model { plan, info })
+    }
+
+    /// Loads the ONNX file at `path`.
+    pub fn from_path(path: &std::path::Path) -> Result<Model, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Model::from_bytes(&bytes)
+    }
+
+    /// The model's description.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// Number of features each row must have.
+    pub fn n_features(&self) -> usize {
+        self.info.n_features
+    }
+
+    /// Predicts every row of `batch`.
+    pub fn predict(&self, batch: &Batch) -> Result<Prediction, PredictError> {
+        let input = Tensor::from_shape(&[batch.rows, self.info.n_features], &batch.values)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue()))?;
+        let label = &outputs[0];
+        let labels = if label.datum_type() == String::datum_type() {
+            Labels::Str(label.try_as_plain_ram()?.as_slice::<String>()?.to_vec())
+        } else {
+            let cast = label.cast_to::<i64>()?;
+            Labels::Int(cast.try_as_plain_ram()?.as_slice::<i64>()?.to_vec())
+        };
+        let probabilities = match outputs.get(1) {
+            Some(p) => Some(
+                p.cast_to::<f32>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<f32>()?
+                    .to_vec(),
+            ),
+            None => None,
+        };
+        Ok(Prediction {
+            labels,
+            probabilities,
+        })
+    }
+}

@@ -1,0 +1,274 @@
+//! The tutorial's contract: `POST /predict` with `{"input":[5.1,3.5,1.4,0.2]}` answers
+//! `{"prediction":[0]}`; `{"input":[[...],[...]]}` answers one prediction per row; the
+//! query `?probabilities=true` adds `"probabilities":[[...]]` (one row per input row,
+//! one column per class, in the order of the model's class labels).
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::error::{json_response, ApiError};
+use crate::model::{Batch, Labels, ModelInfo, Prediction};
+use crate::router::App;
+
+/// The accepted request shapes, quoted in errors.
+const SHAPES: &str = r#"{"input": [f1, f2, ...]} or {"input": [[f1, f2, ...], ...]}"#;
+
+/// Handles `POST /predict`.
+pub async fn handle(
+    request: Request<Incoming>,
+    app: &App,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let with_probabilities = wants_probabilities(request.uri().query())?;
+    let body = super::read_json_body(request, app.max_body_bytes).await?;
+    let batch = decode(&body, app.model.info())?;
+    let prediction = app
+        .model
+        .predict(&batch)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        encode(&prediction, with_probabilities),
+    ))
+}
+
+/// Reads `probabilities=true|false|1|0` from the query; other parameters are ignored.
+fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut wanted = false;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key == "probabilities" {
+            wanted = match value {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "query parameter probabilities={other} must be true or false"
+                    )))
+                }
+            };
+        }
+    }
+    Ok(wanted)
+}
+
+/// Decodes a request body into a batch as wide as the model's input.
+pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
+    let bad = |message: String| ApiError::BadRequest(message);
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "request body is not valid JSON ({e}); send {SHAPES}"
+        ))
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(bad(format!("request body must be a JSON object: {SHAPES}")));
+    };
+    let input = fields
+        .remove("input")
+        .ok_or_else(|| bad(format!("missing field `input`; send {SHAPES}")))?;
+    if let Some(unknown) = fields.keys().next() {
+        return Err(bad(format!(
+            "unknown field `{unknown}`; the only field is `input`: {SHAPES}"
+        )));
+    }
+    let Value::Array(items) = input else {
+        return Err(bad(format!("`input` must be an array: {SHAPES}")));
+    };
+    if items.is_empty() {
+        return Err(bad("`input` is empty; send at least one row".into()));
+    }
+    let width = info.n_features;
+    let mut values = Vec::with_capacity(items.len().max(width));
+    if items.iter().all(|item| !item.is_array()) {
+        // One row: {"input": [f1, f2, ...]}
+        push_row(&mut values, &items, "input", info)?;
+    } else {
+        for (i, item) in items.iter().enumerate() {
+            let Value::Array(row) = item else {
+                return Err(bad(format!(
+                    "`input[{i}]` is {}, not a row; mix no numbers with rows: {SHAPES}",
+                    kind(item)
+                )));
+            };
+            push_row(&mut values, row, &format!("input[{i}]"), info)?;
+        }
+    }
+    Ok(Batch::new(values, width))
+}
+
+/// Appends one row of features, checking its width and that each value is a number
+/// that fits in the model's 32-bit float input.
+fn push_row(
+    values: &mut Vec<f32>,
+    row: &[Value],
+    at: &str,
+    info: &ModelInfo,
+) -> Result<(), ApiError> {
+    if row.len() != info.n_features {
+        let names = info
+            .feature_names
+            .as_ref()
+            .map(|names| format!(" ({})", names.join(", ")))
+            .unwrap_or_default();
+        return Err(ApiError::BadRequest(format!(
+            "`{at}` has {} features, the model takes {}{names}",
+            row.len(),
+            info.n_features
+        )));
+    }
+    for (j, value) in row.iter().enumerate() {
+        let number = value.as_f64().ok_or_else(|| {
+            ApiError::BadRequest(format!("`{at}[{j}]` is {}, not a number", kind(value)))
+        })?;
+        let single = number as f32;
+        if !single.is_finite() {
+            return Err(ApiError::BadRequest(format!(
+                "`{at}[{j}]` = {number} is outside the range of a 32-bit float"
+            )));
+        }
+        values.push(single);
+    }
+    Ok(())
+}
+
+/// A short description of a JSON value for error messages.
+fn kind(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.len() <= 32 => format!("the string {s:?}"),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Encodes `{"prediction": [...]}`, plus `"probabilities"` when asked and available.
+///
+/// Probabilities are written as `f32` (shortest round-trip form, `0.99999934` rather
+/// than the `f64` widening `0.9999993443489075`): that is the precision the model has.
+pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Response<'a> {
+        prediction: &'a Labels,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        probabilities: Option<Vec<&'a [f32]>>,
+    }
+    let probabilities = prediction
+        .probabilities
+        .as_deref()
+        .filter(|_| with_probabilities)
+        .map(|p| {
+            let classes = p.len().checked_div(prediction.labels.len()).unwrap_or(0);
+            p.chunks(classes.max(1)).collect()
+        });
+    serde_json::to_vec(&Response {
+        prediction: &prediction.labels,
+        probabilities,
+    })
+    .expect("labels and floats serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iris_info() -> ModelInfo {
+        ModelInfo {
+            n_features: 4,
+            input_name: "input".into(),
+            output_names: vec!["label".into(), "probabilities".into()],
+            class_labels: Labels::Int(vec![0, 1, 2]),
+            feature_names: Some(vec!["a".into(), "b".into(), "c".into(), "d".into()]),
+            class_names: None,
+            classifier_op: "TreeEnsembleClassifier".into(),
+            producer: String::new(),
+        }
+    }
+
+    fn error(body: &str) -> String {
+        match decode(body.as_bytes(), &iris_info()) {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("expected a bad request for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_one_row() {
+        let batch = decode(br#"{"input":[5.1,3.5,1.4,0.2]}"#, &iris_info()).unwrap();
+        assert_eq!(batch, Batch::new(vec![5.1, 3.5, 1.4, 0.2], 4));
+    }
+
+    #[test]
+    fn decodes_a_batch_of_rows() {
+        let batch = decode(br#"{"input":[[1,2,3,4],[5,6,7,8]]}"#, &iris_info()).unwrap();
+        assert_eq!(batch.rows(), 2);
+        assert_eq!(batch, Batch::new((1..=8).map(|v| v as f32).collect(), 4));
+    }
+
+    #[test]
+    fn rejects_invalid_json() {
+        assert!(error("{\"input\":").contains("not valid JSON"));
+    }
+
+    #[test]
+    fn rejects_a_misspelt_field() {
+        assert!(error(r#"{"inputs":[1,2,3,4]}"#).contains("missing field `input`"));
+        assert!(error(r#"{"input":[1,2,3,4],"x":1}"#).contains("unknown field `x`"));
+    }
+
+    #[test]
+    fn rejects_the_wrong_feature_count_naming_the_features() {
+        let message = error(r#"{"input":[[1,2,3,4],[1,2,3]]}"#);
+        assert!(
+            message.contains("`input[1]` has 3 features, the model takes 4 (a, b, c, d)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn rejects_non_numeric_features() {
+        let message = error(r#"{"input":[1,"2",3,4]}"#);
+        assert!(
+            message.contains("`input[1]` is the string \"2\", not a number"),
+            "{message}"
+        );
+        assert!(error(r#"{"input":[1,null,3,4]}"#).contains("null, not a number"));
+    }
+
+    #[test]
+    fn rejects_values_beyond_f32() {
+        assert!(error(r#"{"input":[1,2,3,1e300]}"#).contains("outside the range"));
+    }
+
+    #[test]
+    fn rejects_empty_and_mixed_input() {
+        assert!(error(r#"{"input":[]}"#).contains("empty"));
+        assert!(error(r#"{"input":[[1,2,3,4],5]}"#).contains("`input[1]` is 5, not a row"));
+        assert!(error(r#"[1,2,3,4]"#).contains("must be a JSON object"));
+        assert!(error(r#"{"input":{"a":1}}"#).contains("must be an array"));
+    }
+
+    #[test]
+    fn encodes_labels_and_probabilities() {
+        let prediction = Prediction {
+            labels: Labels::Int(vec![0, 2]),
+            probabilities: Some(vec![0.5, 0.25, 0.25, 0.0, 0.0, 1.0]),
+        };
+        assert_eq!(encode(&prediction, false), br#"{"prediction":[0,2]}"#);
+        let both: Value = serde_json::from_slice(&encode(&prediction, true)).unwrap();
+        assert_eq!(both["probabilities"][1], serde_json::json!([0.0, 0.0, 1.0]));
+    }
+
+    #[test]
+    fn probabilities_query_accepts_true_and_false_only() {
+        assert!(wants_probabilities(Some("probabilities=true")).unwrap());
+        assert!(wants_probabilities(Some("x=1&probabilities")).unwrap());
+        assert!(!wants_probabilities(Some("probabilities=0")).unwrap());
+        assert!(!wants_probabilities(None).unwrap());
+        assert!(wants_probabilities(Some("probabilities=yes")).is_err());
+    }
+}
