@@ -1,0 +1,213 @@
+//! The `function` binary as Kubernetes runs it: exit codes for bad configuration and bad
+//! models, the port opened only once the model is loaded, and SIGTERM draining.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_function");
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A free port on 127.0.0.1 (bound then released; the kernel will not hand it out
+/// again immediately).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs the binary to completion (it must exit by itself) with `args` and `env`.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("MODEL_PATH")
+        .env_remove("PORT")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait(&mut child, TIMEOUT).expect("the binary exits by itself");
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn wait(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// The binary serving the bundled model on `port`, killed on drop if still running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(port: u16) -> Running {
+    let child = Command::new(BIN)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .env_remove("MODEL_PATH")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + TIMEOUT;
+    while http(
+        addr,
+        "GET /readyz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
+    )
+    .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the function did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    running
+}
+
+/// Sends raw bytes, returns the whole response (the request must close the connection).
+fn http(addr: SocketAddr, request: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn stderr_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn missing_model_file_is_one_line_and_exit_1() {
+    let output = run(&["--model", "/nonexistent/model.onnx", "--port", "0"], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("/nonexistent/model.onnx"), "{lines:?}");
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_refused_with_exit_1() {
+    let path = std::env::temp_dir().join(format!("not-a-model-{}.onnx", std::process::id()));
+    std::fs::write(&path, b"definitely not a protobuf").unwrap();
+    let output = run(&["--port", "0"], &[("MODEL_PATH", path.to_str().unwrap())]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let lines = stderr_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("not an ONNX model"), "{lines:?}");
+}
+
+#[test]
+fn a_bad_port_is_a_usage_error() {
+    let output = run(&[], &[("PORT", "http")]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT=\"http\""));
+    let output = run(&["--port", "99999"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn a_port_in_use_is_a_startup_failure() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = run(&["--host", "127.0.0.1", "--port", &port], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+}
+
+#[test]
+fn help_explains_the_model_and_port_settings() {
+    let output = run(&["--help"], &[]);
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in ["--model", "MODEL_PATH", "PORT", "8080", "/predict"] {
+        assert!(help.contains(needle), "--help does not mention {needle}");
+    }
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let port = free_port();
+    let mut server = serve(port);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let body = br#"{"input":[5.1,3.5,1.4,0.2]}"#;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "POST /predict HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    sigterm(&server.0);
+    std::thread::sleep(Duration::from_millis(200));
+    // The listener is closed: new connections are refused while the old one drains.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+    stream.write_all(&body[5..]).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with(r#"{"prediction":[0]}"#), "{response}");
+    let status = wait(&mut server.0, TIMEOUT).expect("exits after draining");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigterm_when_idle_exits_0_promptly() {
+    let mut server = serve(free_port());
+    sigterm(&server.0);
+    let status = wait(&mut server.0, Duration::from_secs(2)).expect("exits promptly");
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,209 @@
+//! End to end: the converter trains and exports, tract loads the ONNX the way the
+//! function does, the real server answers over HTTP, and the served predictions are
+//! linfa's.
+
+mod common;
+
+use clap::Parser;
+use common::{bodiless, post_json, rows_json, send, send_h2c, TestServer};
+use converter::cli::{Cli, Command, TrainArgs, TrainOutcome};
+use converter::train::{forest_votes, Trained};
+use function::model::{Model, BUNDLED_MODEL};
+use hyper::{Method, StatusCode};
+use linfa::prelude::Predict;
+
+fn train_args(flags: &[&str]) -> TrainArgs {
+    let argv = ["converter", "train"]
+        .into_iter()
+        .chain(flags.iter().copied());
+    match Cli::parse_from(argv).command {
+        Command::Train(args) => args,
+    }
+}
+
+fn trained(flags: &[&str]) -> TrainOutcome {
+    converter::cli::train(&train_args(flags)).unwrap()
+}
+
+/// Labels and probabilities the server returns for the hold-out rows.
+async fn serve_hold_out(outcome: &TrainOutcome) -> (Vec<i64>, Vec<Vec<f32>>) {
+    let server = TestServer::start(Model::from_bytes(&outcome.onnx).unwrap()).await;
+    let body = rows_json(&outcome.test.records);
+    let reply = send(
+        server.addr,
+        post_json(server.addr, "/predict?probabilities=true", body),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let json = reply.json();
+    let labels = json["prediction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let probabilities = json["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    server.stop().await;
+    (labels, probabilities)
+}
+
+#[tokio::test]
+async fn served_forest_predicts_what_linfa_predicts_on_the_hold_out_rows() {
+    let outcome = trained(&[]);
+    let Trained::Forest { forest, n_classes } = &outcome.trained else {
+        panic!("the default model is a forest")
+    };
+    let (labels, probabilities) = serve_hold_out(&outcome).await;
+    let votes = forest_votes(forest, &outcome.test.records, *n_classes);
+    let linfa: Vec<usize> = forest.predict(&outcome.test.records).to_vec();
+    assert_eq!(labels.len(), outcome.test.len());
+    for (row, served) in labels.iter().enumerate() {
+        let row_votes = votes.row(row);
+        let most = *row_votes.iter().max().unwrap();
+        let leaders: Vec<i64> = (0..*n_classes)
+            .filter(|&c| row_votes[c] == most)
+            .map(|c| c as i64)
+            .collect();
+        if leaders.len() == 1 {
+            // linfa-ensemble's majority vote is the answer whenever it is unambiguous.
+            assert_eq!(*served, linfa[row] as i64, "row {row}, votes {row_votes}");
+        } else {
+            // On a tie linfa picks by HashMap order; the ONNX arg-max picks the first.
+            assert_eq!(*served, leaders[0], "row {row}, tied votes {row_votes}");
+        }
+        for (class, p) in probabilities[row].iter().enumerate() {
+            let share = row_votes[class] as f32 / forest.models.len() as f32;
+            assert!(
+                (p - share).abs() < 1e-5,
+                "row {row} class {class}: {p} vs {share}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn served_logistic_regression_predicts_what_linfa_predicts() {
+    let outcome = trained(&["--model", "logistic"]);
+    let Trained::Logistic(model) = &outcome.trained else {
+        panic!("--model logistic trains a logistic regression")
+    };
+    let (labels, probabilities) = serve_hold_out(&outcome).await;
+    let linfa: Vec<i64> = model
+        .predict(&outcome.test.records)
+        .iter()
+        .map(|&c| c as i64)
+        .collect();
+    assert_eq!(labels, linfa);
+    let expected = model.predict_probabilities(&outcome.test.records);
+    for (row, served) in probabilities.iter().enumerate() {
+        for (class, p) in served.iter().enumerate() {
+            let want = expected[[row, class]];
+            assert!(
+                (p - want).abs() < 1e-5,
+                "row {row} class {class}: {p} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn converter_reproduces_the_bundled_model_byte_for_byte() {
+    let outcome = trained(&[]);
+    assert!(
+        outcome.onnx == BUNDLED_MODEL,
+        "models/iris-forest.onnx is stale: regenerate it with \
+         `cargo run -p converter -- train -o models/iris-forest.onnx`"
+    );
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let a = trained(&["--seed", "7", "--trees", "20"]).onnx;
+    let b = trained(&["--seed", "7", "--trees", "20"]).onnx;
+    let c = trained(&["--seed", "8", "--trees", "20"]).onnx;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[tokio::test]
+async fn tutorial_curl_example_answers_prediction_0() {
+    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let body = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
+    let reply = send(server.addr, post_json(server.addr, "/predict", body)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.text(), r#"{"prediction":[0]}"#);
+    assert_eq!(reply.headers["content-type"], "application/json");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_requests_are_served() {
+    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}"#;
+    let reply = send_h2c(server.addr, post_json(server.addr, "/predict", body)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let http1 = send(server.addr, post_json(server.addr, "/predict", body)).await;
+    assert_eq!(reply.body, http1.body, "h2c and HTTP/1.1 answer the same");
+    let health = send_h2c(
+        server.addr,
+        bodiless(server.addr, Method::GET, "/health/readiness"),
+    )
+    .await;
+    assert_eq!(health.status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_routes_answer_200() {
+    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/health/liveness",
+        "/health/readiness",
+    ] {
+        let reply = send(server.addr, bodiless(server.addr, Method::GET, path)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+    }
+    let ready = send(server.addr, bodiless(server.addr, Method::GET, "/readyz")).await;
+    assert_eq!(ready.json()["model"], "test-model");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn probabilities_are_one_row_per_input_row_summing_to_one() {
+    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.0,2.9,4.5,1.5],[6.7,3.0,5.2,2.3]]}"#;
+    let reply = send(
+        server.addr,
+        post_json(server.addr, "/predict?probabilities=true", body),
+    )
+    .await;
+    let json = reply.json();
+    let rows = json["probabilities"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, label) in rows.iter().zip(json["prediction"].as_array().unwrap()) {
+        let p: Vec<f64> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(p.len(), 3);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{p:?}");
+        let argmax = (0..3).fold(0, |best, c| if p[c] > p[best] { c } else { best });
+        assert_eq!(label.as_i64(), Some(argmax as i64));
+    }
+    server.stop().await;
+}
