@@ -47,7 +47,8 @@ fn unsupported(message: impl Into<String>) -> LoadError {
 
 /// Decodes, checks and optimises the model in `bytes`.
 pub(super) fn load(bytes: &[u8]) -> Result<(Arc<TypedSimplePlan>, ModelInfo), LoadError> {
-    let onnx = tract_onnx::onnx();
+    let mut onnx = tract_onnx::onnx();
+    super::tree_ensemble::register(&mut onnx.op_register);
     let proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| LoadError::Decode(format!("{e:#}")))?;

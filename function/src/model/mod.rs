@@ -3,6 +3,7 @@
 //! JSON.
 
 mod load;
+mod tree_ensemble;
 
 pub use load::LoadError;
 

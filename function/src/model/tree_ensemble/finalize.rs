@@ -1,0 +1,320 @@
+//! From aggregated leaf values to the op outputs, with onnxruntime's semantics (the
+//! reference runtime: `tree_ensemble_aggregator.h`), including its two-class layouts.
+
+use super::kernel::{Aggregate, Scores};
+use super::PostTransform;
+
+/// Classifier settings derived once at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierFinish {
+    /// Number of class labels.
+    pub n_classes: usize,
+    /// `base_values`, possibly empty.
+    pub base_values: Vec<f32>,
+    /// The post-transform.
+    pub post_transform: PostTransform,
+    /// Two classes and every leaf weight is for one of them (scikit-learn's binary
+    /// layout: the weight is the positive class's score).
+    pub binary_case: bool,
+    /// No leaf weight is negative (probabilities rather than margins).
+    pub weights_all_positive: bool,
+}
+
+/// The logistic function as onnxruntime computes it (symmetric, no overflow).
+fn logistic(x: f32) -> f32 {
+    let v = 1.0 / (1.0 + (-x.abs()).exp());
+    if x < 0.0 {
+        1.0 - v
+    } else {
+        v
+    }
+}
+
+fn transform(scores: &mut [f32], post: PostTransform) {
+    match post {
+        PostTransform::None => {}
+        PostTransform::Logistic => scores.iter_mut().for_each(|s| *s = logistic(*s)),
+        PostTransform::Softmax => {
+            let max = scores.iter().copied().fold(-f32::MAX, f32::max);
+            let mut sum = 0.0;
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            scores.iter_mut().for_each(|s| *s /= sum);
+        }
+        PostTransform::SoftmaxZero => {
+            // Zeros stay (near) zero: they mean "no score", not "score 0".
+            let max = scores.iter().copied().fold(-f32::MAX, f32::max);
+            let exp_neg_max = (-max).exp();
+            let mut sum = 0.0;
+            for s in scores.iter_mut() {
+                if s.abs() > 1e-7 {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                } else {
+                    *s *= exp_neg_max;
+                }
+            }
+            scores.iter_mut().for_each(|s| *s /= sum);
+        }
+    }
+}
+
+/// How the single score of the two-class layouts becomes two columns.
+#[derive(Clone, Copy)]
+enum SecondClass {
+    /// Leave as is.
+    Unset,
+    /// `[1 - p, p]` (probabilities).
+    Complement,
+    /// Margins, positive class won: `[-s, s]`, or logistic of both under LOGISTIC.
+    MarginPositive,
+    /// Margins, negative class won: `[s, -s]`, or logistic of both under LOGISTIC.
+    MarginNegative,
+}
+
+impl ClassifierFinish {
+    /// Writes each row's probabilities (`n_classes` columns) and returns each row's
+    /// winning class index.
+    pub fn finish(&self, scores: &Scores, probabilities: &mut [f32]) -> Vec<usize> {
+        let n = self.n_classes;
+        let rows = scores.values.len() / n;
+        let mut winners = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let range = row * n..(row + 1) * n;
+            let values = &scores.values[range.clone()];
+            let present = &scores.present[range.clone()];
+            let out = &mut probabilities[range];
+            winners.push(if n > 2 {
+                self.finish_multiclass(values, present, out)
+            } else {
+                self.finish_two_classes(values, present, out)
+            });
+        }
+        winners
+    }
+
+    fn finish_multiclass(&self, values: &[f32], present: &[bool], out: &mut [f32]) -> usize {
+        out.copy_from_slice(values);
+        let mut present = present.to_vec();
+        for (k, base) in self.base_values.iter().enumerate() {
+            out[k] += base;
+            present[k] = true;
+        }
+        // The first class with the strictly largest score among those that have one.
+        let mut best: Option<usize> = None;
+        for k in 0..out.len() {
+            if present[k] && best.is_none_or(|b| out[k] > out[b]) {
+                best = Some(k);
+            }
+        }
+        transform(out, self.post_transform);
+        best.unwrap_or(0)
+    }
+
+    fn finish_two_classes(&self, values: &[f32], present: &[bool], out: &mut [f32]) -> usize {
+        let (mut s0, mut s1) = (values[0], values[1]);
+        let (has0, mut has1) = (present[0], present[1]);
+        let mut second = SecondClass::Unset;
+        match self.base_values[..] {
+            [b0, b1] => {
+                if has1 {
+                    // onnxruntime's reading: base_values[0] is ignored and class 1's score
+                    // is rebuilt from class 0's.
+                    s1 = b1 + s0;
+                    s0 = -s1;
+                    has1 = true;
+                } else {
+                    s1 += b1;
+                    s0 += b0;
+                }
+            }
+            [b0] => s0 += b0,
+            [] => second = SecondClass::MarginNegative,
+            _ => {}
+        }
+        // Only the 0- and 1-base-value layouts drop an absent second class.
+        let single = !has1 && self.base_values.len() < 2;
+        let positive = if has1 {
+            s1
+        } else if has0 {
+            s0
+        } else {
+            0.0
+        };
+        let winner = if self.binary_case {
+            if self.weights_all_positive {
+                second = SecondClass::Complement;
+                usize::from(positive > 0.5)
+            } else if positive > 0.0 {
+                second = SecondClass::MarginPositive;
+                1
+            } else {
+                second = SecondClass::MarginNegative;
+                0
+            }
+        } else {
+            usize::from(positive > 0.0)
+        };
+        if single {
+            let s = s0;
+            let logistic_both = self.post_transform == PostTransform::Logistic;
+            let [a, b] = match second {
+                SecondClass::Complement => [1.0 - s, s],
+                SecondClass::MarginPositive | SecondClass::MarginNegative if logistic_both => {
+                    [logistic(-s), logistic(s)]
+                }
+                SecondClass::MarginPositive => [-s, s],
+                SecondClass::MarginNegative => [s, -s],
+                SecondClass::Unset => [s, 0.0],
+            };
+            out.copy_from_slice(&[a, b]);
+        } else {
+            out.copy_from_slice(&[s0, s1]);
+            transform(out, self.post_transform);
+        }
+        winner
+    }
+}
+
+/// Regressor settings derived once at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegressorFinish {
+    /// How trees combine.
+    pub aggregate: Aggregate,
+    /// `base_values`, possibly empty.
+    pub base_values: Vec<f32>,
+    /// The post-transform.
+    pub post_transform: PostTransform,
+    /// Number of trees, for AVERAGE.
+    pub n_trees: usize,
+}
+
+impl RegressorFinish {
+    /// Turns aggregated values into the `[rows, targets]` output, in place.
+    pub fn finish(&self, scores: Scores, n_targets: usize) -> Vec<f32> {
+        let Scores {
+            mut values,
+            present,
+        } = scores;
+        let origin = match self.base_values[..] {
+            [origin] => origin,
+            _ => 0.0,
+        };
+        let per_target = self.base_values.len() == n_targets;
+        for (row, chunk) in values.chunks_mut(n_targets).enumerate() {
+            for (k, value) in chunk.iter_mut().enumerate() {
+                let has = present[row * n_targets + k];
+                let base = if n_targets == 1 {
+                    origin
+                } else if per_target {
+                    self.base_values[k]
+                } else {
+                    0.0
+                };
+                *value = match self.aggregate {
+                    Aggregate::Sum => *value + base,
+                    Aggregate::Average => *value / self.n_trees as f32 + base,
+                    Aggregate::Min | Aggregate::Max => base + if has { *value } else { 0.0 },
+                };
+            }
+            if n_targets >= 2 {
+                transform(chunk, self.post_transform);
+            }
+        }
+        values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scores(values: &[f32], present: &[bool]) -> Scores {
+        Scores {
+            values: values.to_vec(),
+            present: present.to_vec(),
+        }
+    }
+
+    fn classifier(n_classes: usize, binary_case: bool, positive: bool) -> ClassifierFinish {
+        ClassifierFinish {
+            n_classes,
+            base_values: vec![],
+            post_transform: PostTransform::None,
+            binary_case,
+            weights_all_positive: positive,
+        }
+    }
+
+    #[test]
+    fn multiclass_picks_the_first_largest_present_score() {
+        let mut out = [0.0; 6];
+        let winners = classifier(3, false, true).finish(
+            &scores(
+                &[0.2, 0.4, 0.4, 0.0, 0.0, 0.0],
+                &[true, true, true, false, false, false],
+            ),
+            &mut out,
+        );
+        assert_eq!(winners, [1, 0]);
+        assert_eq!(out[..3], [0.2, 0.4, 0.4]);
+    }
+
+    #[test]
+    fn binary_probability_layout_complements_the_single_score() {
+        // Weights only for class 0: that one score is the positive class's probability.
+        let mut out = [0.0; 4];
+        let winners = classifier(2, true, true).finish(
+            &scores(&[0.7, 0.0, 0.2, 0.0], &[true, false, true, false]),
+            &mut out,
+        );
+        assert_eq!(winners, [1, 0]);
+        let expected = [0.3, 0.7, 0.8, 0.2];
+        for (o, e) in out.iter().zip(expected) {
+            assert!((o - e).abs() < 1e-6, "{out:?}");
+        }
+    }
+
+    #[test]
+    fn binary_scores_for_class_1_are_written_as_they_are() {
+        // onnxruntime keeps both columns when class 1 has a score: [0, p], not [1 - p, p].
+        let mut out = [0.0; 2];
+        let winners =
+            classifier(2, true, true).finish(&scores(&[0.0, 0.7], &[false, true]), &mut out);
+        assert_eq!(winners, [1]);
+        assert_eq!(out, [0.0, 0.7]);
+    }
+
+    #[test]
+    fn binary_margins_with_logistic_become_two_probabilities() {
+        let mut finish = classifier(2, true, false);
+        finish.post_transform = PostTransform::Logistic;
+        finish.base_values = vec![0.5];
+        let mut out = [0.0; 2];
+        let winners = finish.finish(&scores(&[-1.0, 0.0], &[true, false]), &mut out);
+        assert_eq!(winners, [0]);
+        assert!((out[1] - logistic(-0.5)).abs() < 1e-6 && (out[0] + out[1] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut v = [1.0, 2.0, 3.0];
+        transform(&mut v, PostTransform::Softmax);
+        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(v[2] > v[1] && v[1] > v[0]);
+    }
+
+    #[test]
+    fn regressor_average_divides_by_the_tree_count_and_adds_base() {
+        let finish = RegressorFinish {
+            aggregate: Aggregate::Average,
+            base_values: vec![1.0],
+            post_transform: PostTransform::None,
+            n_trees: 4,
+        };
+        let out = finish.finish(scores(&[8.0], &[true]), 1);
+        assert_eq!(out, [3.0]);
+    }
+}

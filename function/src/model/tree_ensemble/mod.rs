@@ -1,0 +1,28 @@
+//! Our `ai.onnx.ml` TreeEnsembleClassifier and TreeEnsembleRegressor, registered into
+//! tract's ONNX loader in place of tract's own (whose per-row cost grows with the total
+//! leaf count and which builds an error value at every leaf).
+//!
+//! - `parse`: attributes -> flat, validated trees.
+//! - `kernel`: the flat layout and the block-of-rows walk.
+//! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does.
+//! - `op`: the tract builder, inference rules and typed op.
+
+mod finalize;
+mod kernel;
+mod op;
+mod parse;
+
+pub use op::register;
+
+/// The `post_transform` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostTransform {
+    /// Scores as they are.
+    None,
+    /// Softmax over the classes of a row.
+    Softmax,
+    /// The logistic function of each score.
+    Logistic,
+    /// Softmax that leaves zero scores at zero.
+    SoftmaxZero,
+}

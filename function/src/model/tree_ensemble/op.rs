@@ -1,0 +1,262 @@
+//! tract integration: builders registered under the ONNX op names, an inference-time
+//! expansion (shapes and types), and the typed op tract optimises and runs.
+
+use std::sync::Arc;
+
+use tract_onnx::model::{OnnxOpRegister, ParsingContext};
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
+
+use super::finalize::{ClassifierFinish, RegressorFinish};
+use super::kernel::{Aggregate, Trees};
+use super::parse::{self, Attributes};
+
+/// Replaces tract's tree-ensemble builders (and adds the regressor it lacks) for every
+/// model loaded through `register`.
+pub fn register(register: &mut OnnxOpRegister) {
+    register.insert("TreeEnsembleClassifier", classifier);
+    register.insert("TreeEnsembleRegressor", regressor);
+}
+
+/// What the op computes after the trees.
+#[derive(Debug, Clone, PartialEq)]
+enum Head {
+    Classifier {
+        finish: ClassifierFinish,
+        /// int64 or string class labels.
+        labels: Arc<Tensor>,
+    },
+    Regressor(RegressorFinish),
+}
+
+/// One tree ensemble op: the trees plus its head.
+#[derive(Debug, Clone)]
+pub struct TreeEnsemble {
+    name: &'static str,
+    trees: Arc<Trees>,
+    head: Head,
+}
+
+/// tract compares ops to deduplicate nodes. Trees and head are built together from one
+/// ONNX node and never change, so the shared trees identify the op (and comparing
+/// floats for equality would make `Eq` a lie).
+impl PartialEq for TreeEnsemble {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.trees, &other.trees)
+    }
+}
+
+impl Eq for TreeEnsemble {}
+
+fn classifier(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let attributes = Attributes::new(node)?;
+    let labels =
+        match (
+            attributes.ints("classlabels_int64s"),
+            attributes.strings("classlabels_strings"),
+        ) {
+            (ints, None) if !ints.is_empty() => rctensor1(ints),
+            (&[], Some(strings)) if !strings.is_empty() => rctensor1(&strings),
+            _ => return Err(attributes
+                .error(
+                    "exactly one of classlabels_int64s and classlabels_strings must be non-empty",
+                )
+                .into()),
+        };
+    let n_classes = labels.len();
+    let trees = parse::trees(&attributes, "class", n_classes)?;
+    let base_values = attributes.floats("base_values").to_vec();
+    if !base_values.is_empty() && base_values.len() != n_classes && n_classes > 2 {
+        return Err(attributes
+            .error(format!(
+                "base_values has {} entries for {n_classes} classes",
+                base_values.len()
+            ))
+            .into());
+    }
+    let mut classes_with_weights = trees.leaf_outputs.clone();
+    classes_with_weights.sort_unstable();
+    classes_with_weights.dedup();
+    let finish = ClassifierFinish {
+        n_classes,
+        base_values,
+        post_transform: parse::post_transform(&attributes)?,
+        binary_case: n_classes == 2 && classes_with_weights.len() == 1,
+        weights_all_positive: trees.leaf_weights.iter().all(|w| *w >= 0.0),
+    };
+    let op = TreeEnsemble {
+        name: "TreeEnsembleClassifier",
+        trees: Arc::new(trees),
+        head: Head::Classifier { finish, labels },
+    };
+    Ok((expand(op), vec![]))
+}
+
+fn regressor(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    let attributes = Attributes::new(node)?;
+    let n_targets = attributes
+        .int("n_targets")
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| attributes.error("n_targets must be a positive integer"))?;
+    let trees = parse::trees(&attributes, "target", n_targets)?;
+    let base_values = attributes.floats("base_values").to_vec();
+    if base_values.len() > 1 && base_values.len() != n_targets {
+        return Err(attributes
+            .error(format!(
+                "base_values has {} entries for {n_targets} targets",
+                base_values.len()
+            ))
+            .into());
+    }
+    let finish = RegressorFinish {
+        aggregate: parse::aggregate(&attributes)?,
+        base_values,
+        post_transform: parse::post_transform(&attributes)?,
+        n_trees: trees.roots.len(),
+    };
+    let op = TreeEnsemble {
+        name: "TreeEnsembleRegressor",
+        trees: Arc::new(trees),
+        head: Head::Regressor(finish),
+    };
+    Ok((expand(op), vec![]))
+}
+
+impl TreeEnsemble {
+    fn n_outputs(&self) -> usize {
+        match self.head {
+            Head::Classifier { .. } => 2,
+            Head::Regressor(_) => 1,
+        }
+    }
+}
+
+impl Expansion for TreeEnsemble {
+    fn name(&self) -> StaticName {
+        self.name.into()
+    }
+
+    fn nboutputs(&self) -> TractResult<usize> {
+        Ok(self.n_outputs())
+    }
+
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
+        check_input_arity(inputs, 1)?;
+        check_output_arity(outputs, self.n_outputs())?;
+        s.equals(&inputs[0].rank, 2)?;
+        let scores = match &self.head {
+            Head::Classifier { labels, .. } => {
+                s.equals(&outputs[0].datum_type, labels.datum_type())?;
+                s.equals(&outputs[0].rank, 1)?;
+                s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
+                &outputs[1]
+            }
+            Head::Regressor(_) => &outputs[0],
+        };
+        s.equals(&scores.datum_type, DatumType::F32)?;
+        s.equals(&scores.rank, 2)?;
+        s.equals(&scores.shape[0], &inputs[0].shape[0])?;
+        s.equals(&scores.shape[1], self.trees.n_outputs.to_dim())?;
+        Ok(())
+    }
+
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        model.wire_node(prefix, self.clone(), inputs)
+    }
+}
+
+impl Op for TreeEnsemble {
+    fn name(&self) -> StaticName {
+        self.name.into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for TreeEnsemble {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let input = input.cast_to::<f32>()?;
+        let view = input.to_plain_array_view::<f32>()?;
+        let &[rows, width] = view.shape() else {
+            bail!(
+                "{}: input must be [N, features], got {:?}",
+                self.name,
+                view.shape()
+            );
+        };
+        ensure!(
+            width >= self.trees.n_features_used,
+            "{}: the trees read feature {} but rows have {width} features",
+            self.name,
+            self.trees.n_features_used - 1
+        );
+        let contiguous = view.as_standard_layout();
+        let data = contiguous
+            .as_slice()
+            .expect("standard layout is contiguous");
+        match &self.head {
+            Head::Classifier { finish, labels } => {
+                let scores = self.trees.scores(data, width, Aggregate::Sum);
+                let mut probabilities = vec![0f32; rows * finish.n_classes];
+                let winners = finish.finish(&scores, &mut probabilities);
+                let labels = labels.try_as_plain_ram()?;
+                let labels = if let Ok(strings) = labels.as_slice::<String>() {
+                    tensor1(
+                        &winners
+                            .iter()
+                            .map(|&w| strings[w].clone())
+                            .collect::<Vec<_>>(),
+                    )
+                } else {
+                    let ints = labels.as_slice::<i64>()?;
+                    tensor1(&winners.iter().map(|&w| ints[w]).collect::<Vec<_>>())
+                };
+                let probabilities = Tensor::from_shape(&[rows, finish.n_classes], &probabilities)?;
+                Ok(tvec!(labels.into_tvalue(), probabilities.into_tvalue()))
+            }
+            Head::Regressor(finish) => {
+                let scores = self.trees.scores(data, width, finish.aggregate);
+                let values = finish.finish(scores, self.trees.n_outputs);
+                Ok(tvec!(Tensor::from_shape(
+                    &[rows, self.trees.n_outputs],
+                    &values
+                )?
+                .into_tvalue()))
+            }
+        }
+    }
+}
+
+impl TypedOp for TreeEnsemble {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let rows = inputs[0].shape[0].clone();
+        let scores = f32::fact(&[rows.clone(), self.trees.n_outputs.to_dim()]);
+        Ok(match &self.head {
+            Head::Classifier { labels, .. } => tvec!(labels.datum_type().fact(&[rows]), scores),
+            Head::Regressor(_) => tvec!(scores),
+        })
+    }
+
+    as_op!();
+}
