@@ -102,7 +102,7 @@ pub fn encode(model: &ModelProto) -> Vec<u8> {
 }
 
 /// A node of the `ai.onnx.ml` domain reading [`INPUT`] and writing both outputs.
-fn ml_node(op_type: &str, attributes: Vec<AttributeProto>) -> NodeProto {
+pub fn ml_node(op_type: &str, attributes: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         input: vec![INPUT.to_string()],
         output: vec![LABEL.to_string(), PROBABILITIES.to_string()],
@@ -115,7 +115,7 @@ fn ml_node(op_type: &str, attributes: Vec<AttributeProto>) -> NodeProto {
 }
 
 /// An `ints` attribute.
-fn ints(name: &str, values: Vec<i64>) -> AttributeProto {
+pub fn ints(name: &str, values: Vec<i64>) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Ints as i32,
@@ -125,7 +125,7 @@ fn ints(name: &str, values: Vec<i64>) -> AttributeProto {
 }
 
 /// A `floats` attribute.
-fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
+pub fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Floats as i32,
@@ -135,7 +135,7 @@ fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
 }
 
 /// A `strings` attribute.
-fn strings(name: &str, values: Vec<&str>) -> AttributeProto {
+pub fn strings(name: &str, values: Vec<&str>) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Strings as i32,
@@ -145,7 +145,7 @@ fn strings(name: &str, values: Vec<&str>) -> AttributeProto {
 }
 
 /// A `string` attribute.
-fn string(name: &str, value: &str) -> AttributeProto {
+pub fn string(name: &str, value: &str) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::String as i32,
@@ -155,7 +155,7 @@ fn string(name: &str, value: &str) -> AttributeProto {
 }
 
 /// An `int` attribute.
-fn int(name: &str, value: i64) -> AttributeProto {
+pub fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Int as i32,

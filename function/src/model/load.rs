@@ -47,8 +47,7 @@ fn unsupported(message: impl Into<String>) -> LoadError {
 
 /// Decodes, checks and optimises the model in `bytes`.
 pub(super) fn load(bytes: &[u8]) -> Result<(Arc<TypedSimplePlan>, ModelInfo), LoadError> {
-    let mut onnx = tract_onnx::onnx();
-    super::tree_ensemble::register(&mut onnx.op_register);
+    let onnx = super::onnx_loader();
     let proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| LoadError::Decode(format!("{e:#}")))?;

@@ -18,6 +18,14 @@ pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../../models/iris-forest.onn
 /// Name under which the bundled model is served.
 pub const BUNDLED_MODEL_NAME: &str = "iris-forest";
 
+/// tract's ONNX loader with our tree-ensemble ops in place of tract's: every model the
+/// function or the converter loads goes through this.
+pub fn onnx_loader() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    tree_ensemble::register(&mut onnx.op_register);
+    onnx
+}
+
 /// Rows of features, row-major, each row exactly as wide as the model's input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
