@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use function::model::{Batch, Labels, Model};
+use function::model::{Batch, Labels, Model, Predicted};
 
 use crate::data::Table;
 use crate::train::{self, ForestParams, LogisticParams, Trained};
@@ -176,7 +176,7 @@ pub fn tract_agreement(onnx: &[u8], trained: &Trained, table: &Table) -> anyhow:
     let model = Model::from_bytes(onnx).context("tract cannot load the exported model")?;
     let values: Vec<f32> = table.records.iter().copied().collect();
     let prediction = model.predict(&Batch::new(values, table.n_features()))?;
-    let Labels::Int(labels) = prediction.labels else {
+    let Predicted::Labels(Labels::Int(labels)) = prediction.predicted else {
         anyhow::bail!("the exported model has string labels; expected class indices");
     };
     let expected = trained.predict(&table.records);

@@ -67,9 +67,8 @@ fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(
             addr = %listener.local_addr()?,
             model = %config.model_name,
-            operator = %info.classifier_op,
+            operator = %info.operator,
             features = info.n_features,
-            classes = info.class_labels.len(),
             startup_ms = started.elapsed().as_secs_f64() * 1e3,
             "serving"
         );

@@ -80,7 +80,7 @@ fn index(app: &App) -> Response<Full<Bytes>> {
     let body = serde_json::json!({
         "name": app.model_name,
         "model": {
-            "operator": info.classifier_op,
+            "operator": info.operator,
             "producer": info.producer,
             "features": info.n_features,
             "feature_names": info.feature_names,

@@ -10,13 +10,19 @@ use tract_onnx::pb::{
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use super::{Labels, ModelInfo};
+use super::{Labels, ModelInfo, Task};
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
 /// int64 labels (string labels are `classlabels_strings` for both).
 const CLASSIFIERS: [(&str, &str); 2] = [
     ("TreeEnsembleClassifier", "classlabels_int64s"),
     ("LinearClassifier", "classlabels_ints"),
+];
+/// The ONNX regressor operators the function serves, with the attribute holding their
+/// number of targets (default 1).
+const REGRESSORS: [(&str, &str); 2] = [
+    ("TreeEnsembleRegressor", "n_targets"),
+    ("LinearRegressor", "targets"),
 ];
 
 /// Why a model file cannot be served. Each message names the file's problem.
@@ -80,7 +86,7 @@ fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
     if graph.output.is_empty() {
         return Err(unsupported("the graph has no output"));
     }
-    let (classifier_op, class_labels) = classifier(&graph.node)?;
+    let (operator, task) = task(&graph.node)?;
     let metadata = |key: &str| -> Option<Vec<String>> {
         let entry = proto.metadata_props.iter().find(|p| p.key == key)?;
         serde_json::from_str(&entry.value).ok()
@@ -89,10 +95,10 @@ fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
         n_features,
         input_name: input.name.clone(),
         output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
-        class_labels,
+        task,
         feature_names: metadata("feature_names").filter(|names| names.len() == n_features),
         class_names: metadata("class_names"),
-        classifier_op,
+        operator,
         producer: format!("{} {}", proto.producer_name, proto.producer_version)
             .trim()
             .to_string(),
@@ -128,43 +134,48 @@ fn input_width(input: &ValueInfoProto) -> Result<usize, LoadError> {
     }
 }
 
-/// The classifier operator of the graph and its class labels.
-fn classifier(nodes: &[NodeProto]) -> Result<(String, Labels), LoadError> {
-    let (node, int_attr) = nodes
-        .iter()
-        .find_map(|node| {
-            CLASSIFIERS
-                .iter()
-                .find(|(op, _)| node.op_type == *op)
-                .map(|(_, attr)| (node, *attr))
-        })
-        .ok_or_else(|| {
-            let ops: Vec<&str> = nodes.iter().map(|n| n.op_type.as_str()).collect();
-            unsupported(format!(
-                "no classifier operator (TreeEnsembleClassifier or LinearClassifier) among {ops:?}"
-            ))
-        })?;
-    let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
-    let labels = match (attr(int_attr), attr("classlabels_strings")) {
-        (Some(ints), None) => Labels::Int(ints.ints.clone()),
-        (None, Some(strings)) => Labels::Str(
-            strings
-                .strings
-                .iter()
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect(),
-        ),
-        _ => {
-            return Err(unsupported(format!(
-                "{} must have exactly one of {int_attr} and classlabels_strings",
-                node.op_type
-            )))
+/// The operator that makes the model's answer, and what kind of answer it is.
+fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
+    for node in nodes {
+        let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
+        if let Some((_, int_attr)) = CLASSIFIERS.iter().find(|(op, _)| node.op_type == *op) {
+            let labels = match (attr(int_attr), attr("classlabels_strings")) {
+                (Some(ints), None) => Labels::Int(ints.ints.clone()),
+                (None, Some(strings)) => Labels::Str(
+                    strings
+                        .strings
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect(),
+                ),
+                _ => {
+                    return Err(unsupported(format!(
+                        "{} must have exactly one of {int_attr} and classlabels_strings",
+                        node.op_type
+                    )))
+                }
+            };
+            if labels.is_empty() {
+                return Err(unsupported(format!("{} has no class labels", node.op_type)));
+            }
+            return Ok((node.op_type.clone(), Task::Classifier { labels }));
         }
-    };
-    if labels.is_empty() {
-        return Err(unsupported(format!("{} has no class labels", node.op_type)));
+        if let Some((_, targets_attr)) = REGRESSORS.iter().find(|(op, _)| node.op_type == *op) {
+            let targets = attr(targets_attr).map_or(1, |a| a.i);
+            let targets = usize::try_from(targets)
+                .ok()
+                .filter(|&t| t > 0)
+                .ok_or_else(|| {
+                    unsupported(format!("{} has {targets_attr} = {targets}", node.op_type))
+                })?;
+            return Ok((node.op_type.clone(), Task::Regressor { targets }));
+        }
     }
-    Ok((node.op_type.clone(), labels))
+    let ops: Vec<&str> = nodes.iter().map(|n| n.op_type.as_str()).collect();
+    Err(unsupported(format!(
+        "no classifier or regressor operator (TreeEnsembleClassifier, LinearClassifier, \
+         TreeEnsembleRegressor, LinearRegressor) among {ops:?}"
+    )))
 }
 
 /// Lets tract parse the graph with the batch dimension symbolic, then optimise it.
@@ -182,8 +193,8 @@ fn optimise(
     model.into_optimized()?.into_runnable()
 }
 
-/// The first output must be one label per row; a second, if any, one probability per
-/// row and class.
+/// A classifier's first output must be one label per row and a second, if any, one
+/// probability per row and class; a regressor's first output one row of values per row.
 fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<(), LoadError> {
     let model = plan.model();
     let fact = |i: usize| {
@@ -191,24 +202,36 @@ fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<(), LoadErr
             .output_fact(i)
             .map_err(|e| LoadError::Tract(format!("{e:#}")))
     };
-    let label = fact(0)?;
-    if label.rank() != 1
-        || !(label.datum_type.is_integer() || label.datum_type == String::datum_type())
-    {
-        return Err(unsupported(format!(
-            "output `{}` must be one integer or string label per row, it is {label:?}",
-            info.output_names[0]
-        )));
-    }
-    if model.outputs.len() > 1 {
-        let probabilities = fact(1)?;
-        let classes = probabilities.shape.get(1).and_then(|d| d.to_usize().ok());
-        if probabilities.rank() != 2 || classes != Some(info.class_labels.len()) {
-            return Err(unsupported(format!(
-                "output `{}` must be [N, {}] class probabilities, it is {probabilities:?}",
-                info.output_names[1],
-                info.class_labels.len()
-            )));
+    let first = fact(0)?;
+    let width = |fact: &TypedFact| fact.shape.get(1).and_then(|d| d.to_usize().ok());
+    match &info.task {
+        Task::Regressor { targets } => {
+            if first.rank() != 2 || width(first) != Some(*targets) || !first.datum_type.is_float() {
+                return Err(unsupported(format!(
+                    "output `{}` must be [N, {targets}] float values, it is {first:?}",
+                    info.output_names[0]
+                )));
+            }
+        }
+        Task::Classifier { labels } => {
+            if first.rank() != 1
+                || !(first.datum_type.is_integer() || first.datum_type == String::datum_type())
+            {
+                return Err(unsupported(format!(
+                    "output `{}` must be one integer or string label per row, it is {first:?}",
+                    info.output_names[0]
+                )));
+            }
+            if model.outputs.len() > 1 {
+                let probabilities = fact(1)?;
+                if probabilities.rank() != 2 || width(probabilities) != Some(labels.len()) {
+                    return Err(unsupported(format!(
+                        "output `{}` must be [N, {}] class probabilities, it is {probabilities:?}",
+                        info.output_names[1],
+                        labels.len()
+                    )));
+                }
+            }
         }
     }
     Ok(())
@@ -224,8 +247,9 @@ mod tests {
         let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
         let info = model.info();
         assert_eq!(info.n_features, 4);
-        assert_eq!(info.class_labels, Labels::Int(vec![0, 1, 2]));
-        assert_eq!(info.classifier_op, "TreeEnsembleClassifier");
+        let labels = Labels::Int(vec![0, 1, 2]);
+        assert_eq!(info.task, Task::Classifier { labels });
+        assert_eq!(info.operator, "TreeEnsembleClassifier");
         assert_eq!(info.output_names, ["label", "probabilities"]);
         let names = info.class_names.as_ref().unwrap();
         assert_eq!(names, &["setosa", "versicolor", "virginica"]);
@@ -256,7 +280,11 @@ mod tests {
         let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
         proto.graph.as_mut().unwrap().node[0].op_type = "Identity".into();
         let err = describe(&proto).unwrap_err();
-        assert!(err.to_string().contains("no classifier operator"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no classifier or regressor operator"),
+            "{err}"
+        );
     }
 
     #[test]

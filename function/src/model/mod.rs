@@ -73,11 +73,68 @@ impl Labels {
     }
 }
 
+/// What kind of answer the model gives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Task {
+    /// A class label per row (and usually class probabilities).
+    Classifier {
+        /// The class labels, in the order of the probability columns.
+        labels: Labels,
+    },
+    /// `targets` values per row.
+    Regressor {
+        /// Number of values per row.
+        targets: usize,
+    },
+}
+
+/// Per-row answers: labels of a classifier, or values of a regressor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predicted {
+    /// One class label per row.
+    Labels(Labels),
+    /// `targets` values per row, row-major.
+    Values {
+        /// rows x targets.
+        values: Vec<f32>,
+        /// Values per row.
+        targets: usize,
+    },
+}
+
+impl Predicted {
+    /// Number of rows answered.
+    pub fn rows(&self) -> usize {
+        match self {
+            Predicted::Labels(labels) => labels.len(),
+            Predicted::Values { values, targets } => values.len() / targets.max(&1),
+        }
+    }
+}
+
+/// A JSON array with one entry per row: a label, a value, or (several targets) an array.
+impl serde::Serialize for Predicted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Predicted::Labels(labels) => labels.serialize(serializer),
+            Predicted::Values { values, targets: 1 } => values.serialize(serializer),
+            Predicted::Values { values, targets } => {
+                use serde::ser::SerializeSeq;
+                let mut seq = serializer.serialize_seq(Some(values.len() / targets))?;
+                for row in values.chunks(*targets) {
+                    seq.serialize_element(row)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
 /// What the model predicted for a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
-    /// One label per row.
-    pub labels: Labels,
+    /// One answer per row.
+    pub predicted: Predicted,
     /// Class probabilities, row-major (rows x classes), when the model outputs them.
     pub probabilities: Option<Vec<f32>>,
 }
@@ -91,14 +148,14 @@ pub struct ModelInfo {
     pub input_name: String,
     /// Names of the graph outputs, in order (label first).
     pub output_names: Vec<String>,
-    /// The class labels, in the order of the probability columns.
-    pub class_labels: Labels,
+    /// Classifier (with its labels) or regressor (with its target count).
+    pub task: Task,
     /// Feature names from `metadata_props`, if the file has them.
     pub feature_names: Option<Vec<String>>,
     /// Class names from `metadata_props`, if the file has them.
     pub class_names: Option<Vec<String>>,
-    /// The operator that does the work (`TreeEnsembleClassifier`, `LinearClassifier`).
-    pub classifier_op: String,
+    /// The operator that does the work (`TreeEnsembleClassifier`, `LinearRegressor`, ...).
+    pub operator: String,
     /// `producer_name` and `producer_version` of the file.
     pub producer: String,
 }
@@ -146,24 +203,40 @@ impl Model {
     pub fn predict(&self, batch: &Batch) -> Result<Prediction, PredictError> {
         let input = Tensor::from_shape(&[batch.rows, self.info.n_features], &batch.values)?;
         let outputs = self.plan.run(tvec!(input.into_tvalue()))?;
-        let label = &outputs[0];
-        let labels = if label.datum_type() == String::datum_type() {
-            Labels::Str(label.try_as_plain_ram()?.as_slice::<String>()?.to_vec())
-        } else {
-            let cast = label.cast_to::<i64>()?;
-            Labels::Int(cast.try_as_plain_ram()?.as_slice::<i64>()?.to_vec())
+        let first = &outputs[0];
+        let predicted = match self.info.task {
+            Task::Regressor { targets } => Predicted::Values {
+                values: first
+                    .cast_to::<f32>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<f32>()?
+                    .to_vec(),
+                targets,
+            },
+            Task::Classifier { .. } if first.datum_type() == String::datum_type() => {
+                Predicted::Labels(Labels::Str(
+                    first.try_as_plain_ram()?.as_slice::<String>()?.to_vec(),
+                ))
+            }
+            Task::Classifier { .. } => Predicted::Labels(Labels::Int(
+                first
+                    .cast_to::<i64>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<i64>()?
+                    .to_vec(),
+            )),
         };
-        let probabilities = match outputs.get(1) {
-            Some(p) => Some(
+        let probabilities = match (&self.info.task, outputs.get(1)) {
+            (Task::Classifier { .. }, Some(p)) => Some(
                 p.cast_to::<f32>()?
                     .try_as_plain_ram()?
                     .as_slice::<f32>()?
                     .to_vec(),
             ),
-            None => None,
+            _ => None,
         };
         Ok(Prediction {
-            labels,
+            predicted,
             probabilities,
         })
     }

@@ -10,7 +10,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Batch, Labels, ModelInfo, Prediction};
+use crate::model::{Batch, ModelInfo, Predicted, Prediction};
 use crate::router::App;
 
 /// The accepted request shapes, quoted in errors.
@@ -153,7 +153,7 @@ fn kind(value: &Value) -> String {
 pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
     #[derive(serde::Serialize)]
     struct Response<'a> {
-        prediction: &'a Labels,
+        prediction: &'a Predicted,
         #[serde(skip_serializing_if = "Option::is_none")]
         probabilities: Option<Vec<&'a [f32]>>,
     }
@@ -162,11 +162,14 @@ pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
         .as_deref()
         .filter(|_| with_probabilities)
         .map(|p| {
-            let classes = p.len().checked_div(prediction.labels.len()).unwrap_or(0);
+            let classes = p
+                .len()
+                .checked_div(prediction.predicted.rows())
+                .unwrap_or(0);
             p.chunks(classes.max(1)).collect()
         });
     serde_json::to_vec(&Response {
-        prediction: &prediction.labels,
+        prediction: &prediction.predicted,
         probabilities,
     })
     .expect("labels and floats serialise")
@@ -175,16 +178,19 @@ pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Labels, Task};
 
     fn iris_info() -> ModelInfo {
         ModelInfo {
             n_features: 4,
             input_name: "input".into(),
             output_names: vec!["label".into(), "probabilities".into()],
-            class_labels: Labels::Int(vec![0, 1, 2]),
+            task: Task::Classifier {
+                labels: Labels::Int(vec![0, 1, 2]),
+            },
             feature_names: Some(vec!["a".into(), "b".into(), "c".into(), "d".into()]),
             class_names: None,
-            classifier_op: "TreeEnsembleClassifier".into(),
+            operator: "TreeEnsembleClassifier".into(),
             producer: String::new(),
         }
     }
@@ -255,12 +261,35 @@ mod tests {
     #[test]
     fn encodes_labels_and_probabilities() {
         let prediction = Prediction {
-            labels: Labels::Int(vec![0, 2]),
+            predicted: Predicted::Labels(Labels::Int(vec![0, 2])),
             probabilities: Some(vec![0.5, 0.25, 0.25, 0.0, 0.0, 1.0]),
         };
         assert_eq!(encode(&prediction, false), br#"{"prediction":[0,2]}"#);
         let both: Value = serde_json::from_slice(&encode(&prediction, true)).unwrap();
         assert_eq!(both["probabilities"][1], serde_json::json!([0.0, 0.0, 1.0]));
+    }
+
+    #[test]
+    fn encodes_regression_values_flat_or_per_row() {
+        let one = Prediction {
+            predicted: Predicted::Values {
+                values: vec![1.5, 2.0],
+                targets: 1,
+            },
+            probabilities: None,
+        };
+        assert_eq!(encode(&one, true), br#"{"prediction":[1.5,2.0]}"#);
+        let two = Prediction {
+            predicted: Predicted::Values {
+                values: vec![1.0, 2.0, 3.0, 4.0],
+                targets: 2,
+            },
+            probabilities: None,
+        };
+        assert_eq!(
+            encode(&two, false),
+            br#"{"prediction":[[1.0,2.0],[3.0,4.0]]}"#
+        );
     }
 
     #[test]
