@@ -61,29 +61,21 @@ fn random_ensemble(
     for_tract: bool,
 ) -> Ensemble {
     let modes: &'static [&'static str] = if for_tract { &TRACT_MODES } else { &MODES };
-    let n_features = rng.gen_range(1..8);
+    let shape = Shape {
+        n_features: rng.gen_range(1..8),
+        n_outputs,
+        positive,
+        mixed: rng.gen_bool(0.5),
+        uniform: modes[rng.gen_range(0..modes.len())],
+        modes,
+    };
     let n_trees = rng.gen_range(1..12);
-    let mixed = rng.gen_bool(0.5);
-    let uniform = modes[rng.gen_range(0..modes.len())];
     let mut nodes = Vec::new();
     let mut thresholds = Vec::new();
     for tree in 0..n_trees {
         let max_depth = rng.gen_range(0..7);
         let mut tree_nodes = Vec::new();
-        grow(
-            rng,
-            tree,
-            0,
-            max_depth,
-            &mut tree_nodes,
-            &mut thresholds,
-            n_features,
-            n_outputs,
-            positive,
-            mixed,
-            uniform,
-            modes,
-        );
+        shape.grow(rng, tree, max_depth, &mut tree_nodes, &mut thresholds);
         // The root stays first (runtimes take the first listed node as the root); the
         // other nodes are listed in a random order to exercise the id lookups.
         let (root, rest) = tree_nodes.split_at_mut(1);
@@ -95,100 +87,83 @@ fn random_ensemble(
     }
     Ensemble {
         nodes,
-        n_features,
+        n_features: shape.n_features,
         n_outputs,
         thresholds,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn grow(
-    rng: &mut StdRng,
-    tree: i64,
-    depth: usize,
-    max_depth: usize,
-    nodes: &mut Vec<Listed>,
-    thresholds: &mut Vec<f32>,
+/// What every node of one random ensemble shares.
+struct Shape {
     n_features: usize,
     n_outputs: usize,
+    /// Leaf weights are all non-negative.
     positive: bool,
+    /// Each branch draws its own mode from `modes`; otherwise all use `uniform`.
     mixed: bool,
     uniform: &'static str,
     modes: &'static [&'static str],
-) -> i64 {
-    let id = nodes.len() as i64;
-    let leaf = depth >= max_depth || rng.gen_bool(0.2);
-    nodes.push(Listed {
-        tree,
-        id,
-        mode: "LEAF",
-        feature: 0,
-        threshold: 0.0,
-        true_id: 0,
-        false_id: 0,
-        nan_true: false,
-        weights: Vec::new(),
-    });
-    if leaf {
-        let entries = rng.gen_range(1..=2.min(n_outputs));
-        nodes[id as usize].weights = (0..entries)
-            .map(|_| {
-                let w: f32 = rng.gen_range(0.0..1.0);
-                let w = if positive || rng.gen_bool(0.5) { w } else { -w };
-                (rng.gen_range(0..n_outputs) as i64, w)
-            })
-            .collect();
-        return id;
+}
+
+impl Shape {
+    /// Appends a random subtree in pre-order and returns its root's id.
+    fn grow(
+        &self,
+        rng: &mut StdRng,
+        tree: i64,
+        depth_left: usize,
+        nodes: &mut Vec<Listed>,
+        thresholds: &mut Vec<f32>,
+    ) -> i64 {
+        let id = nodes.len() as i64;
+        let mut node = Listed {
+            tree,
+            id,
+            mode: "LEAF",
+            feature: 0,
+            threshold: 0.0,
+            true_id: 0,
+            false_id: 0,
+            nan_true: false,
+            weights: Vec::new(),
+        };
+        if depth_left == 0 || rng.gen_bool(0.2) {
+            let entries = rng.gen_range(1..=2.min(self.n_outputs));
+            node.weights = (0..entries)
+                .map(|_| {
+                    let w: f32 = rng.gen_range(0.0..1.0);
+                    let w = if self.positive || rng.gen_bool(0.5) {
+                        w
+                    } else {
+                        -w
+                    };
+                    (rng.gen_range(0..self.n_outputs) as i64, w)
+                })
+                .collect();
+            nodes.push(node);
+            return id;
+        }
+        nodes.push(node);
+        let threshold = (rng.gen_range(-10..=10) as f32) / 10.0;
+        thresholds.push(threshold);
+        let mode = if self.mixed {
+            self.modes[rng.gen_range(0..self.modes.len())]
+        } else {
+            self.uniform
+        };
+        let feature = rng.gen_range(0..self.n_features) as i64;
+        let nan_true = rng.gen_bool(0.5);
+        let true_id = self.grow(rng, tree, depth_left - 1, nodes, thresholds);
+        let false_id = self.grow(rng, tree, depth_left - 1, nodes, thresholds);
+        let node = &mut nodes[id as usize];
+        node.mode = mode;
+        node.feature = feature;
+        node.threshold = threshold;
+        node.true_id = true_id;
+        node.false_id = false_id;
+        node.nan_true = nan_true;
+        id
     }
-    let threshold = (rng.gen_range(-10..=10) as f32) / 10.0;
-    thresholds.push(threshold);
-    let mode = if mixed {
-        modes[rng.gen_range(0..modes.len())]
-    } else {
-        uniform
-    };
-    let feature = rng.gen_range(0..n_features) as i64;
-    let nan_true = rng.gen_bool(0.5);
-    let true_id = grow(
-        rng,
-        tree,
-        depth + 1,
-        max_depth,
-        nodes,
-        thresholds,
-        n_features,
-        n_outputs,
-        positive,
-        mixed,
-        uniform,
-        modes,
-    );
-    let false_id = grow(
-        rng,
-        tree,
-        depth + 1,
-        max_depth,
-        nodes,
-        thresholds,
-        n_features,
-        n_outputs,
-        positive,
-        mixed,
-        uniform,
-        modes,
-    );
-    nodes[id as usize] = Listed {
-        tree,
-        id,
-        mode,
-        feature,
-        threshold,
-        true_id,
-        false_id,
-        nan_true,
-        weights: Vec::new(),
-    };
-    id
 }
 
 /// Rows mixing uniform values, exact thresholds (to tell `<` from `<=`) and NaN.
