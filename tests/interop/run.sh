@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# ONNX interop check: installs the pinned Python packages (onnx, onnxruntime, numpy,
-# pytest) into target/interop-venv, builds the function and converter binaries, then runs
-# test_onnx_interop.py. The venv is reused while requirements.txt is unchanged.
+# ONNX interop checks: installs the pinned Python packages (onnx, onnxruntime, numpy,
+# pytest, scikit-learn, skl2onnx) into target/interop-venv, builds the function and
+# converter binaries, then runs test_onnx_interop.py (the converter's models) and
+# test_sklearn_interop.py (scikit-learn models converted by skl2onnx). The venv is reused
+# while requirements.txt is unchanged.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
 # CARGO_TARGET_DIR (honoured as cargo does); extra arguments go to pytest.
@@ -45,5 +47,5 @@ export FUNCTION_BIN="$target_dir/debug/function"
 export CONVERTER_BIN="$target_dir/debug/converter"
 export PYTHONDONTWRITEBYTECODE=1
 # -p no:cacheprovider: leave no .pytest_cache in the work tree.
-exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" \
+exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   -p no:cacheprovider -v -s --tb=short "$@"
