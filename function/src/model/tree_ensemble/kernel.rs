@@ -13,6 +13,8 @@ pub const NAN_TRUE: u32 = 1 << 31;
 
 /// Rows walked through one tree before moving to the next tree.
 const BLOCK_ROWS: usize = 64;
+/// Rows walked through a tree together, in lock-step.
+const LANES: usize = 8;
 
 /// The `nodes_modes` comparisons: the true branch is taken when `x <op> threshold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -107,13 +109,29 @@ trait Compare: Copy {
     fn goes_true(self, node: usize, value: f32, threshold: f32) -> bool;
 }
 
+/// One mode for every node, fixed at compile time (`M` is a [`Mode`] as `u8`), so each
+/// mode gets its own copy of the walk with the comparison inlined.
 #[derive(Clone, Copy)]
-struct Fixed(Mode);
+struct Fixed<const M: u8>;
 
-impl Compare for Fixed {
+impl<const M: u8> Fixed<M> {
+    const MODE: Mode = MODES_BY_CODE[M as usize];
+}
+
+/// [`Mode`]s indexed by their `as u8` code.
+const MODES_BY_CODE: [Mode; 6] = [
+    Mode::Leq,
+    Mode::Lt,
+    Mode::Gte,
+    Mode::Gt,
+    Mode::Eq,
+    Mode::Neq,
+];
+
+impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
     fn goes_true(self, _node: usize, value: f32, threshold: f32) -> bool {
-        self.0.holds(value, threshold)
+        Self::MODE.holds(value, threshold)
     }
 }
 
@@ -132,13 +150,15 @@ impl Trees {
     /// `width >= n_features_used`).
     pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {
         // Each uniform mode gets its own copy of the loop with the comparison inlined.
+        let (i, w, a) = (input, width, aggregate);
         match self.uniform {
-            Some(mode @ Mode::Leq) => self.scores_with(Fixed(mode), input, width, aggregate),
-            Some(mode @ Mode::Lt) => self.scores_with(Fixed(mode), input, width, aggregate),
-            Some(mode @ Mode::Gte) => self.scores_with(Fixed(mode), input, width, aggregate),
-            Some(mode @ Mode::Gt) => self.scores_with(Fixed(mode), input, width, aggregate),
-            Some(mode) => self.scores_with(Fixed(mode), input, width, aggregate),
-            None => self.scores_with(PerNode(&self.modes), input, width, aggregate),
+            Some(Mode::Leq) => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, i, w, a),
+            Some(Mode::Lt) => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, i, w, a),
+            Some(Mode::Gte) => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, i, w, a),
+            Some(Mode::Gt) => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, i, w, a),
+            Some(Mode::Eq) => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, i, w, a),
+            Some(Mode::Neq) => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, i, w, a),
+            None => self.scores_with(PerNode(&self.modes), i, w, a),
         }
     }
 
@@ -158,29 +178,70 @@ impl Trees {
         for first in (0..rows).step_by(BLOCK_ROWS) {
             let last = (first + BLOCK_ROWS).min(rows);
             for &root in &self.roots {
-                for row in first..last {
-                    let features = &input[row * width..(row + 1) * width];
-                    let leaf = self.leaf(compare, root, features);
-                    let entries =
-                        self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize;
-                    let out = row * outputs;
-                    for entry in entries {
-                        let at = out + self.leaf_outputs[entry] as usize;
-                        let weight = self.leaf_weights[entry];
-                        let value = &mut scores.values[at];
-                        let present = &mut scores.present[at];
-                        *value = match aggregate {
-                            Aggregate::Sum | Aggregate::Average => *value + weight,
-                            Aggregate::Min if *present => value.min(weight),
-                            Aggregate::Max if *present => value.max(weight),
-                            Aggregate::Min | Aggregate::Max => weight,
-                        };
-                        *present = true;
+                let mut row = first;
+                while row + LANES <= last {
+                    let leaves = self.leaves(compare, root, &input[row * width..], width);
+                    for (lane, leaf) in leaves.into_iter().enumerate() {
+                        self.add_leaf(&mut scores, (row + lane) * outputs, leaf, aggregate);
                     }
+                    row += LANES;
+                }
+                for row in row..last {
+                    let leaf = self.leaf(compare, root, &input[row * width..(row + 1) * width]);
+                    self.add_leaf(&mut scores, row * outputs, leaf, aggregate);
                 }
             }
         }
         scores
+    }
+
+    /// Adds the entries of `leaf` to the row whose outputs start at `out`.
+    #[inline(always)]
+    fn add_leaf(&self, scores: &mut Scores, out: usize, leaf: usize, aggregate: Aggregate) {
+        let entries = self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize;
+        for entry in entries {
+            let at = out + self.leaf_outputs[entry] as usize;
+            let weight = self.leaf_weights[entry];
+            let value = &mut scores.values[at];
+            let present = &mut scores.present[at];
+            *value = match aggregate {
+                Aggregate::Sum | Aggregate::Average => *value + weight,
+                Aggregate::Min if *present => value.min(weight),
+                Aggregate::Max if *present => value.max(weight),
+                Aggregate::Min | Aggregate::Max => weight,
+            };
+            *present = true;
+        }
+    }
+
+    /// The leaves [`LANES`] consecutive rows (starting at `rows[0]`, `width` apart) reach
+    /// from `root`, walked in lock-step: one row's walk is a chain of dependent loads,
+    /// and interleaving independent chains lets the CPU overlap their latencies.
+    #[inline(always)]
+    fn leaves<C: Compare>(
+        &self,
+        compare: C,
+        root: u32,
+        rows: &[f32],
+        width: usize,
+    ) -> [usize; LANES] {
+        let mut at = [root; LANES];
+        let mut done = root & LEAF != 0;
+        while !done {
+            done = true;
+            for (lane, at) in at.iter_mut().enumerate() {
+                if *at & LEAF == 0 {
+                    let index = *at as usize;
+                    let node = &self.nodes[index];
+                    let value = rows[lane * width + (node.feature & !NAN_TRUE) as usize];
+                    let goes_true = compare.goes_true(index, value, node.threshold)
+                        || (node.feature & NAN_TRUE != 0 && value.is_nan());
+                    *at = node.children[goes_true as usize];
+                }
+                done &= *at & LEAF != 0;
+            }
+        }
+        at.map(|a| (a & !LEAF) as usize)
     }
 
     /// The leaf `features` reaches from `at`.
