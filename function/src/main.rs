@@ -1,5 +1,6 @@
 //! The `function` binary: logging, configuration, model load, then serve until SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +22,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not for log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = match Args::try_parse() {
         Ok(args) => args,
@@ -51,14 +54,25 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let model = match &config.model {
-        ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL)?,
-        ModelSource::Path(path) => Model::from_path(path)?,
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
+        // Handlers first: as PID 1 in a container, a signal without a handler is dropped,
+        // so a SIGTERM during a slow model load would wait for SIGKILL.
+        let mut shutdown = std::pin::pin!(shutdown_signal()?);
+        let source = config.model.clone();
+        let load = tokio::task::spawn_blocking(move || match source {
+            ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL),
+            ModelSource::Path(path) => Model::from_path(&path),
+        });
+        let model = tokio::select! {
+            loaded = load => loaded??,
+            () = &mut shutdown => {
+                tracing::info!("shutdown requested while loading the model");
+                return Ok(());
+            }
+        };
         // Bind only now: the port must not open before the model is ready.
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -77,17 +91,24 @@ fn run(config: Config) -> anyhow::Result<()> {
             model_name: config.model_name.clone(),
             max_body_bytes: config.max_body_bytes,
         });
-        function::server::run(listener, app, shutdown_signal(), config.drain_timeout).await;
+        function::server::run(listener, app, shutdown, config.drain_timeout).await;
         Ok(())
-    })
+    });
+    // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.
+    runtime.shutdown_background();
+    served
 }
 
-/// Completes on SIGTERM (Kubernetes and Knative stop pods with it) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler succeeds on Unix");
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("received SIGTERM"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-    }
+/// Installs the SIGTERM and SIGINT handlers now and returns a future that completes on
+/// either: Kubernetes and Knative stop pods with SIGTERM, a person with Ctrl-C.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+        }
+    })
 }

@@ -211,3 +211,26 @@ fn sigterm_when_idle_exits_0_promptly() {
     let status = wait(&mut server.0, Duration::from_secs(2)).expect("exits promptly");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn sigterm_while_the_model_loads_exits_0_promptly() {
+    // A FIFO nobody writes to: reading the model blocks until the process ends.
+    let fifo = std::env::temp_dir().join(format!("model-fifo-{}.onnx", std::process::id()));
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = Command::new(BIN)
+        .args(["--host", "127.0.0.1", "--port", "0", "--model"])
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still loading");
+    sigterm(&child);
+    let status = wait(&mut child, Duration::from_secs(3));
+    let _ = child.kill();
+    std::fs::remove_file(&fifo).unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
