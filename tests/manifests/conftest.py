@@ -1,0 +1,134 @@
+"""Shared fixtures for the manifest tests: the repository's paths, every YAML document under
+knative/, each kustomization rendered the way `kubectl apply -k` would render it, and the
+facts the function's source states (its default port, health paths, drain deadline)."""
+
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+KNATIVE = ROOT / "knative"
+KNATIVE_API = "serving.knative.dev/v1"
+AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
+
+
+def yaml_files():
+    """Every YAML file under knative/, each once (knative/service.yaml is a link)."""
+    seen, files = set(), []
+    for path in sorted(KNATIVE.rglob("*")):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                files.append(path)
+    return files
+
+
+def load_documents(path):
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def kustomization_dirs():
+    """Directories `kubectl apply -k` can be pointed at, relative to the repository."""
+    return sorted(p.parent.relative_to(ROOT) for p in KNATIVE.rglob("kustomization.yaml"))
+
+
+def kustomize_command():
+    """`kubectl kustomize` or a standalone `kustomize build`, whichever is installed."""
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    return None
+
+
+@lru_cache(maxsize=None)
+def render(directory):
+    """The documents `kubectl apply -k <directory>` would send to the cluster."""
+    command = kustomize_command()
+    if command is None:
+        pytest.skip("neither kubectl nor kustomize is installed: cannot render kustomizations")
+    result = subprocess.run(
+        [*command, str(ROOT / directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{' '.join(command)} {directory} failed:\n{result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc is not None)
+
+
+def knative_renders():
+    """Kustomization directories whose output holds a Knative Service."""
+    return [d for d in kustomization_dirs() if d.parts[:2] != ("knative", "kubernetes")]
+
+
+def knative_services(documents):
+    return [d for d in documents if d.get("apiVersion") == KNATIVE_API and d.get("kind") == "Service"]
+
+
+def of_kind(documents, kind):
+    return [d for d in documents if d.get("kind") == kind]
+
+
+# ---- facts from the function's source, so a change there fails here ----
+
+
+def _source(relative):
+    return (ROOT / relative).read_text()
+
+
+@lru_cache(maxsize=None)
+def function_default_port():
+    match = re.search(r"pub const DEFAULT_PORT: u16 = (\d+);", _source("function/src/config.rs"))
+    assert match, "function/src/config.rs no longer states DEFAULT_PORT"
+    return int(match.group(1))
+
+
+@lru_cache(maxsize=None)
+def function_drain_seconds():
+    match = re.search(r"pub const DEFAULT_DRAIN_SECONDS: u64 = (\d+);", _source("function/src/config.rs"))
+    assert match, "function/src/config.rs no longer states DEFAULT_DRAIN_SECONDS"
+    return int(match.group(1))
+
+
+@lru_cache(maxsize=None)
+def function_health_paths():
+    """{"live": {...}, "ready": {...}}: the GET paths the router sends to each handler."""
+    router = _source("function/src/router.rs")
+    paths = {}
+    for kind, handler in (("live", r"health::live\("), ("ready", r"health::ready\(")):
+        arm = re.search(r'^\s*((?:"[^"]+"\s*\|?\s*)+)if read_only => Ok\(' + handler, router, re.M)
+        assert arm, f"function/src/router.rs: no route to {handler}"
+        paths[kind] = set(re.findall(r'"([^"]+)"', arm.group(1)))
+    return paths
+
+
+@lru_cache(maxsize=None)
+def dockerfile_stages():
+    """The Dockerfile as (build stages, runtime stage): lists of (INSTRUCTION, arguments)
+    pairs, comments dropped and continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text()
+    logical, current = [], ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue
+        current += " " + stripped.rstrip("\\").strip() if current else stripped.rstrip("\\").strip()
+        if not stripped.endswith("\\"):
+            logical.append(current)
+            current = ""
+    instructions = []
+    for line in logical:
+        name, _, rest = line.partition(" ")
+        instructions.append((name.upper(), rest.strip()))
+    last_from = max(i for i, (name, _) in enumerate(instructions) if name == "FROM")
+    return instructions[:last_from], instructions[last_from:]

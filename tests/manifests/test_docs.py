@@ -1,0 +1,92 @@
+"""docs/deploy.md stays pasteable: every directory it applies is a kustomization, the image
+sed edits the lines the kustomizations have, and the `kn` commands set the same values as
+the manifests."""
+
+import re
+import shlex
+
+import pytest
+import yaml
+
+from conftest import ROOT, knative_services, render
+
+GUIDE = ROOT / "docs" / "deploy.md"
+
+
+def guide():
+    return GUIDE.read_text()
+
+
+def shell_commands():
+    """Every command in the guide's sh blocks, continuation lines joined."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", guide(), re.S):
+        for command in re.sub(r"\\\n\s*", " ", block).splitlines():
+            command = command.split(" #", 1)[0].strip()
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def kn_flags(subcommand):
+    (command,) = [c for c in shell_commands() if c.startswith(f"kn service {subcommand} iris --image")]
+    words = shlex.split(command.replace('"$IMAGE"', "IMAGE"))
+    flags = {}
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            flags.setdefault(word[2:], []).append(words[i + 1])
+    return flags
+
+
+@pytest.fixture(scope="module")
+def base():
+    return knative_services(render("knative"))[0]
+
+
+def test_every_applied_directory_is_a_kustomization():
+    applied = [c.split()[3] for c in shell_commands() if c.startswith("kubectl apply -k ")]
+    assert "knative/" in applied and "knative/kubernetes" in applied
+    for directory in applied:
+        assert (ROOT / directory / "kustomization.yaml").is_file(), directory
+
+
+def test_the_image_sed_edits_both_kustomizations():
+    (sed,) = [c for c in shell_commands() if c.startswith("sed -i ")]
+    files = sed.split()[-2:]
+    for name in files:
+        images = yaml.safe_load((ROOT / name).read_text())["images"]
+        assert [i["name"] for i in images] == ["iris-function"], name
+        assert {"newName", "newTag"} <= images[0].keys()
+    assert set(files) == {"knative/base/kustomization.yaml", "knative/kubernetes/kustomization.yaml"}
+
+
+def test_kn_create_sets_what_the_manifest_sets(base):
+    flags = kn_flags("create")
+    template = base["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    spec = template["spec"]
+    container = spec["containers"][0]
+    port = container["ports"][0]
+    prefix = "autoscaling.knative.dev/"
+    assert flags["port"] == [f"{port['name']}:{port['containerPort']}"]
+    assert flags["scale"] == [f"{annotations[prefix + 'min-scale']}..{annotations[prefix + 'max-scale']}"]
+    assert flags["scale-init"] == [annotations[prefix + "initial-scale"]]
+    assert flags["scale-metric"] == [annotations[prefix + "metric"]]
+    assert flags["scale-target"] == [annotations[prefix + "target"]]
+    assert flags["scale-utilization"] == [annotations[prefix + "target-utilization-percentage"]]
+    assert flags["scale-window"] == [annotations[prefix + "window"]]
+    assert flags["annotation-revision"] == [f"{prefix}target-burst-capacity={annotations[prefix + 'target-burst-capacity']}"]
+    assert flags["concurrency-limit"] == [str(spec["containerConcurrency"])]
+    assert flags["timeout"] == [str(spec["timeoutSeconds"])]
+    resources = container["resources"]
+    assert flags["request"] == [f"cpu={resources['requests']['cpu']},memory={resources['requests']['memory']}"]
+    assert flags["limit"] == [f"cpu={resources['limits']['cpu']},memory={resources['limits']['memory']}"]
+    assert flags["probe-readiness"] == [f"http::{port['containerPort']}:{container['readinessProbe']['httpGet']['path']}"]
+    assert flags["probe-liveness"] == [f"http::{port['containerPort']}:{container['livenessProbe']['httpGet']['path']}"]
+    assert flags["user"] == [str(container["securityContext"]["runAsUser"])]
+
+
+def test_kn_rps_update_matches_the_rps_overlay():
+    rps = knative_services(render("knative/overlays/rps"))[0]["spec"]["template"]["metadata"]["annotations"]
+    (command,) = [c for c in shell_commands() if c.startswith("kn service update iris --scale-metric")]
+    assert command.split()[4:] == ["--scale-metric", "rps", "--scale-target", rps["autoscaling.knative.dev/target"]]
