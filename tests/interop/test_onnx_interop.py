@@ -317,20 +317,20 @@ def test_tutorial_row_is_setosa(server, session):
     assert labels.tolist() == [0]
 
 
-def test_function_matches_onnxruntime(server, session, model, rows, case):
-    got_labels, got_probabilities = served(server, rows)
-    want_labels, want_probabilities = onnxruntime_run(session, rows)
-    assert got_probabilities.shape == want_probabilities.shape == (len(rows), N_CLASSES)
-    assert got_labels.shape == want_labels.shape == (len(rows),)
-    np.testing.assert_allclose(got_probabilities, want_probabilities, rtol=0, atol=PROBABILITY_ATOL)
+def assert_same_labels(rows, columns, got, want, what=""):
+    """Asserts the function's labels are onnxruntime's wherever onnxruntime's top
+    probability is unique, and that on a tie each picks one of the tied classes.
 
-    columns = np.array(class_labels(model))
+    `got` and `want` are (labels, probabilities) pairs; `columns` the class labels in
+    probability-column order. Returns the tie rows as (row, tied classes, got, want).
+    """
+    (got_labels, got_probabilities), (want_labels, want_probabilities) = got, want
     ranked = np.sort(want_probabilities, axis=1)
     tie = ranked[:, -1] - ranked[:, -2] <= TIE_GAP
     unique = ~tie
     mismatched = np.flatnonzero(unique & (got_labels != want_labels))
     assert mismatched.size == 0, (
-        f"{mismatched.size} rows get another label than onnxruntime's, e.g. row {mismatched[0]} "
+        f"{mismatched.size} rows get another label than onnxruntime's{what}, e.g. row {mismatched[0]} "
         f"{rows[mismatched[0]].tolist()}: function {got_labels[mismatched[0]]} "
         f"{got_probabilities[mismatched[0]].tolist()}, onnxruntime {want_labels[mismatched[0]]} "
         f"{want_probabilities[mismatched[0]].tolist()}"
@@ -338,10 +338,25 @@ def test_function_matches_onnxruntime(server, session, model, rows, case):
     # Both agree with the most probable class where there is one...
     assert (want_labels[unique] == columns[np.argmax(want_probabilities[unique], axis=1)]).all()
     # ...and on ties each picks one of the tied classes.
+    ties = []
     for i in np.flatnonzero(tie):
-        tied = set(columns[want_probabilities[i] >= ranked[i, -1] - TIE_GAP].tolist())
+        tied = sorted(columns[want_probabilities[i] >= ranked[i, -1] - TIE_GAP].tolist())
         assert got_labels[i] in tied and want_labels[i] in tied, (
-            f"row {i} {rows[i].tolist()} ties {sorted(tied)}: function {got_labels[i]}, "
+            f"row {i} {rows[i].tolist()} ties {tied}: function {got_labels[i]}, "
             f"onnxruntime {want_labels[i]}"
         )
-    print(f"\n{case[0]}: {len(rows)} rows, {int(tie.sum())} tie rows, labels and probabilities agree")
+        ties.append((i, tied, got_labels[i], want_labels[i]))
+    return ties
+
+
+def test_function_matches_onnxruntime(server, session, model, rows, case):
+    got_labels, got_probabilities = served(server, rows)
+    want_labels, want_probabilities = onnxruntime_run(session, rows)
+    assert got_probabilities.shape == want_probabilities.shape == (len(rows), N_CLASSES)
+    assert got_labels.shape == want_labels.shape == (len(rows),)
+    np.testing.assert_allclose(got_probabilities, want_probabilities, rtol=0, atol=PROBABILITY_ATOL)
+
+    ties = assert_same_labels(
+        rows, np.array(class_labels(model)), (got_labels, got_probabilities), (want_labels, want_probabilities)
+    )
+    print(f"\n{case[0]}: {len(rows)} rows, {len(ties)} tie rows, labels and probabilities agree")

@@ -40,7 +40,7 @@ from skl2onnx import to_onnx
 
 # `server` is a fixture: it starts the function on this module's `model_path` and stops
 # it with SIGTERM (exit 0 required) in a finalizer.
-from test_onnx_interop import ML_DOMAIN, attributes, post_json, server  # noqa: F401
+from test_onnx_interop import ML_DOMAIN, assert_same_labels, attributes, post_json, server  # noqa: F401
 
 SEED = 20240917
 # The classic ops: skl2onnx would emit opset 5's TreeEnsemble for ai.onnx.ml >= 5.
@@ -57,9 +57,7 @@ EXTREME_VALUES = [0.0, 1e6, -1e6, 1e30, -1e30]
 # compared with TOLERANCE * max(1, |onnxruntime|): absolute for probabilities, relative
 # for large regression values.
 TOLERANCE = 1e-5
-# A row whose two largest probabilities are this close is a tie: runtimes may break it
-# either way.
-TIE_GAP = 1e-6
+# Ties (two top probabilities within 1e-6) are handled by assert_same_labels.
 
 
 # --- the models -------------------------------------------------------------------------
@@ -321,26 +319,11 @@ def compare_classifier(case, server, session, model, rows):
     )
 
     columns = np.array(class_labels(model), dtype=want_labels.dtype)
-    ranked = np.sort(want_probabilities, axis=1)
-    tie = ranked[:, -1] - ranked[:, -2] <= TIE_GAP
-    unique = ~tie
-    mismatched = np.flatnonzero(unique & (got_labels != want_labels))
-    assert mismatched.size == 0, (
-        f"{mismatched.size} rows get another label than onnxruntime's ({describe(model)}), e.g. row "
-        f"{mismatched[0]} {rows[mismatched[0]].tolist()}: function {got_labels[mismatched[0]]} "
-        f"{got_probabilities[mismatched[0]].tolist()}, onnxruntime {want_labels[mismatched[0]]} "
-        f"{want_probabilities[mismatched[0]].tolist()}"
+    found = assert_same_labels(
+        rows, columns, (got_labels, got_probabilities), (want_labels, want_probabilities), f" ({describe(model)})"
     )
-    assert (want_labels[unique] == columns[np.argmax(want_probabilities[unique], axis=1)]).all()
-    # On ties each picks one of the tied classes; report how each broke them.
-    ties, differ = [], 0
-    for i in np.flatnonzero(tie):
-        tied = sorted(columns[want_probabilities[i] >= ranked[i, -1] - TIE_GAP].tolist())
-        assert got_labels[i] in tied and want_labels[i] in tied, (
-            f"row {i} {rows[i].tolist()} ties {tied}: function {got_labels[i]}, onnxruntime {want_labels[i]}"
-        )
-        differ += int(got_labels[i] != want_labels[i])
-        ties.append(f"row {i} ties {tied}: function {got_labels[i]}, onnxruntime {want_labels[i]}")
+    differ = sum(int(got != want) for _, _, got, want in found)
+    ties = [f"row {i} ties {tied}: function {got}, onnxruntime {want}" for i, tied, got, want in found]
     print(
         f"\n{case}: {len(rows)} rows, labels and probabilities agree "
         f"({agreement(got_probabilities, want_probabilities)}); {len(ties)} tie rows, "
