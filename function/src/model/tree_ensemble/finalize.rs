@@ -97,15 +97,15 @@ impl ClassifierFinish {
 
     fn finish_multiclass(&self, values: &[f32], present: &[bool], out: &mut [f32]) -> usize {
         out.copy_from_slice(values);
-        let mut present = present.to_vec();
         for (k, base) in self.base_values.iter().enumerate() {
             out[k] += base;
-            present[k] = true;
         }
+        // A base value gives its class a score too.
+        let has_score = |k: usize| present[k] || k < self.base_values.len();
         // The first class with the strictly largest score among those that have one.
         let mut best: Option<usize> = None;
         for k in 0..out.len() {
-            if present[k] && best.is_none_or(|b| out[k] > out[b]) {
+            if has_score(k) && best.is_none_or(|b| out[k] > out[b]) {
                 best = Some(k);
             }
         }
