@@ -235,10 +235,18 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     let mut index = vec![0u32; n];
     let (mut n_nodes, mut n_leaves) = (0u32, 0u32);
     for (i, m) in modes.iter().enumerate() {
-        index[i] = match m {
-            Some(_) => (n_nodes, n_nodes += 1).0,
-            None => (n_leaves | LEAF, n_leaves += 1).0,
-        };
+        if m.is_some() {
+            index[i] = n_nodes;
+            n_nodes += 1;
+        } else {
+            index[i] = n_leaves | LEAF;
+            n_leaves += 1;
+        }
+    }
+    if n_nodes >= LEAF || n_leaves >= LEAF {
+        return Err(err(format!(
+            "{n} nodes are more than this runtime indexes (2^31)"
+        )));
     }
     let child = |i: usize, id: i64, which: &str| -> Result<u32, ParseError> {
         position
