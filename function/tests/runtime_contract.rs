@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_function");
@@ -47,9 +47,15 @@ fn probe_path(probe: &str) -> String {
         .to_string()
 }
 
+/// The tests in this file take turns: each wants the manifest's port, and two servers
+/// started at once would race for it (one would answer the other's readiness check).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 struct Function {
     child: Child,
     addr: SocketAddr,
+    /// Held until the server is killed (fields drop after `Drop::drop`).
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl Drop for Function {
@@ -62,6 +68,9 @@ impl Drop for Function {
 /// Starts the binary as Knative would, on the manifest's port when it is free, else
 /// on a free one (a test machine may run something on 8080); returns once ready.
 fn start_like_knative() -> Function {
+    let turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let manifest_port: u16 = manifest_value("containerPort").parse().unwrap();
     let port = TcpListener::bind(("127.0.0.1", manifest_port))
         .map(|_| manifest_port)
@@ -84,9 +93,10 @@ fn start_like_knative() -> Function {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let function = Function {
+    let mut function = Function {
         child,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        _turn: turn,
     };
     let ready = probe_path("readinessProbe");
     let deadline = Instant::now() + TIMEOUT;
@@ -94,6 +104,11 @@ fn start_like_knative() -> Function {
         assert!(Instant::now() < deadline, "not ready within {TIMEOUT:?}");
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The answer must come from our process, not from something else on the port.
+    assert!(
+        function.child.try_wait().unwrap().is_none(),
+        "the function exited"
+    );
     function
 }
 
