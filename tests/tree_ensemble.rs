@@ -25,6 +25,10 @@ const MODES: [&str; 6] = [
     "BRANCH_NEQ",
 ];
 
+/// Rows per test case, cycling: the op walks batches smaller than its lane count (8)
+/// tree-parallel and larger ones row-parallel in blocks of 64, with a tail.
+const BATCH_SIZES: [usize; 6] = [1, 3, 8, 17, 64, 75];
+
 /// One node as the attributes list it.
 #[derive(Clone, Debug)]
 struct Listed {
@@ -387,7 +391,7 @@ fn classifiers_match_the_reference_and_tract_builtin() {
                 ("probabilities", pb::tensor_proto::DataType::Float),
             ],
         );
-        let rows = random_rows(&mut rng, &ensemble, 17);
+        let rows = random_rows(&mut rng, &ensemble, BATCH_SIZES[case % BATCH_SIZES.len()]);
         let width = ensemble.n_features;
         let got = run(&ours, &proto, &rows, width).unwrap_or_else(|e| panic!("case {case}: {e:#}"));
         // tract's op panics on some ensembles (an index subtraction overflows in its
@@ -488,7 +492,7 @@ fn regressors_match_the_reference_for_every_aggregate() {
             ensemble.n_features,
             &[("variable", pb::tensor_proto::DataType::Float)],
         );
-        let rows = random_rows(&mut rng, &ensemble, 9);
+        let rows = random_rows(&mut rng, &ensemble, BATCH_SIZES[case % BATCH_SIZES.len()]);
         let width = ensemble.n_features;
         let got = floats_of(
             &run(&ours, &proto, &rows, width).unwrap_or_else(|e| panic!("case {case}: {e:#}"))[0],

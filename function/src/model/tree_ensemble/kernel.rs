@@ -1,20 +1,25 @@
-//! The hot loop: a flat tree layout built once at load time, and a batch walk that takes
-//! a block of rows through one tree at a time so the tree stays in cache.
+//! The hot loop: a flat tree layout built once at load time, and walks that keep several
+//! independent (row, tree) paths in flight so the CPU overlaps their load latencies.
 //!
-//! Branch nodes are 16 bytes (`feature`, `threshold`, two children); a child with the
-//! [`LEAF`] bit set is a leaf index, so reaching a leaf's weights is O(1) (tract 0.23
-//! scans all leaves for that). When every branch uses one comparison the walk is
-//! monomorphised for it; mixed ensembles read a per-node mode.
+//! Every node, branch or leaf, is 16 bytes (`feature`, `threshold`, two children) in one
+//! array, and a leaf's children are itself. A tree of depth `d` is then walked in exactly
+//! `d` steps with no branch on "is this a leaf" (on small trees those branches are
+//! unpredictable and cost more than the comparisons), and a leaf's weights are found in
+//! O(1) from its node index (tract 0.23 scans all leaves for that). When every branch
+//! uses one comparison the walk is monomorphised for it; mixed ensembles read a per-node
+//! mode.
+//!
+//! - Batches of [`LANES`] rows or more: a block of rows goes through one tree at a time
+//!   (the tree stays in cache), [`LANES`] rows in lock-step.
+//! - Smaller batches: each row goes through [`LANES`] trees in lock-step.
 
-/// Marks a child reference as a leaf index rather than a node index.
-pub const LEAF: u32 = 1 << 31;
 /// In [`Node::feature`]: a NaN feature value takes the true branch.
 pub const NAN_TRUE: u32 = 1 << 31;
 
 /// Rows walked through one tree before moving to the next tree.
 const BLOCK_ROWS: usize = 64;
 /// Rows walked through a tree together, in lock-step.
-const LANES: usize = 8;
+pub const LANES: usize = 8;
 
 /// The `nodes_modes` comparisons: the true branch is taken when `x <op> threshold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,15 +53,28 @@ impl Mode {
     }
 }
 
-/// A branch node.
+/// A node. A leaf is a node whose two children are itself, so a walk can take a fixed
+/// number of steps (its tree's depth) with no test for "reached a leaf" in the loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Node {
-    /// Input column, with [`NAN_TRUE`] set when missing values go to the true branch.
+    /// Input column, with [`NAN_TRUE`] set when missing values go to the true branch
+    /// (column 0 for leaves).
     pub feature: u32,
     /// Split value.
     pub threshold: f32,
-    /// `[false child, true child]`: node indices, or leaf indices with [`LEAF`] set.
+    /// `[false child, true child]` as node indices.
     pub children: [u32; 2],
+}
+
+impl Node {
+    /// A leaf at index `at`.
+    pub fn leaf(at: u32) -> Node {
+        Node {
+            feature: 0,
+            threshold: 0.0,
+            children: [at, at],
+        }
+    }
 }
 
 /// How leaf values of different trees combine for one output.
@@ -75,15 +93,21 @@ pub enum Aggregate {
 /// All trees of an ensemble in flat arrays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trees {
-    /// Branch nodes of every tree.
+    /// Every node of every tree (a leaf loops to itself).
     pub nodes: Vec<Node>,
     /// Per node comparison, used when `uniform` is `None`.
     pub modes: Vec<Mode>,
     /// The comparison every branch uses, if they all use one.
     pub uniform: Option<Mode>,
-    /// Per tree, its root: a node index, or a leaf index with [`LEAF`] set.
+    /// Per tree, its root node.
     pub roots: Vec<u32>,
-    /// Leaf `i` owns entries `leaf_offsets[i]..leaf_offsets[i + 1]`.
+    /// Per tree, the steps from its root to its deepest leaf.
+    pub depths: Vec<u32>,
+    /// The trees in groups of [`LANES`] that one row walks together, the last group
+    /// padded with `empty_leaf`, and each group's largest depth.
+    pub tree_groups: Vec<([u32; LANES], u32)>,
+    /// Node `i` owns leaf entries `leaf_offsets[i]..leaf_offsets[i + 1]` (none for
+    /// branches).
     pub leaf_offsets: Vec<u32>,
     /// Output (class or target) of each leaf entry.
     pub leaf_outputs: Vec<u32>,
@@ -91,7 +115,8 @@ pub struct Trees {
     pub leaf_weights: Vec<f32>,
     /// Number of outputs (classes or targets).
     pub n_outputs: usize,
-    /// One more than the largest feature index any node reads.
+    /// One more than the largest feature index any node reads (at least 1: leaves read
+    /// column 0 and ignore it).
     pub n_features_used: usize,
 }
 
@@ -149,7 +174,7 @@ impl Trees {
     /// Aggregates the leaves reached by each row of `input` (row-major, `width` columns,
     /// `width >= n_features_used`).
     pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {
-        // Each uniform mode gets its own copy of the loop with the comparison inlined.
+        // Each uniform mode gets its own copy of the loops with the comparison inlined.
         let (i, w, a) = (input, width, aggregate);
         match self.uniform {
             Some(Mode::Leq) => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, i, w, a),
@@ -175,29 +200,99 @@ impl Trees {
             values: vec![0.0; rows * outputs],
             present: vec![false; rows * outputs],
         };
+        if rows < LANES {
+            for (row, features) in input.chunks_exact(width).enumerate() {
+                self.row_through_groups(compare, features, &mut scores, row * outputs, aggregate);
+            }
+            return scores;
+        }
         for first in (0..rows).step_by(BLOCK_ROWS) {
             let last = (first + BLOCK_ROWS).min(rows);
-            for &root in &self.roots {
+            for (&root, &depth) in self.roots.iter().zip(&self.depths) {
                 let mut row = first;
                 while row + LANES <= last {
-                    let leaves = self.leaves(compare, root, &input[row * width..], width);
+                    let block = &input[row * width..(row + LANES) * width];
+                    let leaves = self.rows_through_tree(compare, root, depth, block, width);
                     for (lane, leaf) in leaves.into_iter().enumerate() {
                         self.add_leaf(&mut scores, (row + lane) * outputs, leaf, aggregate);
                     }
                     row += LANES;
                 }
                 for row in row..last {
-                    let leaf = self.leaf(compare, root, &input[row * width..(row + 1) * width]);
-                    self.add_leaf(&mut scores, row * outputs, leaf, aggregate);
+                    let features = &input[row * width..(row + 1) * width];
+                    let mut at = root;
+                    for _ in 0..depth {
+                        at = self.step(compare, at, features);
+                    }
+                    self.add_leaf(&mut scores, row * outputs, at, aggregate);
                 }
             }
         }
         scores
     }
 
-    /// Adds the entries of `leaf` to the row whose outputs start at `out`.
+    /// One step of a walk: the child of node `at` that `features` takes (a leaf stays).
     #[inline(always)]
-    fn add_leaf(&self, scores: &mut Scores, out: usize, leaf: usize, aggregate: Aggregate) {
+    fn step<C: Compare>(&self, compare: C, at: u32, features: &[f32]) -> u32 {
+        let node = &self.nodes[at as usize];
+        let value = features[(node.feature & !NAN_TRUE) as usize];
+        // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
+        let goes_true = compare.goes_true(at as usize, value, node.threshold)
+            | ((node.feature & NAN_TRUE != 0) & value.is_nan());
+        node.children[goes_true as usize]
+    }
+
+    /// The leaves [`LANES`] consecutive rows of `block` (`width` apart) reach in the
+    /// tree at `root`, walked in lock-step: one walk is a chain of dependent loads, and
+    /// interleaving independent chains lets the CPU overlap their latencies.
+    #[inline(always)]
+    fn rows_through_tree<C: Compare>(
+        &self,
+        compare: C,
+        root: u32,
+        depth: u32,
+        block: &[f32],
+        width: usize,
+    ) -> [u32; LANES] {
+        let rows: [&[f32]; LANES] = std::array::from_fn(|lane| &block[lane * width..]);
+        let mut at = [root; LANES];
+        for _ in 0..depth {
+            for lane in 0..LANES {
+                at[lane] = self.step(compare, at[lane], rows[lane]);
+            }
+        }
+        at
+    }
+
+    /// Adds the leaves one row reaches in every tree, [`LANES`] trees in lock-step.
+    #[inline(always)]
+    fn row_through_groups<C: Compare>(
+        &self,
+        compare: C,
+        features: &[f32],
+        scores: &mut Scores,
+        out: usize,
+        aggregate: Aggregate,
+    ) {
+        for &(roots, depth) in &self.tree_groups {
+            let mut at = roots;
+            for _ in 0..depth {
+                for lane in at.iter_mut() {
+                    *lane = self.step(compare, *lane, features);
+                }
+            }
+            // In tree order, so sums round as a tree-by-tree evaluation does.
+            for leaf in at {
+                self.add_leaf(scores, out, leaf, aggregate);
+            }
+        }
+    }
+
+    /// Adds the entries of the leaf at node `leaf` to the row whose outputs start at
+    /// `out`.
+    #[inline(always)]
+    fn add_leaf(&self, scores: &mut Scores, out: usize, leaf: u32, aggregate: Aggregate) {
+        let leaf = leaf as usize;
         let entries = self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize;
         for entry in entries {
             let at = out + self.leaf_outputs[entry] as usize;
@@ -212,49 +307,5 @@ impl Trees {
             };
             *present = true;
         }
-    }
-
-    /// The leaves [`LANES`] consecutive rows (starting at `rows[0]`, `width` apart) reach
-    /// from `root`, walked in lock-step: one row's walk is a chain of dependent loads,
-    /// and interleaving independent chains lets the CPU overlap their latencies.
-    #[inline(always)]
-    fn leaves<C: Compare>(
-        &self,
-        compare: C,
-        root: u32,
-        rows: &[f32],
-        width: usize,
-    ) -> [usize; LANES] {
-        let mut at = [root; LANES];
-        let mut done = root & LEAF != 0;
-        while !done {
-            done = true;
-            for (lane, at) in at.iter_mut().enumerate() {
-                if *at & LEAF == 0 {
-                    let index = *at as usize;
-                    let node = &self.nodes[index];
-                    let value = rows[lane * width + (node.feature & !NAN_TRUE) as usize];
-                    let goes_true = compare.goes_true(index, value, node.threshold)
-                        || (node.feature & NAN_TRUE != 0 && value.is_nan());
-                    *at = node.children[goes_true as usize];
-                }
-                done &= *at & LEAF != 0;
-            }
-        }
-        at.map(|a| (a & !LEAF) as usize)
-    }
-
-    /// The leaf `features` reaches from `at`.
-    #[inline(always)]
-    fn leaf<C: Compare>(&self, compare: C, mut at: u32, features: &[f32]) -> usize {
-        while at & LEAF == 0 {
-            let index = at as usize;
-            let node = &self.nodes[index];
-            let value = features[(node.feature & !NAN_TRUE) as usize];
-            let goes_true = compare.goes_true(index, value, node.threshold)
-                || (node.feature & NAN_TRUE != 0 && value.is_nan());
-            at = node.children[goes_true as usize];
-        }
-        (at & !LEAF) as usize
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb::{AttributeProto, NodeProto};
 
-use super::kernel::{Aggregate, Mode, Node, Trees, LEAF, NAN_TRUE};
+use super::kernel::{Aggregate, Mode, Node, Trees, LANES, NAN_TRUE};
 use super::PostTransform;
 
 /// A model we refuse at load time, naming the attribute and what we accept.
@@ -231,27 +231,21 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         entries[at].push((output as u32, leaf_weights[j]));
     }
 
-    // Number branch nodes and leaves in attribute order.
-    let mut index = vec![0u32; n];
-    let (mut n_nodes, mut n_leaves) = (0u32, 0u32);
-    for (i, m) in modes.iter().enumerate() {
-        if m.is_some() {
-            index[i] = n_nodes;
-            n_nodes += 1;
-        } else {
-            index[i] = n_leaves | LEAF;
-            n_leaves += 1;
-        }
-    }
-    if n_nodes >= LEAF || n_leaves >= LEAF {
-        return Err(err(format!(
-            "{n} nodes are more than this runtime indexes (2^31)"
-        )));
-    }
+    // Node i of the flat layout is attribute position i; one more node, a leaf without
+    // entries, pads the last group of trees a row walks together.
+    let n_slots = u32::try_from(n + 1)
+        .ok()
+        .filter(|&slots| slots & NAN_TRUE == 0)
+        .ok_or_else(|| {
+            err(format!(
+                "{n} nodes are more than this runtime indexes (2^31)"
+            ))
+        })?;
+    let empty_leaf = n_slots - 1;
     let child = |i: usize, id: i64, which: &str| -> Result<u32, ParseError> {
         position
             .get(&(tree_ids[i], id))
-            .map(|&c| index[c])
+            .map(|&c| c as u32)
             .ok_or_else(|| {
                 err(format!(
                     "node {} of tree {} has {which} child {id}, which does not exist in that tree",
@@ -259,14 +253,13 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
                 ))
             })
     };
-    let mut nodes = Vec::with_capacity(n_nodes as usize);
-    let mut node_modes = Vec::with_capacity(n_nodes as usize);
+    let mut nodes = Vec::with_capacity(n + 1);
     let mut leaf_offsets = vec![0u32];
     let (mut outputs, mut weights) = (Vec::new(), Vec::new());
-    let mut n_features_used = 0;
+    let mut n_features_used = 1;
     for i in 0..n {
         match modes[i] {
-            Some(mode) => {
+            Some(_) => {
                 let feature = u32::try_from(features[i])
                     .ok()
                     .filter(|f| f & NAN_TRUE == 0)
@@ -286,78 +279,102 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
                         child(i, true_ids[i], "true")?,
                     ],
                 });
-                node_modes.push(mode);
             }
             None => {
+                nodes.push(Node::leaf(i as u32));
                 for &(output, weight) in &entries[i] {
                     outputs.push(output);
                     weights.push(weight);
                 }
-                leaf_offsets.push(outputs.len() as u32);
             }
         }
+        leaf_offsets.push(outputs.len() as u32);
     }
-    let roots = tree_order
+    nodes.push(Node::leaf(empty_leaf));
+    leaf_offsets.push(outputs.len() as u32);
+
+    let roots: Vec<u32> = tree_order
         .iter()
         .map(|tree| {
-            index[tree_ids
+            tree_ids
                 .iter()
                 .position(|t| t == tree)
-                .expect("tree seen above")]
+                .expect("tree seen above") as u32
         })
         .collect();
-    let uniform = node_modes
-        .first()
-        .copied()
-        .filter(|first| node_modes.iter().all(|m| m == first));
-    let trees = Trees {
+    let is_branch: Vec<bool> = modes.iter().map(Option::is_some).chain([false]).collect();
+    let node_depths = node_depths(&nodes, &is_branch, &roots).map_err(err)?;
+    let depths: Vec<u32> = roots.iter().map(|&r| node_depths[r as usize]).collect();
+    let tree_groups = roots
+        .chunks(LANES)
+        .zip(depths.chunks(LANES))
+        .map(|(group, group_depths)| {
+            let roots = std::array::from_fn(|lane| group.get(lane).copied().unwrap_or(empty_leaf));
+            (roots, group_depths.iter().copied().max().unwrap_or(0))
+        })
+        .collect();
+    let branch_modes: Vec<Mode> = modes.iter().flatten().copied().collect();
+    let uniform = match branch_modes.first() {
+        Some(first) => Some(*first).filter(|first| branch_modes.iter().all(|m| m == first)),
+        // Only leaves: no comparison is ever made, any mode will do.
+        None => Some(Mode::Lt),
+    };
+    Ok(Trees {
         nodes,
-        modes: if uniform.is_some() {
-            Vec::new()
-        } else {
-            node_modes
+        // A leaf's comparison does not matter (both children are itself).
+        modes: match uniform {
+            Some(_) => Vec::new(),
+            None => modes
+                .iter()
+                .map(|m| m.unwrap_or(Mode::Lt))
+                .chain([Mode::Lt])
+                .collect(),
         },
         uniform,
         roots,
+        depths,
+        tree_groups,
         leaf_offsets,
         leaf_outputs: outputs,
         leaf_weights: weights,
         n_outputs,
         n_features_used,
-    };
-    check_acyclic(&trees).map_err(err)?;
-    Ok(trees)
+    })
 }
 
-/// Refuses cycles (a walk would never end); shared subtrees are fine.
-fn check_acyclic(trees: &Trees) -> Result<(), String> {
-    // 0 = unvisited, 1 = on the current path, 2 = done.
-    let mut state = vec![0u8; trees.nodes.len()];
-    for (tree, &root) in trees.roots.iter().enumerate() {
-        let mut stack: Vec<(u32, usize)> = vec![(root, 0)];
-        while let Some((at, next_child)) = stack.pop() {
-            if at & LEAF != 0 {
-                continue;
-            }
-            let i = at as usize;
-            if next_child == 0 {
-                match state[i] {
-                    1 => return Err(format!("tree {tree} has a cycle")),
-                    2 => continue,
-                    _ => state[i] = 1,
-                }
-            }
-            if next_child < 2 {
-                stack.push((at, next_child + 1));
-                let child = trees.nodes[i].children[next_child];
-                if child & LEAF == 0 && state[child as usize] == 1 {
-                    return Err(format!("tree {tree} has a cycle"));
-                }
-                stack.push((child, 0));
+/// Per node, the steps from it to its deepest leaf, refusing cycles (a walk would never
+/// end); shared subtrees are fine.
+fn node_depths(nodes: &[Node], is_branch: &[bool], roots: &[u32]) -> Result<Vec<u32>, String> {
+    const UNVISITED: u32 = u32::MAX;
+    const ON_PATH: u32 = u32::MAX - 1;
+    let is_leaf = |i: usize| !is_branch[i];
+    let mut depth = vec![UNVISITED; nodes.len()];
+    for (tree, &root) in roots.iter().enumerate() {
+        // (node, whether its children are done)
+        let mut stack: Vec<(usize, bool)> = vec![(root as usize, false)];
+        while let Some((i, children_done)) = stack.pop() {
+            if is_leaf(i) {
+                depth[i] = 0;
+            } else if children_done {
+                let [f, t] = nodes[i].children.map(|c| depth[c as usize]);
+                depth[i] = 1 + f.max(t);
             } else {
-                state[i] = 2;
+                match depth[i] {
+                    ON_PATH => return Err(format!("tree {tree} has a cycle")),
+                    UNVISITED => {
+                        depth[i] = ON_PATH;
+                        stack.push((i, true));
+                        for child in nodes[i].children {
+                            if depth[child as usize] == ON_PATH {
+                                return Err(format!("tree {tree} has a cycle"));
+                            }
+                            stack.push((child as usize, false));
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }
-    Ok(())
+    Ok(depth)
 }
