@@ -18,6 +18,10 @@ pub const ENV_MODEL_PATH: &str = "MODEL_PATH";
 pub const ENV_MODEL_NAME: &str = "MODEL_NAME";
 /// Knative's service name, the fallback model name.
 pub const ENV_K_SERVICE: &str = "K_SERVICE";
+/// Version the model is served as (Open Inference Protocol `/versions/{v}`).
+pub const ENV_MODEL_VERSION: &str = "MODEL_VERSION";
+/// One model per process, so one version: clients that pin a version use this one.
+pub const DEFAULT_MODEL_VERSION: &str = "1";
 /// Seconds to wait for in-flight requests after SIGTERM.
 pub const ENV_DRAIN_TIMEOUT: &str = "DRAIN_TIMEOUT_SECONDS";
 /// The Knative runtime contract's default port.
@@ -27,8 +31,9 @@ pub const DEFAULT_DRAIN_SECONDS: u64 = 20;
 
 /// Serve an ONNX classifier (a random forest, a logistic regression) over HTTP.
 ///
-/// With no model given it serves the bundled Iris random forest. Routes: POST /predict,
-/// GET /healthz, /readyz, /health/liveness, /health/readiness, GET / for a summary.
+/// With no model given it serves the bundled Iris random forest. Protocols: POST /predict,
+/// KServe V1 (/v1/models/...), Open Inference Protocol V2 (/v2/...), CloudEvents (POST /);
+/// GET /openapi.json documents every route, GET / summarises the model.
 #[derive(Debug, Parser)]
 #[command(name = "function", version)]
 pub struct Args {
@@ -40,6 +45,11 @@ pub struct Args {
     /// model file's name without extension].
     #[arg(long, value_name = "NAME")]
     pub model_name: Option<String>,
+
+    /// Version the model is served as, in `/v2/models/NAME/versions/VERSION`
+    /// [env: MODEL_VERSION] [default: 1].
+    #[arg(long, value_name = "VERSION")]
+    pub model_version: Option<String>,
 
     /// Port to listen on; 0 picks a free one [env: PORT] [default: 8080].
     #[arg(long, value_name = "PORT")]
@@ -71,6 +81,8 @@ pub struct Config {
     pub model: ModelSource,
     /// The name the model is served under.
     pub model_name: String,
+    /// The version the model is served as.
+    pub model_version: String,
     /// Address to bind.
     pub addr: SocketAddr,
     /// Time allowed for draining after a shutdown signal.
@@ -119,19 +131,30 @@ impl Config {
             .or_else(|| env(ENV_K_SERVICE))
             .filter(|name| !name.is_empty())
             .unwrap_or_else(|| default_model_name(&model));
-        if !model_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            return Err(ConfigError {
-                name: "model name",
-                value: model_name,
-                expected: "letters, digits, '-', '_' and '.' only (it appears in URLs)",
-            });
+        let model_version = args
+            .model_version
+            .or_else(|| env(ENV_MODEL_VERSION))
+            .filter(|version| !version.is_empty())
+            .unwrap_or_else(|| DEFAULT_MODEL_VERSION.to_string());
+        for (name, value) in [
+            ("model name", &model_name),
+            ("model version", &model_version),
+        ] {
+            if !value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(ConfigError {
+                    name,
+                    value: value.clone(),
+                    expected: "letters, digits, '-', '_' and '.' only (it appears in URLs)",
+                });
+            }
         }
         Ok(Config {
             model,
             model_name,
+            model_version,
             addr: SocketAddr::new(args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port),
             drain_timeout: Duration::from_secs(drain_seconds),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -240,5 +263,15 @@ mod tests {
     #[test]
     fn rejects_a_model_name_unfit_for_urls() {
         assert!(config(&["--model-name", "a/b"], &[]).is_err());
+    }
+
+    #[test]
+    fn model_version_defaults_to_1_and_comes_from_flag_or_env() {
+        assert_eq!(config(&[], &[]).unwrap().model_version, "1");
+        let from_env = config(&[], &[("MODEL_VERSION", "2024-06")]).unwrap();
+        assert_eq!(from_env.model_version, "2024-06");
+        let flag = config(&["--model-version", "7"], &[("MODEL_VERSION", "2")]).unwrap();
+        assert_eq!(flag.model_version, "7");
+        assert!(config(&["--model-version", "v 1"], &[]).is_err());
     }
 }

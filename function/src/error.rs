@@ -13,11 +13,14 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// No route has this path: 404.
-    #[error("no route for {path}; see GET / for the routes")]
+    #[error("no route for {path}; GET /openapi.json lists the routes")]
     NotFound {
         /// The requested path.
         path: String,
     },
+    /// The path names a model or version this function does not serve: 404.
+    #[error("{0}")]
+    ModelNotFound(String),
     /// The route exists but not for this method: 405 with `Allow`.
     #[error("method {method} is not allowed here; use {allow}")]
     MethodNotAllowed {
@@ -38,6 +41,9 @@ pub enum ApiError {
          (curl -d sends a form unless you add -H 'Content-Type: application/json')"
     )]
     UnsupportedMediaType(String),
+    /// The body is compressed: 415.
+    #[error("content-encoding {0} is not supported; send the body uncompressed")]
+    UnsupportedEncoding(String),
     /// The server failed: 500. Logged; the client sees the message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,10 +54,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

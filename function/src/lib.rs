@@ -3,7 +3,8 @@
 //!
 //! - [`config`]: flags and environment, validated into a [`config::Config`].
 //! - [`model`]: the runtime: load with tract, describe, predict a [`model::Batch`].
-//! - [`protocol`]: request/response adapters (`/predict`).
+//! - [`protocol`]: request/response adapters: `/predict`, KServe V1, Open Inference
+//!   Protocol V2, CloudEvents, and the OpenAPI document.
 //! - [`router`]: every route in one table, and the shared [`router::App`].
 //! - [`health`]: liveness and readiness.
 //! - [`error`]: the HTTP error type and its JSON body.

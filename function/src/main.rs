@@ -81,6 +81,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(
             addr = %listener.local_addr()?,
             model = %config.model_name,
+            version = %config.model_version,
             operator = %info.operator,
             features = info.n_features,
             startup_ms = started.elapsed().as_secs_f64() * 1e3,
@@ -89,6 +90,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         let app = Arc::new(App {
             model,
             model_name: config.model_name.clone(),
+            model_version: config.model_version.clone(),
             max_body_bytes: config.max_body_bytes,
         });
         function::server::run(listener, app, shutdown, config.drain_timeout).await;

@@ -35,6 +35,7 @@ impl TestServer {
         let app = Arc::new(App {
             model,
             model_name: "test-model".into(),
+            model_version: "1".into(),
             max_body_bytes: function::router::DEFAULT_MAX_BODY_BYTES,
         });
         let (tx, rx) = oneshot::channel::<()>();

@@ -24,10 +24,7 @@ pub async fn handle(
     let with_probabilities = wants_probabilities(request.uri().query())?;
     let body = super::read_json_body(request, app.max_body_bytes).await?;
     let batch = decode(&body, app.model.info())?;
-    let prediction = app
-        .model
-        .predict(&batch)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let prediction = super::run(app, &batch)?;
     Ok(json_response(
         StatusCode::OK,
         encode(&prediction, with_probabilities),
@@ -56,12 +53,17 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
 
 /// Decodes a request body into a batch as wide as the model's input.
 pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
-    let bad = |message: String| ApiError::BadRequest(message);
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        bad(format!(
+        ApiError::BadRequest(format!(
             "request body is not valid JSON ({e}); send {SHAPES}"
         ))
     })?;
+    decode_value(value, info)
+}
+
+/// Decodes an already parsed `{"input": ...}` object (a CloudEvent's `data`).
+pub fn decode_value(value: Value, info: &ModelInfo) -> Result<Batch, ApiError> {
+    let bad = |message: String| ApiError::BadRequest(message);
     let Value::Object(mut fields) = value else {
         return Err(bad(format!("request body must be a JSON object: {SHAPES}")));
     };
@@ -79,21 +81,28 @@ pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
     if items.is_empty() {
         return Err(bad("`input` is empty; send at least one row".into()));
     }
-    let width = info.n_features;
-    let mut values = Vec::with_capacity(items.len().max(width));
     if items.iter().all(|item| !item.is_array()) {
         // One row: {"input": [f1, f2, ...]}
+        let mut values = Vec::with_capacity(info.n_features);
         push_row(&mut values, &items, "input", info)?;
-    } else {
-        for (i, item) in items.iter().enumerate() {
-            let Value::Array(row) = item else {
-                return Err(bad(format!(
-                    "`input[{i}]` is {}, not a row; mix no numbers with rows: {SHAPES}",
-                    kind(item)
-                )));
-            };
-            push_row(&mut values, row, &format!("input[{i}]"), info)?;
-        }
+        return Ok(Batch::new(values, info.n_features));
+    }
+    decode_rows(&items, "input", info)
+}
+
+/// Decodes a non-empty list of rows (`field[i]` is row `i`), each as wide as the model's
+/// input: the batch form of `/predict` and KServe V1's `instances`.
+pub fn decode_rows(items: &[Value], field: &str, info: &ModelInfo) -> Result<Batch, ApiError> {
+    let width = info.n_features;
+    let mut values = Vec::with_capacity(items.len() * width);
+    for (i, item) in items.iter().enumerate() {
+        let Value::Array(row) = item else {
+            return Err(ApiError::BadRequest(format!(
+                "`{field}[{i}]` is {}, not a row of {width} numbers",
+                kind(item)
+            )));
+        };
+        push_row(&mut values, row, &format!("{field}[{i}]"), info)?;
     }
     Ok(Batch::new(values, width))
 }
@@ -134,7 +143,7 @@ fn push_row(
 }
 
 /// A short description of a JSON value for error messages.
-fn kind(value: &Value) -> String {
+pub fn kind(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -146,33 +155,31 @@ fn kind(value: &Value) -> String {
     }
 }
 
-/// Encodes `{"prediction": [...]}`, plus `"probabilities"` when asked and available.
+/// The answer `{"prediction": [...]}`, plus `"probabilities"` when asked and available.
 ///
 /// Probabilities are written as `f32` (shortest round-trip form, `0.99999934` rather
 /// than the `f64` widening `0.9999993443489075`): that is the precision the model has.
-pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct Response<'a> {
-        prediction: &'a Predicted,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        probabilities: Option<Vec<&'a [f32]>>,
+#[derive(Debug, serde::Serialize)]
+pub struct Answer<'a> {
+    prediction: &'a Predicted,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Vec<&'a [f32]>>,
+}
+
+impl<'a> Answer<'a> {
+    /// The answer to a `/predict` request for `prediction`.
+    pub fn new(prediction: &'a Prediction, with_probabilities: bool) -> Answer<'a> {
+        Answer {
+            prediction: &prediction.predicted,
+            probabilities: super::probability_rows(prediction).filter(|_| with_probabilities),
+        }
     }
-    let probabilities = prediction
-        .probabilities
-        .as_deref()
-        .filter(|_| with_probabilities)
-        .map(|p| {
-            let classes = p
-                .len()
-                .checked_div(prediction.predicted.rows())
-                .unwrap_or(0);
-            p.chunks(classes.max(1)).collect()
-        });
-    serde_json::to_vec(&Response {
-        prediction: &prediction.predicted,
-        probabilities,
-    })
-    .expect("labels and floats serialise")
+}
+
+/// Encodes the [`Answer`] as JSON.
+pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
+    serde_json::to_vec(&Answer::new(prediction, with_probabilities))
+        .expect("labels and floats serialise")
 }
 
 #[cfg(test)]
@@ -254,6 +261,7 @@ mod tests {
     fn rejects_empty_and_mixed_input() {
         assert!(error(r#"{"input":[]}"#).contains("empty"));
         assert!(error(r#"{"input":[[1,2,3,4],5]}"#).contains("`input[1]` is 5, not a row"));
+        assert!(error(r#"{"input":[[1,2,3,4],5]}"#).contains("not a row of 4 numbers"));
         assert!(error(r#"[1,2,3,4]"#).contains("must be a JSON object"));
         assert!(error(r#"{"input":{"a":1}}"#).contains("must be an array"));
     }

@@ -1,0 +1,137 @@
+//! KServe's V1 data plane: `GET /v1/models` lists the one served model,
+//! `GET /v1/models/{name}` says whether it is ready, and
+//! `POST /v1/models/{name}:predict` answers `{"instances": [[...], ...]}` with
+//! `{"predictions": [...]}`, one class label (or regression value) per instance.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use crate::error::{json_response, ApiError};
+use crate::model::{Batch, ModelInfo, Predicted};
+use crate::router::App;
+
+/// The accepted request shape, quoted in errors.
+const SHAPE: &str = r#"{"instances": [[f1, f2, ...], ...]}"#;
+
+/// `GET /v1/models`: `{"models": [name]}`.
+pub fn list(app: &App) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "models": [app.model_name] });
+    json_response(StatusCode::OK, body.to_string().into_bytes())
+}
+
+/// `GET /v1/models/{name}`: `{"name": name, "ready": true}`. The port opens only after
+/// the model has loaded, so a served model is always ready.
+pub fn model(app: &App, name: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+    super::check_model_name(app, name)?;
+    let body = serde_json::json!({ "name": app.model_name, "ready": true });
+    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+}
+
+/// `POST /v1/models/{name}:predict`.
+pub async fn predict(
+    request: Request<Incoming>,
+    app: &App,
+    name: &str,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    super::check_model_name(app, name)?;
+    let body = super::read_json_body(request, app.max_body_bytes).await?;
+    let batch = decode(&body, app.model.info())?;
+    let prediction = super::run(app, &batch)?;
+    Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
+}
+
+/// Decodes `{"instances": [[...], ...]}`. Unknown fields are refused, as `/predict`
+/// does: a misspelt `instance` should not be silently ignored.
+pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
+    let bad = |message: String| ApiError::BadRequest(message);
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "request body is not valid JSON ({e}); send {SHAPE}"
+        ))
+    })?;
+    let Value::Object(mut fields) = value else {
+        return Err(bad(format!("request body must be a JSON object: {SHAPE}")));
+    };
+    let instances = fields
+        .remove("instances")
+        .ok_or_else(|| bad(format!("missing field `instances`; send {SHAPE}")))?;
+    if let Some(unknown) = fields.keys().next() {
+        return Err(bad(format!(
+            "unknown field `{unknown}`; the only field is `instances`: {SHAPE}"
+        )));
+    }
+    let Value::Array(rows) = instances else {
+        return Err(bad(format!(
+            "`instances` must be an array of rows: {SHAPE}"
+        )));
+    };
+    if rows.is_empty() {
+        return Err(bad("`instances` is empty; send at least one row".into()));
+    }
+    super::predict::decode_rows(&rows, "instances", info)
+}
+
+/// Encodes `{"predictions": [...]}`: the same per-row answers `/predict` gives.
+pub fn encode(predicted: &Predicted) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Answer<'a> {
+        predictions: &'a Predicted,
+    }
+    serde_json::to_vec(&Answer {
+        predictions: predicted,
+    })
+    .expect("labels and floats serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, Task};
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            n_features: 2,
+            input_name: "input".into(),
+            output_names: vec!["label".into()],
+            task: Task::Classifier {
+                labels: Labels::Int(vec![0, 1]),
+            },
+            feature_names: None,
+            class_names: None,
+            operator: "LinearClassifier".into(),
+            producer: String::new(),
+        }
+    }
+
+    fn error(body: &str) -> String {
+        match decode(body.as_bytes(), &info()) {
+            Err(ApiError::BadRequest(message)) => message,
+            other => panic!("expected a bad request for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_instances_as_rows() {
+        let batch = decode(br#"{"instances":[[1,2],[3,4.5]]}"#, &info()).unwrap();
+        assert_eq!(batch, Batch::new(vec![1.0, 2.0, 3.0, 4.5], 2));
+    }
+
+    #[test]
+    fn rejects_a_flat_instance_list_and_other_shapes() {
+        assert!(error(r#"{"instances":[1,2]}"#).contains("`instances[0]` is 1, not a row"));
+        assert!(error(r#"{"instances":[]}"#).contains("empty"));
+        assert!(error(r#"{"inputs":[[1,2]]}"#).contains("missing field `instances`"));
+        assert!(error(r#"{"instances":[[1,2]],"x":0}"#).contains("unknown field `x`"));
+        assert!(error(r#"{"instances":[[1,2,3]]}"#).contains("has 3 features"));
+        assert!(error("[").contains("not valid JSON"));
+    }
+
+    #[test]
+    fn encodes_predictions() {
+        let predicted = Predicted::Labels(Labels::Str(vec!["a".into(), "b".into()]));
+        assert_eq!(encode(&predicted), br#"{"predictions":["a","b"]}"#);
+    }
+}

@@ -1,0 +1,163 @@
+//! Open Inference Protocol metadata and health: the server, and the model's input and
+//! outputs as its ONNX graph declares them, with -1 for the batch dimension.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+
+use super::check_model;
+use super::tensor::Datatype;
+use crate::error::{json_response, ApiError};
+use crate::model::{Labels, ModelInfo, Task};
+use crate::router::App;
+
+/// `platform` in the model metadata: tract running an ONNX graph (Triton's
+/// `<backend>_<format>` convention, as in its `onnxruntime_onnx`).
+pub const PLATFORM: &str = "tract_onnx";
+
+/// `GET /v2`: the server's name, version and protocol extensions (none in full: binary
+/// tensors are read but never written).
+pub fn server_metadata() -> Response<Full<Bytes>> {
+    let body = serde_json::json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": [],
+    });
+    json_response(StatusCode::OK, body.to_string().into_bytes())
+}
+
+/// `GET /v2/health/live`.
+pub fn live() -> Response<Full<Bytes>> {
+    json_response(StatusCode::OK, br#"{"live":true}"#.to_vec())
+}
+
+/// `GET /v2/health/ready`: the port opens only after the model has loaded.
+pub fn ready() -> Response<Full<Bytes>> {
+    json_response(StatusCode::OK, br#"{"ready":true}"#.to_vec())
+}
+
+/// `GET /v2/models/{name}[/versions/{v}]/ready`.
+pub fn model_ready(
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    check_model(app, name, version)?;
+    let body = serde_json::json!({ "name": app.model_name, "ready": true });
+    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+}
+
+/// `GET /v2/models/{name}[/versions/{v}]`: the input and outputs as the ONNX declares
+/// them, with -1 for the batch dimension.
+pub fn model_metadata(
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    check_model(app, name, version)?;
+    let info = app.model.info();
+    let tensor = |spec: &OutputSpec| serde_json::json!({ "name": spec.name, "datatype": spec.datatype, "shape": spec.shape });
+    let body = serde_json::json!({
+        "name": app.model_name,
+        "versions": [app.model_version],
+        "platform": PLATFORM,
+        "inputs": [{
+            "name": info.input_name,
+            "datatype": Datatype::Fp32.name(),
+            "shape": [-1, info.n_features as i64],
+        }],
+        "outputs": output_specs(info).iter().map(tensor).collect::<Vec<_>>(),
+    });
+    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+}
+
+/// What an output holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum OutputKind {
+    /// A classifier's labels.
+    Label,
+    /// A classifier's class probabilities.
+    Probabilities,
+    /// A regressor's values.
+    Values,
+}
+
+/// One output of the model as the protocol describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct OutputSpec<'a> {
+    pub name: &'a str,
+    pub kind: OutputKind,
+    pub datatype: &'static str,
+    pub shape: Vec<i64>,
+}
+
+/// The model's outputs: a classifier's labels (INT64 or BYTES) and probabilities (FP32),
+/// or a regressor's values (FP32), named as in the ONNX graph.
+pub(super) fn output_specs(info: &ModelInfo) -> Vec<OutputSpec<'_>> {
+    let name = |i: usize| info.output_names[i].as_str();
+    match &info.task {
+        Task::Regressor { targets } => vec![OutputSpec {
+            name: name(0),
+            kind: OutputKind::Values,
+            datatype: "FP32",
+            shape: vec![-1, *targets as i64],
+        }],
+        Task::Classifier { labels } => {
+            let datatype = match labels {
+                Labels::Int(_) => "INT64",
+                Labels::Str(_) => "BYTES",
+            };
+            let mut specs = vec![OutputSpec {
+                name: name(0),
+                kind: OutputKind::Label,
+                datatype,
+                shape: vec![-1],
+            }];
+            if info.output_names.len() > 1 {
+                specs.push(OutputSpec {
+                    name: name(1),
+                    kind: OutputKind::Probabilities,
+                    datatype: "FP32",
+                    shape: vec![-1, labels.len() as i64],
+                });
+            }
+            specs
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier(labels: Labels, outputs: &[&str]) -> ModelInfo {
+        ModelInfo {
+            n_features: 2,
+            input_name: "input".into(),
+            output_names: outputs.iter().map(|s| s.to_string()).collect(),
+            task: Task::Classifier { labels },
+            feature_names: None,
+            class_names: None,
+            operator: "LinearClassifier".into(),
+            producer: String::new(),
+        }
+    }
+
+    #[test]
+    fn output_datatypes_follow_the_labels() {
+        let ints = classifier(Labels::Int(vec![0, 1, 2]), &["label", "probabilities"]);
+        let specs = output_specs(&ints);
+        assert_eq!(specs[0].datatype, "INT64");
+        assert_eq!(
+            (specs[1].datatype, &specs[1].shape[..]),
+            ("FP32", &[-1, 3][..])
+        );
+        let strings = classifier(Labels::Str(vec!["a".into()]), &["label"]);
+        let specs = output_specs(&strings);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(
+            (specs[0].datatype, &specs[0].shape[..]),
+            ("BYTES", &[-1][..])
+        );
+    }
+}

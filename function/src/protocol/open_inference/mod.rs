@@ -1,0 +1,324 @@
+//! The Open Inference Protocol (KServe V2, Triton, MLServer) over REST: server and model
+//! metadata, health, and `POST /v2/models/{name}[/versions/{v}]/infer`. Errors are
+//! `{"error": "..."}` with 400 for bad input and 404 for an unknown model or version.
+//!
+//! The served model has one version (`--model-version`, default `1`); paths without
+//! `/versions/{v}` mean that one. Request `parameters` are accepted and ignored, except
+//! `binary_data_size` on an input: Triton's binary tensor extension, which
+//! `tritonclient` uses by default, is read. Outputs are always JSON, which every client
+//! reads whether or not it asked for binary outputs.
+
+mod metadata;
+mod tensor;
+
+pub use metadata::{live, model_metadata, model_ready, ready, server_metadata};
+pub use tensor::Datatype;
+
+use metadata::{output_specs, OutputKind, OutputSpec};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{json_response, ApiError};
+use crate::model::{Labels, ModelInfo, Predicted, Prediction};
+use crate::router::App;
+
+/// Header of the binary tensor extension: the length of the JSON part of the body.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// 404 unless `name` (and `version`, when the path has one) are the served model's.
+pub(super) fn check_model(app: &App, name: &str, version: Option<&str>) -> Result<(), ApiError> {
+    super::check_model_name(app, name)?;
+    match version {
+        Some(version) if version != app.model_version => Err(ApiError::ModelNotFound(format!(
+            "model {name:?} has no version {version:?}; it has version {:?}",
+            app.model_version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `$inference_request`. Unknown fields are ignored, as clients add their own.
+#[derive(Debug, Deserialize)]
+struct InferRequest {
+    id: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)] // accepted so that a non-object is refused; no parameter is used
+    parameters: Option<Map<String, Value>>,
+    inputs: Vec<RequestInput>,
+    outputs: Option<Vec<RequestOutput>>,
+}
+
+/// `$request_input`.
+#[derive(Debug, Deserialize)]
+struct RequestInput {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    parameters: Option<Map<String, Value>>,
+    data: Option<Value>,
+}
+
+/// `$request_output`.
+#[derive(Debug, Deserialize)]
+struct RequestOutput {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)] // binary_data is answered with JSON, which clients read
+    parameters: Option<Map<String, Value>>,
+}
+
+/// `$inference_response`.
+#[derive(Debug, Serialize)]
+struct InferResponse<'a> {
+    model_name: &'a str,
+    model_version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    outputs: Vec<ResponseOutput<'a>>,
+}
+
+/// `$response_output`: data flattened in row-major order.
+#[derive(Debug, Serialize)]
+struct ResponseOutput<'a> {
+    name: &'a str,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    data: TensorData<'a>,
+}
+
+/// Output elements; f32 stays f32 so numbers print as `/predict` prints them.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum TensorData<'a> {
+    Labels(&'a Labels),
+    Floats(&'a [f32]),
+}
+
+/// `POST /v2/models/{name}[/versions/{v}]/infer`.
+pub async fn infer(
+    request: Request<Incoming>,
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    check_model(app, name, version)?;
+    let header_length = match request.headers().get(HEADER_LENGTH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!("header {HEADER_LENGTH} must be a byte count"))
+                })?,
+        ),
+    };
+    let body = match header_length {
+        // JSON followed by raw tensor bytes: whatever the content type says.
+        Some(_) => super::read_body(request, app.max_body_bytes).await?,
+        None => super::read_json_body(request, app.max_body_bytes).await?,
+    };
+    let (json, binary) = match header_length {
+        Some(length) if length <= body.len() => body.split_at(length),
+        Some(length) => {
+            return Err(ApiError::BadRequest(format!(
+                "{HEADER_LENGTH} is {length} but the body has only {} bytes",
+                body.len()
+            )))
+        }
+        None => (&body[..], &[][..]),
+    };
+    let request: InferRequest = serde_json::from_slice(json).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body is not an inference request ({e}); send \
+             {{\"inputs\":[{{\"name\",\"shape\",\"datatype\",\"data\"}}]}}"
+        ))
+    })?;
+    let info = app.model.info();
+    let batch = decode_input(&request, binary, info).map_err(ApiError::BadRequest)?;
+    let specs = requested_outputs(&request, info)?;
+    let prediction = super::run(app, &batch)?;
+    let response = InferResponse {
+        model_name: &app.model_name,
+        model_version: &app.model_version,
+        id: request.id.as_deref(),
+        outputs: specs
+            .iter()
+            .map(|spec| response_output(spec, &prediction))
+            .collect(),
+    };
+    let body = serde_json::to_vec(&response).expect("labels and floats serialise");
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// The model's one input from the request, from JSON `data` or the binary part.
+fn decode_input(
+    request: &InferRequest,
+    binary: &[u8],
+    info: &ModelInfo,
+) -> Result<crate::model::Batch, String> {
+    let expected = format!(
+        "the model takes one input {:?} of shape [-1, {}]",
+        info.input_name, info.n_features
+    );
+    let [input] = &request.inputs[..] else {
+        return Err(format!(
+            "`inputs` has {} tensors; {expected}",
+            request.inputs.len()
+        ));
+    };
+    if input.name != info.input_name {
+        return Err(format!("unknown input {:?}; {expected}", input.name));
+    }
+    let binary_size = input
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("binary_data_size"));
+    let elements = match (binary_size, &input.data) {
+        (Some(size), _) => {
+            let size = size
+                .as_u64()
+                .and_then(|s| usize::try_from(s).ok())
+                .ok_or_else(|| format!("binary_data_size {size} is not a byte count"))?;
+            if size != binary.len() {
+                return Err(format!(
+                    "binary_data_size is {size} but {} bytes follow the JSON header",
+                    binary.len()
+                ));
+            }
+            tensor::Elements::Binary(binary)
+        }
+        (None, _) if !binary.is_empty() => {
+            return Err(format!(
+                "{} bytes follow the JSON header but no input has binary_data_size",
+                binary.len()
+            ))
+        }
+        (None, Some(data)) => tensor::Elements::Json(data),
+        (None, None) => return Err(format!("input {:?} has no `data`", input.name)),
+    };
+    tensor::decode(&input.datatype, &input.shape, elements, info)
+        .map_err(|message| format!("input {:?}: {message}", input.name))
+}
+
+/// The outputs asked for, in the order asked; all of them when none are named.
+fn requested_outputs<'a>(
+    request: &InferRequest,
+    info: &'a ModelInfo,
+) -> Result<Vec<OutputSpec<'a>>, ApiError> {
+    let all = output_specs(info);
+    let Some(wanted) = request.outputs.as_ref().filter(|o| !o.is_empty()) else {
+        return Ok(all);
+    };
+    wanted
+        .iter()
+        .map(|output| {
+            all.iter()
+                .find(|spec| spec.name == output.name)
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<&str> = all.iter().map(|spec| spec.name).collect();
+                    ApiError::BadRequest(format!(
+                        "unknown output {:?}; the model's outputs are {names:?}",
+                        output.name
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// One output tensor of the prediction.
+fn response_output<'a>(spec: &OutputSpec<'a>, prediction: &'a Prediction) -> ResponseOutput<'a> {
+    let rows = prediction.predicted.rows();
+    let (shape, data) = match (spec.kind, &prediction.predicted) {
+        (OutputKind::Label, Predicted::Labels(labels)) => (vec![rows], TensorData::Labels(labels)),
+        (OutputKind::Values, Predicted::Values { values, targets }) => {
+            (vec![rows, *targets], TensorData::Floats(values))
+        }
+        (OutputKind::Probabilities, _) => {
+            let probabilities = prediction
+                .probabilities
+                .as_deref()
+                .expect("a classifier with a probabilities output predicts them");
+            let classes = probabilities.len().checked_div(rows).unwrap_or(0);
+            (vec![rows, classes], TensorData::Floats(probabilities))
+        }
+        _ => unreachable!("output specs follow the model's task"),
+    };
+    ResponseOutput {
+        name: spec.name,
+        datatype: spec.datatype,
+        shape,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Task;
+
+    fn classifier(labels: Labels, outputs: &[&str]) -> ModelInfo {
+        ModelInfo {
+            n_features: 2,
+            input_name: "input".into(),
+            output_names: outputs.iter().map(|s| s.to_string()).collect(),
+            task: Task::Classifier { labels },
+            feature_names: None,
+            class_names: None,
+            operator: "LinearClassifier".into(),
+            producer: String::new(),
+        }
+    }
+
+    fn request(body: Value) -> InferRequest {
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn selects_outputs_by_name_and_refuses_unknown_ones() {
+        let info = classifier(Labels::Int(vec![0, 1]), &["label", "probabilities"]);
+        let inputs = serde_json::json!([]);
+        let only = request(serde_json::json!({
+            "inputs": inputs, "outputs": [{"name": "probabilities"}]
+        }));
+        let names: Vec<&str> = requested_outputs(&only, &info)
+            .unwrap()
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["probabilities"]);
+        let none = request(serde_json::json!({ "inputs": inputs }));
+        assert_eq!(requested_outputs(&none, &info).unwrap().len(), 2);
+        let unknown = request(serde_json::json!({
+            "inputs": inputs, "outputs": [{"name": "scores"}]
+        }));
+        let error = requested_outputs(&unknown, &info).unwrap_err().to_string();
+        assert!(error.contains("unknown output \"scores\""), "{error}");
+    }
+
+    #[test]
+    fn the_input_must_be_the_models_one_input() {
+        let info = classifier(Labels::Int(vec![0, 1]), &["label"]);
+        let tensor = |name: &str| serde_json::json!({"name": name, "shape": [1, 2], "datatype": "FP32", "data": [1, 2]});
+        let ok = request(serde_json::json!({ "inputs": [tensor("input")] }));
+        assert_eq!(decode_input(&ok, &[], &info).unwrap().rows(), 1);
+        let wrong = request(serde_json::json!({ "inputs": [tensor("x")] }));
+        assert!(decode_input(&wrong, &[], &info)
+            .unwrap_err()
+            .contains("unknown input \"x\""));
+        let two = request(serde_json::json!({ "inputs": [tensor("input"), tensor("input")] }));
+        assert!(decode_input(&two, &[], &info)
+            .unwrap_err()
+            .contains("has 2 tensors"));
+        assert!(decode_input(&ok, &[0; 8], &info)
+            .unwrap_err()
+            .contains("no input has binary_data_size"));
+    }
+}
