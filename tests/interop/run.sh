@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# ONNX interop checks: installs the pinned Python packages (onnx, onnxruntime, numpy,
-# pytest, scikit-learn, skl2onnx) into target/interop-venv, builds the function and
-# converter binaries, then runs test_onnx_interop.py (the converter's models) and
-# test_sklearn_interop.py (scikit-learn models converted by skl2onnx). The venv is reused
-# while requirements.txt is unchanged.
+# Interop checks: installs the pinned Python packages (onnx, onnxruntime, numpy, pytest,
+# scikit-learn, skl2onnx, tritonclient, cloudevents, requests, openapi-spec-validator)
+# into target/interop-venv, builds the function and converter binaries, then runs
+# test_onnx_interop.py (the converter's models), test_sklearn_interop.py (scikit-learn
+# models converted by skl2onnx) and test_clients_interop.py (tritonclient, the CloudEvents
+# SDK and requests against the function). The venv is reused while requirements.txt is
+# unchanged.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
 # CARGO_TARGET_DIR (honoured as cargo does); extra arguments go to pytest.
@@ -48,4 +50,5 @@ export CONVERTER_BIN="$target_dir/debug/converter"
 export PYTHONDONTWRITEBYTECODE=1
 # -p no:cacheprovider: leave no .pytest_cache in the work tree.
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
+  "$here/test_clients_interop.py" \
   -p no:cacheprovider -v -s --tb=short "$@"
