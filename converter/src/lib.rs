@@ -1,49 +1,83 @@
-//! Trains tabular classifiers with linfa and exports them as standard ONNX that any
-//! ONNX runtime loads (and that the `function` crate serves).
+//! Trains tabular classifiers with linfa on a user's CSV file (or the bundled Iris set),
+//! evaluates them honestly, and exports standard ONNX that any ONNX runtime loads (and
+//! that the `function` crate serves).
 //!
-//! - [`data`]: the tables we train on (bundled Iris) and the seeded hold-out split.
-//! - [`train`]: random forest (bagged linfa-trees) and logistic regression (linfa-logistic).
+//! - [`data`]: tables (bundled Iris, CSV files), the seeded hold-out split and folds.
+//! - [`train`]: random forest and decision tree (linfa-trees), logistic regression
+//!   (linfa-logistic).
+//! - [`evaluate`]: hold-out and cross-validated accuracy, per-class precision/recall/F1,
+//!   confusion matrix, as a table or JSON.
 //! - [`onnx`]: `ai.onnx.ml` TreeEnsembleClassifier / LinearClassifier export via prost.
-//! - [`cli`]: the `converter` command line.
+//! - [`inspect`]: what an ONNX file holds (ours or another exporter's).
+//! - [`progress`]: progress bars that show only on a terminal.
+//! - [`cli`]: the `converter` command line (`train`, `inspect`, `verify`).
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod data;
+pub mod evaluate;
+pub mod inspect;
 pub mod onnx;
+pub mod progress;
 pub mod train;
 
-use data::Table;
+use data::{ClassLabels, Table};
 use train::Trained;
 
-/// The ONNX model of `trained`, described with the names of `table`.
+/// The ONNX model of `trained`, described with the names and labels of `table`.
 pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
+    let string_labels = matches!(table.labels, ClassLabels::Str(_));
+    let info = |class_names: Vec<String>, model_type, description| onnx::ModelInfo {
+        string_labels,
+        feature_names: table.feature_names.clone(),
+        class_names,
+        model_type,
+        description,
+    };
     match trained {
-        Trained::Forest { forest, n_classes } => onnx::classifier_model(
-            onnx::forest_node(forest, *n_classes),
-            &onnx::ModelInfo {
-                feature_names: table.feature_names.clone(),
-                class_names: table.class_names.clone(),
-                model_type: "random_forest",
-                description: format!(
-                    "Random forest of {} linfa-trees decision trees, votes as probabilities",
-                    forest.models.len()
+        Trained::Forest { forest, .. } => {
+            let trees: Vec<_> = forest
+                .models
+                .iter()
+                .zip(&forest.model_features)
+                .map(|(tree, features)| (tree, &features[..]))
+                .collect();
+            onnx::classifier_model(
+                vec![onnx::forest_node(&trees, &table.labels)],
+                &info(
+                    table.class_names.clone(),
+                    "random_forest",
+                    format!(
+                        "Random forest of {} linfa-trees decision trees, votes as probabilities",
+                        forest.models.len()
+                    ),
                 ),
-            },
-        ),
+            )
+        }
+        Trained::Tree { tree, .. } => {
+            let columns: Vec<usize> = (0..table.n_features()).collect();
+            onnx::classifier_model(
+                vec![onnx::forest_node(&[(tree, &columns[..])], &table.labels)],
+                &info(
+                    table.class_names.clone(),
+                    "decision_tree",
+                    "Decision tree (linfa-trees), the leaf's class with probability 1".into(),
+                ),
+            )
+        }
         Trained::Logistic(model) => onnx::classifier_model(
-            onnx::linear_node(model),
-            &onnx::ModelInfo {
-                feature_names: table.feature_names.clone(),
-                class_names: model
+            onnx::linear_nodes(model, &table.labels),
+            &info(
+                model
                     .classes()
                     .iter()
                     .map(|&c| table.class_names[c].clone())
                     .collect(),
-                model_type: "logistic_regression",
-                description:
-                    "Multinomial logistic regression (linfa-logistic), softmax probabilities"
-                        .to_string(),
-            },
+                "logistic_regression",
+                "Multinomial logistic regression (linfa-logistic) on standardised features, \
+                 the standardisation folded into the coefficients; softmax probabilities"
+                    .into(),
+            ),
         ),
     }
 }

@@ -1,12 +1,13 @@
-//! A bagged forest as one `ai.onnx.ml` TreeEnsembleClassifier: `BRANCH_LT` splits (linfa
-//! sends `x < split` left), each tree's feature indices mapped back to input columns, and
-//! one leaf weight of `1 / trees` per vote so the probabilities are the vote shares.
+//! Trees (a bagged forest, or one tree) as one `ai.onnx.ml` TreeEnsembleClassifier:
+//! `BRANCH_LT` splits (linfa sends `x < split` left), each tree's feature indices mapped
+//! back to input columns, and one leaf weight of `1 / trees` per vote so the
+//! probabilities are the vote shares.
 
-use linfa_ensemble::RandomForest;
-use linfa_trees::TreeNode;
+use linfa_trees::{DecisionTree, TreeNode};
 use tract_onnx::pb::NodeProto;
 
-use super::{floats, ints, ml_node, string, strings};
+use super::{class_labels, floats, ints, ml_node, string, strings};
+use crate::data::ClassLabels;
 
 /// Flat node and leaf arrays in the layout of the ONNX attributes.
 #[derive(Default)]
@@ -71,11 +72,15 @@ impl Ensemble {
     }
 }
 
-/// The TreeEnsembleClassifier node of `forest`, labelled with classes `0..n_classes`.
-pub fn forest_node(forest: &RandomForest<f32, usize>, n_classes: usize) -> NodeProto {
-    let vote = 1.0 / forest.models.len() as f32;
+/// The TreeEnsembleClassifier node of `trees`, each with the input column of each of
+/// its features; class `c` (linfa's prediction) is labelled `labels[c]`.
+pub fn forest_node(
+    trees: &[(&DecisionTree<f32, usize>, &[usize])],
+    labels: &ClassLabels,
+) -> NodeProto {
+    let vote = 1.0 / trees.len() as f32;
     let mut ensemble = Ensemble::default();
-    for (tree_id, (tree, columns)) in forest.models.iter().zip(&forest.model_features).enumerate() {
+    for (tree_id, (tree, columns)) in trees.iter().enumerate() {
         let mut next_id = 0;
         ensemble.push(
             tree_id as i64,
@@ -105,7 +110,7 @@ pub fn forest_node(forest: &RandomForest<f32, usize>, n_classes: usize) -> NodeP
             ints("class_nodeids", leaf_node_ids),
             ints("class_treeids", leaf_tree_ids),
             floats("class_weights", leaf_weights),
-            ints("classlabels_int64s", (0..n_classes as i64).collect()),
+            class_labels("classlabels_int64s", labels),
             ints("nodes_falsenodeids", false_ids),
             ints("nodes_featureids", feature_ids),
             strings("nodes_modes", modes),

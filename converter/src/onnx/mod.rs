@@ -1,14 +1,16 @@
-//! ONNX export: builds `tract_onnx::pb` (prost) messages for one `ai.onnx.ml` classifier
-//! node and encodes them. `forest` and `linear` build the node; this module wraps it in a
+//! ONNX export: builds `tract_onnx::pb` (prost) messages for an `ai.onnx.ml` classifier
+//! and encodes them. `forest` and `linear` build the node; this module wraps it in a
 //! standard model with a symbolic batch dimension and the metadata the function reads.
 
 mod forest;
 mod linear;
 
 pub use forest::forest_node;
-pub use linear::linear_node;
+pub use linear::linear_nodes;
 
 use prost::Message;
+
+use crate::data::ClassLabels;
 use tract_onnx::pb::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
@@ -48,6 +50,8 @@ pub mod keys {
 /// What the exported file says about itself beyond the graph.
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
+    /// Whether the labels are strings (`classlabels_strings`) rather than int64.
+    pub string_labels: bool,
     /// Column names, one per input feature.
     pub feature_names: Vec<String>,
     /// Class names, one per class label.
@@ -58,21 +62,29 @@ pub struct ModelInfo {
     pub description: String,
 }
 
-/// Wraps one classifier node (input [`INPUT`], outputs [`LABEL`], [`PROBABILITIES`]) in
-/// a complete model.
-pub fn classifier_model(node: NodeProto, info: &ModelInfo) -> ModelProto {
+/// Wraps the nodes of a classifier (input [`INPUT`], outputs [`LABEL`],
+/// [`PROBABILITIES`]) in a complete model.
+pub fn classifier_model(nodes: Vec<NodeProto>, info: &ModelInfo) -> ModelProto {
     let n_features = info.feature_names.len() as i64;
     let n_classes = info.class_names.len() as i64;
     let graph = GraphProto {
         name: info.model_type.to_string(),
-        node: vec![node],
+        node: nodes,
         input: vec![tensor_info(
             INPUT,
             DataType::Float,
             &[None, Some(n_features)],
         )],
         output: vec![
-            tensor_info(LABEL, DataType::Int64, &[None]),
+            tensor_info(
+                LABEL,
+                if info.string_labels {
+                    DataType::String
+                } else {
+                    DataType::Int64
+                },
+                &[None],
+            ),
             tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
         ],
         ..GraphProto::default()
@@ -111,6 +123,19 @@ pub fn ml_node(op_type: &str, attributes: Vec<AttributeProto>) -> NodeProto {
         domain: ML_DOMAIN.to_string(),
         attribute: attributes,
         ..NodeProto::default()
+    }
+}
+
+/// The class labels attribute: `int_name` (`classlabels_int64s` of the tree ensemble,
+/// `classlabels_ints` of the linear classifier) for integers, `classlabels_strings`
+/// for strings.
+pub fn class_labels(int_name: &str, labels: &ClassLabels) -> AttributeProto {
+    match labels {
+        ClassLabels::Int(values) => ints(int_name, values.clone()),
+        ClassLabels::Str(names) => strings(
+            "classlabels_strings",
+            names.iter().map(String::as_str).collect(),
+        ),
     }
 }
 

@@ -158,6 +158,7 @@ fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
             if labels.is_empty() {
                 return Err(unsupported(format!("{} has no class labels", node.op_type)));
             }
+            let labels = mapped_labels(nodes, node, labels);
             return Ok((node.op_type.clone(), Task::Classifier { labels }));
         }
         if let Some((_, targets_attr)) = REGRESSORS.iter().find(|(op, _)| node.op_type == *op) {
@@ -176,6 +177,39 @@ fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
         "no classifier or regressor operator (TreeEnsembleClassifier, LinearClassifier, \
          TreeEnsembleRegressor, LinearRegressor) among {ops:?}"
     )))
+}
+
+/// The labels the model answers with when a CategoryMapper turns the classifier's int
+/// labels into strings. tract's LinearClassifier cannot output string labels, so the
+/// converter exports string-labelled linear models as LinearClassifier -> CategoryMapper.
+fn mapped_labels(nodes: &[NodeProto], classifier: &NodeProto, labels: Labels) -> Labels {
+    let (Labels::Int(ints), Some(label_output)) = (&labels, classifier.output.first()) else {
+        return labels;
+    };
+    let Some(mapper) = nodes
+        .iter()
+        .find(|n| n.op_type == "CategoryMapper" && n.input.first() == Some(label_output))
+    else {
+        return labels;
+    };
+    let attr = |name: &str| mapper.attribute.iter().find(|a| a.name == name);
+    let (Some(keys), Some(names)) = (attr("cats_int64s"), attr("cats_strings")) else {
+        return labels;
+    };
+    let fallback = attr("default_string").map_or(&b"_Unused"[..], |a| &a.s[..]);
+    Labels::Str(
+        ints.iter()
+            .map(|label| {
+                let name = keys
+                    .ints
+                    .iter()
+                    .position(|k| k == label)
+                    .and_then(|i| names.strings.get(i))
+                    .map_or(fallback, |s| &s[..]);
+                String::from_utf8_lossy(name).into_owned()
+            })
+            .collect(),
+    )
 }
 
 /// Lets tract parse the graph with the batch dimension symbolic, then optimise it.

@@ -1,5 +1,8 @@
-//! Tabular data the converter trains on: the bundled Iris set and the seeded split into
-//! training and hold-out rows.
+//! Tabular data the converter trains on: the bundled Iris set or a user's CSV file
+//! ([`csv`]), and the seeded hold-out split and cross-validation folds.
+
+pub mod csv;
+mod error;
 
 use ndarray::{Array2, Axis};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
@@ -21,6 +24,51 @@ pub struct Table {
     pub feature_names: Vec<String>,
     /// Class names, indexed by class.
     pub class_names: Vec<String>,
+    /// The labels the exported model answers with, indexed by class.
+    pub labels: ClassLabels,
+}
+
+/// The labels a classifier answers with: ONNX classifiers declare either int64 labels
+/// (`classlabels_int64s`) or string labels (`classlabels_strings`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassLabels {
+    /// Integer labels, in increasing order.
+    Int(Vec<i64>),
+    /// String labels (the class names), in byte order.
+    Str(Vec<String>),
+}
+
+impl ClassLabels {
+    /// Number of classes.
+    pub fn len(&self) -> usize {
+        match self {
+            ClassLabels::Int(v) => v.len(),
+            ClassLabels::Str(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no classes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The labels of `classes` (indices into these labels), in that order.
+    pub fn select(&self, classes: &[usize]) -> ClassLabels {
+        match self {
+            ClassLabels::Int(v) => ClassLabels::Int(classes.iter().map(|&c| v[c]).collect()),
+            ClassLabels::Str(v) => {
+                ClassLabels::Str(classes.iter().map(|&c| v[c].clone()).collect())
+            }
+        }
+    }
+
+    /// The label of class `class` as text (how CSV files and reports spell it).
+    pub fn text(&self, class: usize) -> String {
+        match self {
+            ClassLabels::Int(v) => v[class].to_string(),
+            ClassLabels::Str(v) => v[class].clone(),
+        }
+    }
 }
 
 impl Table {
@@ -32,6 +80,9 @@ impl Table {
             targets: dataset.targets.to_vec(),
             feature_names: dataset.feature_names().to_vec(),
             class_names: IRIS_CLASSES.iter().map(|c| c.to_string()).collect(),
+            // The bundled model answers 0, 1, 2 as in the tutorial; the names travel in
+            // the metadata.
+            labels: ClassLabels::Int((0..IRIS_CLASSES.len() as i64).collect()),
         }
     }
 
@@ -57,6 +108,7 @@ impl Table {
             targets: indices.iter().map(|&i| self.targets[i]).collect(),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
+            labels: self.labels.clone(),
         }
     }
 
@@ -68,6 +120,25 @@ impl Table {
         let n_test = ((self.len() as f64) * test_fraction).ceil() as usize;
         let (test, train) = order.split_at(n_test.min(self.len()));
         (self.select(train), self.select(test))
+    }
+
+    /// The row indices of `k` cross-validation folds: the rows shuffled with `seed`, then
+    /// cut into `k` parts whose sizes differ by at most one. Every row is in one fold.
+    pub fn folds(&self, k: usize, seed: u64) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        (0..k)
+            .map(|i| order[i * order.len() / k..(i + 1) * order.len() / k].to_vec())
+            .collect()
+    }
+
+    /// Number of rows of each class, indexed by class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_names.len()];
+        for &t in &self.targets {
+            counts[t] += 1;
+        }
+        counts
     }
 }
 
@@ -106,6 +177,18 @@ mod tests {
         both.extend(key(&test));
         both.sort();
         assert_eq!(both, key(&iris));
+    }
+
+    #[test]
+    fn folds_cover_every_row_once_with_sizes_within_one() {
+        let iris = Table::iris().select(&(0..23).collect::<Vec<_>>());
+        let folds = iris.folds(5, 3);
+        let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 23);
+        assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1);
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..23).collect::<Vec<_>>());
     }
 
     #[test]

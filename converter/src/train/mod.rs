@@ -1,0 +1,102 @@
+//! Training with linfa: trees ([`forest`]: a bagged random forest or one decision tree,
+//! linfa-trees) and a multinomial logistic regression ([`logistic`], linfa-logistic).
+
+pub mod forest;
+pub mod logistic;
+
+pub use forest::{forest_votes, train_forest, train_tree, ForestParams};
+pub use logistic::{train_logistic, LogisticModel, LogisticParams};
+
+use linfa::prelude::*;
+use linfa_ensemble::RandomForest;
+use linfa_trees::DecisionTree;
+use ndarray::Array2;
+
+use crate::data::Table;
+
+/// Why training could not produce a model.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A hyper-parameter is outside its range.
+    #[error("invalid parameter: {0}")]
+    Parameter(String),
+    /// linfa refused the data or the parameters.
+    #[error("linfa could not fit the model: {0}")]
+    Linfa(#[from] linfa::Error),
+    /// linfa-logistic refused the data or the parameters.
+    #[error("linfa-logistic could not fit the model: {0}")]
+    Logistic(#[from] linfa_logistic::error::Error),
+}
+
+/// A trained model, ready to predict and to export.
+pub enum Trained {
+    /// A bagged forest: linfa-ensemble's container holding linfa-trees trees and, per
+    /// tree, the original column of each of its features.
+    Forest {
+        /// The trees and their feature columns.
+        forest: RandomForest<f32, usize>,
+        /// Number of classes the votes are counted over.
+        n_classes: usize,
+    },
+    /// One decision tree over all features.
+    Tree {
+        /// The tree.
+        tree: DecisionTree<f32, usize>,
+        /// Number of classes of the table it was trained on.
+        n_classes: usize,
+    },
+    /// A multinomial logistic regression over all (standardised) features.
+    Logistic(LogisticModel),
+}
+
+impl Trained {
+    /// Predicted class per row. Forest ties go to the lowest class index, as ONNX
+    /// runtimes do when they take the arg-max of the vote shares.
+    pub fn predict(&self, records: &Array2<f32>) -> Vec<usize> {
+        match self {
+            Trained::Forest { forest, n_classes } => forest_votes(forest, records, *n_classes)
+                .rows()
+                .into_iter()
+                .map(|votes| first_max(votes.iter().copied()))
+                .collect(),
+            Trained::Tree { tree, .. } => tree.predict(records).to_vec(),
+            Trained::Logistic(model) => model.predict(records),
+        }
+    }
+
+    /// Fraction of rows of `table` whose class is predicted correctly.
+    pub fn accuracy(&self, table: &Table) -> f64 {
+        if table.is_empty() {
+            return f64::NAN;
+        }
+        let predicted = self.predict(&table.records);
+        let correct = predicted
+            .iter()
+            .zip(&table.targets)
+            .filter(|(p, t)| p == t)
+            .count();
+        correct as f64 / table.len() as f64
+    }
+}
+
+/// Index of the first largest value.
+fn first_max<T: PartialOrd>(values: impl Iterator<Item = T>) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in values.enumerate() {
+        if best.as_ref().is_none_or(|(_, b)| v > *b) {
+            best = Some((i, v));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_max_prefers_the_lowest_index_on_ties() {
+        assert_eq!(first_max([1, 3, 3, 2].into_iter()), 1);
+        assert_eq!(first_max([5].into_iter()), 0);
+    }
+}

@@ -1,0 +1,302 @@
+//! The `converter` binary as a user runs it: `--help` of every subcommand, a clear error
+//! for every malformed CSV file, and train -> inspect -> verify on the string-labelled
+//! Iris fixture, with the reported numbers checked against the function's runtime.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use function::model::{Batch, Labels, Model, Predicted};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_converter");
+
+/// The string-labelled Iris fixture: 150 rows, 4 features, `species` last.
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/iris.csv")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("converter-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn converter(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = converter(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not a terminal: no progress bar, nothing on stderr, only the JSON on stdout.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every option of `--help` paired with its help text.
+fn options(help: &str) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') && line.len() - trimmed.len() <= 6 {
+            let flag = trimmed.split([' ', ',']).next().unwrap().to_string();
+            // Short help puts the text on the flag's line, after two spaces.
+            let text = trimmed.split_once("  ").map_or("", |(_, t)| t.trim());
+            options.push((flag, format!("{text} ")));
+        } else if let Some((_, text)) = options.last_mut() {
+            text.push_str(trimmed);
+            text.push(' ');
+        }
+    }
+    options
+}
+
+#[test]
+fn help_of_every_subcommand_explains_each_flag_and_its_default() {
+    // Flags that take no value or must be given have no default to show.
+    let no_default = ["-h", "--help", "--json", "--data"];
+    for sub in ["train", "inspect", "verify"] {
+        let out = converter(&[sub, "--help"]);
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        let options = options(&help);
+        assert!(options.len() >= 2, "{sub}: {help}");
+        for (flag, text) in &options {
+            assert!(
+                text.trim().len() >= 10,
+                "{sub} {flag} is not explained: {help}"
+            );
+            if !no_default.contains(&flag.as_str()) {
+                let shown = text.contains("[default") || text.contains("[required");
+                assert!(shown, "{sub} {flag} shows no default: {text}");
+            }
+        }
+    }
+    let train = String::from_utf8(converter(&["train", "--help"]).stdout).unwrap();
+    for flag in [
+        "--trees",
+        "--max-depth",
+        "--min-samples-split",
+        "--min-samples-leaf",
+        "--feature-fraction",
+        "--bootstrap-fraction",
+        "--seed",
+        "--alpha",
+        "--max-iterations",
+        "--test-fraction",
+        "--folds",
+        "--target",
+        "--features",
+    ] {
+        assert!(train.contains(flag), "train --help lacks {flag}");
+    }
+}
+
+#[test]
+fn every_malformed_file_gets_an_error_naming_the_problem() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("empty", "", "is empty"),
+        ("header-only", "a,b,kind\n", "header row but no data rows"),
+        (
+            "missing",
+            "a,b,kind\n1,2,x\n3,,y\n",
+            "line 3, column 2 `b`: missing value",
+        ),
+        (
+            "text",
+            "a,b,kind\n1,2,x\n1,2,y\nx1,2,y\n",
+            "line 4, column 1 `a`: `x1` is not a number",
+        ),
+        (
+            "nan",
+            "a,b,kind\n1,2,x\n1,NaN,y\n",
+            "line 3, column 2 `b`: `NaN` is not a finite",
+        ),
+        (
+            "ragged",
+            "a,b,kind\n1,2,x\n1,2\n",
+            "line 3: 2 fields, but the header has 3",
+        ),
+        (
+            "one-class",
+            "a,b,kind\n1,2,x\n3,4,x\n",
+            "has one class (`x`)",
+        ),
+        (
+            "no-target",
+            "a,b,c\n1,2,x\n",
+            "has no column `kind` (the target column); its columns are: a, b, c",
+        ),
+        (
+            "quoted",
+            "a,b,kind\n1,2,x\n\"3,4,y\n",
+            "fields, but the header has 3",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = scratch(&format!("{name}.csv"));
+        std::fs::write(&path, text).unwrap();
+        let out = converter(&[
+            "train",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "kind",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name} was accepted");
+        assert!(
+            out.stdout.is_empty(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        assert!(stderr.contains(path.to_str().unwrap()), "{name}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected `{expected}` in {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{name}: one line, no backtrace: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_and_bad_flags_are_refused_before_any_work() {
+    let out = converter(&["train", "--data", "/nonexistent.csv", "--target", "y"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent.csv"));
+    let out = converter(&["train", "--data", fixture().to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--target"));
+    for (flag, value) in [
+        ("--feature-fraction", "0"),
+        ("--folds", "1"),
+        ("--test-fraction", "1"),
+    ] {
+        let out = converter(&["train", flag, value, "-o", "/nonexistent/x.onnx"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+}
+
+/// Labels the function's runtime predicts for the fixture's rows, and the fixture's own.
+fn served_and_true_labels(onnx: &Path) -> (Vec<String>, Vec<String>) {
+    let model = Model::from_path(onnx).unwrap();
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut values = Vec::new();
+    let mut truth = Vec::new();
+    for line in text.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        values.extend(fields[..4].iter().map(|v| v.parse::<f32>().unwrap()));
+        truth.push(fields[4].to_string());
+    }
+    let Predicted::Labels(Labels::Str(served)) =
+        model.predict(&Batch::new(values, 4)).unwrap().predicted
+    else {
+        panic!("a string target gives string labels")
+    };
+    (served, truth)
+}
+
+#[test]
+fn string_target_trains_inspects_and_verifies() {
+    let data = fixture();
+    let data = data.to_str().unwrap();
+    for model in ["forest", "tree", "logistic"] {
+        let onnx = scratch(&format!("iris-{model}.onnx"));
+        let onnx_str = onnx.to_str().unwrap();
+        let report = ok_json(&[
+            "train", "--data", data, "--target", "species", "--model", model, "--trees", "25",
+            "--folds", "4", "--json", "-o", onnx_str,
+        ]);
+        let evaluation = &report["evaluation"];
+        assert_eq!(evaluation["rows"], 150, "{model}");
+        let matrix: Vec<Vec<u64>> =
+            serde_json::from_value(evaluation["confusion"]["matrix"].clone()).unwrap();
+        let diagonal: u64 = (0..3).map(|i| matrix[i][i]).sum();
+        assert_eq!(evaluation["correct"], diagonal, "{model}");
+        assert_eq!(
+            report["data"]["class_names"],
+            serde_json::json!(["setosa", "versicolor", "virginica"])
+        );
+        assert_eq!(report["tract_check"]["agreeing"], 150, "{model}");
+        assert!(
+            evaluation["accuracy"].as_f64().unwrap() > 0.85,
+            "{model}: {evaluation}"
+        );
+
+        let summary = ok_json(&["inspect", onnx_str, "--json"]);
+        assert_eq!(summary["outputs"][0]["elem_type"], "string", "{model}");
+        assert_eq!(summary["inputs"][0]["shape"], serde_json::json!(["N", "4"]));
+        if model != "logistic" {
+            let trees = &summary["tree_ensembles"][0];
+            assert_eq!(trees["trees"], if model == "forest" { 25 } else { 1 });
+            assert_eq!(trees["classes"], report["data"]["class_names"]);
+        }
+
+        // verify's numbers are what the function's runtime predicts, counted here.
+        let verified = ok_json(&["verify", onnx_str, "--data", data, "--json"]);
+        let (served, truth) = served_and_true_labels(&onnx);
+        let agreeing = served.iter().zip(&truth).filter(|(s, t)| s == t).count();
+        assert_eq!(verified["evaluation"]["correct"], agreeing, "{model}");
+        assert_eq!(verified["target"], "species");
+    }
+}
+
+#[test]
+fn verify_reads_columns_by_the_model_feature_names_in_any_file_order() {
+    let onnx = scratch("order.onnx");
+    ok_json(&[
+        "train",
+        "--trees",
+        "10",
+        "--json",
+        "-o",
+        onnx.to_str().unwrap(),
+    ]);
+    // The bundled Iris model has int labels 0..2 and linfa's feature names; write the
+    // fixture with its columns reversed and its classes as integers.
+    let names = ["sepal length", "sepal width", "petal length", "petal width"];
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut csv = format!(
+        "class,{}\n",
+        names.iter().rev().copied().collect::<Vec<_>>().join(",")
+    );
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let class = ["setosa", "versicolor", "virginica"]
+            .iter()
+            .position(|c| *c == f[4])
+            .unwrap();
+        csv.push_str(&format!("{class},{},{},{},{}\n", f[3], f[2], f[1], f[0]));
+    }
+    let reversed = scratch("reversed.csv");
+    std::fs::write(&reversed, csv).unwrap();
+    let verified = ok_json(&[
+        "verify",
+        onnx.to_str().unwrap(),
+        "--data",
+        reversed.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(verified["features"], serde_json::json!(names));
+    assert_eq!(verified["target"], "class");
+    assert!(
+        verified["evaluation"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{verified}"
+    );
+}

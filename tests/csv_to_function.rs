@@ -1,0 +1,115 @@
+//! A user's CSV file with a string target, end to end: the converter trains on it and
+//! exports ONNX, the real server serves that file, and answers with the class names;
+//! the reported hold-out accuracy is what the served model scores on those rows.
+
+mod common;
+
+use clap::Parser;
+use common::{bodiless, post_json, rows_json, send, TestServer};
+use converter::cli::{Cli, Command, TrainOutcome};
+use function::model::{Labels, Model, Task};
+use hyper::{Method, StatusCode};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv");
+const CLASSES: [&str; 3] = ["setosa", "versicolor", "virginica"];
+
+fn train(flags: &[&str]) -> TrainOutcome {
+    let argv = [
+        "converter",
+        "train",
+        "--data",
+        FIXTURE,
+        "--target",
+        "species",
+    ]
+    .into_iter()
+    .chain(flags.iter().copied());
+    match Cli::parse_from(argv).command {
+        Command::Train(args) => converter::cli::train(&args).unwrap(),
+        other => unreachable!("parsed `train` as {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn served_csv_models_answer_with_class_names_and_score_the_reported_accuracy() {
+    for model in ["forest", "tree", "logistic"] {
+        let outcome = train(&["--model", model, "--trees", "30"]);
+        let loaded = Model::from_bytes(&outcome.onnx).unwrap();
+        // The function knows the labels before predicting (the logistic regression's
+        // come from the CategoryMapper after its LinearClassifier).
+        let names = CLASSES.map(String::from).to_vec();
+        let expected = Task::Classifier {
+            labels: Labels::Str(names),
+        };
+        assert_eq!(loaded.info().task, expected, "{model}");
+        let server = TestServer::start(loaded).await;
+        let body = rows_json(&outcome.test.records);
+        let reply = send(server.addr, post_json(server.addr, "/predict", body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{model}: {}", reply.text());
+        let served: Vec<String> = reply.json()["prediction"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().expect("labels are class names").to_string())
+            .collect();
+        assert!(
+            served.iter().all(|s| CLASSES.contains(&s.as_str())),
+            "{served:?}"
+        );
+        // Score the served answers against the file's labels ourselves.
+        let truth: Vec<&str> = outcome
+            .test
+            .targets
+            .iter()
+            .map(|&c| outcome.table.class_names[c].as_str())
+            .collect();
+        let correct = served.iter().zip(&truth).filter(|(s, t)| s == t).count();
+        assert_eq!(correct, outcome.evaluation.correct, "{model}");
+        assert_eq!(outcome.evaluation.rows, truth.len(), "{model}");
+
+        // The summary names features and classes, and so does a wrong-width error.
+        let index = send(server.addr, bodiless(server.addr, Method::GET, "/")).await;
+        let summary = index.json();
+        assert_eq!(summary["model"]["class_names"], serde_json::json!(CLASSES));
+        let features = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
+        assert_eq!(
+            summary["model"]["feature_names"],
+            serde_json::json!(features)
+        );
+        let reply = send(
+            server.addr,
+            post_json(server.addr, "/predict", r#"{"input":[1.0,2.0]}"#),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(
+            reply.text().contains(&features.join(", ")),
+            "{}",
+            reply.text()
+        );
+        server.stop().await;
+    }
+}
+
+#[test]
+fn same_csv_flags_and_seed_give_the_same_bytes() {
+    // linfa-trees counts classes in HashMaps whose order differs between instances:
+    // two trainings in one process exercise different orders.
+    for flags in [
+        &[
+            "--model",
+            "forest",
+            "--trees",
+            "20",
+            "--feature-fraction",
+            "0.5",
+        ][..],
+        &["--model", "tree", "--min-samples-leaf", "3"],
+        &["--model", "logistic", "--folds", "3"],
+    ] {
+        assert!(train(flags).onnx == train(flags).onnx, "{flags:?}");
+    }
+    let a = train(&["--trees", "20", "--seed", "1"]).onnx;
+    let b = train(&["--trees", "20", "--seed", "2"]).onnx;
+    assert_ne!(a, b);
+}
