@@ -18,6 +18,7 @@ fn train_args(flags: &[&str]) -> TrainArgs {
         .chain(flags.iter().copied());
     match Cli::parse_from(argv).command {
         Command::Train(args) => args,
+        other => unreachable!("parsed `train` as {other:?}"),
     }
 }
 
@@ -99,16 +100,20 @@ async fn served_logistic_regression_predicts_what_linfa_predicts() {
         panic!("--model logistic trains a logistic regression")
     };
     let (labels, probabilities) = serve_hold_out(&outcome).await;
+    // linfa predicts on standardised rows; the served model folds the standardisation
+    // into its coefficients and takes the raw rows.
+    let standardised = model.standardise(&outcome.test.records);
     let linfa: Vec<i64> = model
-        .predict(&outcome.test.records)
+        .model
+        .predict(&standardised)
         .iter()
         .map(|&c| c as i64)
         .collect();
     assert_eq!(labels, linfa);
-    let expected = model.predict_probabilities(&outcome.test.records);
+    let expected = model.model.predict_probabilities(&standardised);
     for (row, served) in probabilities.iter().enumerate() {
         for (class, p) in served.iter().enumerate() {
-            let want = expected[[row, class]];
+            let want = expected[[row, class]] as f32;
             assert!(
                 (p - want).abs() < 1e-5,
                 "row {row} class {class}: {p} vs {want}"

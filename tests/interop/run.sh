@@ -3,9 +3,10 @@
 # scikit-learn, skl2onnx, tritonclient, cloudevents, requests, openapi-spec-validator)
 # into target/interop-venv, builds the function and converter binaries, then runs
 # test_onnx_interop.py (the converter's models), test_sklearn_interop.py (scikit-learn
-# models converted by skl2onnx) and test_clients_interop.py (tritonclient, the CloudEvents
-# SDK and requests against the function). The venv is reused while requirements.txt is
-# unchanged.
+# models converted by skl2onnx), test_converter_csv.py (models trained on a CSV file with
+# string classes; `converter inspect` on skl2onnx files) and test_clients_interop.py
+# (tritonclient, the CloudEvents SDK and requests against the function). The venv is
+# reused while requirements.txt is unchanged.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
 # CARGO_TARGET_DIR (honoured as cargo does); extra arguments go to pytest.
@@ -51,4 +52,5 @@ export PYTHONDONTWRITEBYTECODE=1
 # -p no:cacheprovider: leave no .pytest_cache in the work tree.
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   "$here/test_clients_interop.py" \
+  "$here/test_converter_csv.py" \
   -p no:cacheprovider -v -s --tb=short "$@"
