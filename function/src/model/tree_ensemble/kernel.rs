@@ -95,10 +95,12 @@ pub enum Aggregate {
 pub struct Trees {
     /// Every node of every tree (a leaf loops to itself).
     pub nodes: Vec<Node>,
-    /// Per node comparison, used when `uniform` is `None`.
+    /// Per node comparison (any mode for leaves).
     pub modes: Vec<Mode>,
     /// The comparison every branch uses, if they all use one.
     pub uniform: Option<Mode>,
+    /// Some branch sends missing values (NaN) to its true child.
+    pub any_nan_true: bool,
     /// Per tree, its root node.
     pub roots: Vec<u32>,
     /// Per tree, the steps from its root to its deepest leaf.
@@ -113,6 +115,10 @@ pub struct Trees {
     pub leaf_outputs: Vec<u32>,
     /// Weight of each leaf entry.
     pub leaf_weights: Vec<f32>,
+    /// Every leaf weight is > 0, so a sum is non-zero exactly when some leaf added to it.
+    pub weights_positive: bool,
+    /// Every leaf has an entry for every output, so every output of every row is present.
+    pub leaves_dense: bool,
     /// Number of outputs (classes or targets).
     pub n_outputs: usize,
     /// One more than the largest feature index any node reads (at least 1: leaves read
@@ -129,13 +135,14 @@ pub struct Scores {
     pub present: Vec<bool>,
 }
 
-/// Comparison strategy of a walk: one fixed mode, or the node's own.
+/// How a walk decides a branch: one mode fixed at compile time, or the node's own.
 trait Compare: Copy {
-    fn goes_true(self, node: usize, value: f32, threshold: f32) -> bool;
+    fn goes_true(self, node: &Node, index: usize, value: f32) -> bool;
 }
 
-/// One mode for every node, fixed at compile time (`M` is a [`Mode`] as `u8`), so each
-/// mode gets its own copy of the walk with the comparison inlined.
+/// One mode for every node and no node sending NaN to its true child, fixed at compile
+/// time (`M` is a [`Mode`] as `u8`): each mode gets its own copy of the walk with one
+/// comparison inlined, the common case (every exporter we know writes one mode).
 #[derive(Clone, Copy)]
 struct Fixed<const M: u8>;
 
@@ -155,18 +162,55 @@ const MODES_BY_CODE: [Mode; 6] = [
 
 impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
-    fn goes_true(self, _node: usize, value: f32, threshold: f32) -> bool {
-        Self::MODE.holds(value, threshold)
+    fn goes_true(self, node: &Node, _index: usize, value: f32) -> bool {
+        Self::MODE.holds(value, node.threshold)
     }
 }
 
+/// Any ensemble: the node's own mode and missing-value rule.
 #[derive(Clone, Copy)]
 struct PerNode<'a>(&'a [Mode]);
 
 impl Compare for PerNode<'_> {
     #[inline(always)]
-    fn goes_true(self, node: usize, value: f32, threshold: f32) -> bool {
-        self.0[node].holds(value, threshold)
+    fn goes_true(self, node: &Node, index: usize, value: f32) -> bool {
+        // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
+        self.0[index].holds(value, node.threshold)
+            | ((node.feature & NAN_TRUE != 0) & value.is_nan())
+    }
+}
+
+/// How a leaf entry joins its row's score.
+trait Accumulate: Copy {
+    fn add(self, value: &mut f32, present: &mut bool, weight: f32);
+}
+
+/// Sum (and AVERAGE, divided later) where presence is known without tracking it
+/// ([`Trees::weights_positive`] or [`Trees::leaves_dense`]): one add per entry.
+#[derive(Clone, Copy)]
+struct Sum;
+
+impl Accumulate for Sum {
+    #[inline(always)]
+    fn add(self, value: &mut f32, _present: &mut bool, weight: f32) {
+        *value += weight;
+    }
+}
+
+/// Any aggregate, recording which outputs some leaf contributed to.
+#[derive(Clone, Copy)]
+struct Tracked(Aggregate);
+
+impl Accumulate for Tracked {
+    #[inline(always)]
+    fn add(self, value: &mut f32, present: &mut bool, weight: f32) {
+        *value = match self.0 {
+            Aggregate::Sum | Aggregate::Average => *value + weight,
+            Aggregate::Min if *present => value.min(weight),
+            Aggregate::Max if *present => value.max(weight),
+            Aggregate::Min | Aggregate::Max => weight,
+        };
+        *present = true;
     }
 }
 
@@ -174,25 +218,35 @@ impl Trees {
     /// Aggregates the leaves reached by each row of `input` (row-major, `width` columns,
     /// `width >= n_features_used`).
     pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {
-        // Each uniform mode gets its own copy of the loops with the comparison inlined.
-        let (i, w, a) = (input, width, aggregate);
-        match self.uniform {
-            Some(Mode::Leq) => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, i, w, a),
-            Some(Mode::Lt) => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, i, w, a),
-            Some(Mode::Gte) => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, i, w, a),
-            Some(Mode::Gt) => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, i, w, a),
-            Some(Mode::Eq) => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, i, w, a),
-            Some(Mode::Neq) => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, i, w, a),
-            None => self.scores_with(PerNode(&self.modes), i, w, a),
+        let sums = matches!(aggregate, Aggregate::Sum | Aggregate::Average);
+        let untracked = sums && (self.weights_positive || self.leaves_dense);
+        let (i, w) = (input, width);
+        // The common case gets a copy of the loops per mode, with the comparison and the
+        // add inlined; everything else takes the general walk.
+        let mut scores = match (self.uniform, untracked && !self.any_nan_true) {
+            (Some(Mode::Leq), true) => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, Sum, i, w),
+            (Some(Mode::Lt), true) => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, Sum, i, w),
+            (Some(Mode::Gte), true) => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, Sum, i, w),
+            (Some(Mode::Gt), true) => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, Sum, i, w),
+            (Some(Mode::Eq), true) => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, Sum, i, w),
+            (Some(Mode::Neq), true) => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, Sum, i, w),
+            _ if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
+            _ => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
+        };
+        if untracked {
+            for (present, value) in scores.present.iter_mut().zip(&scores.values) {
+                *present = self.leaves_dense || *value != 0.0;
+            }
         }
+        scores
     }
 
-    fn scores_with<C: Compare>(
+    fn scores_with<C: Compare, A: Accumulate>(
         &self,
         compare: C,
+        accumulate: A,
         input: &[f32],
         width: usize,
-        aggregate: Aggregate,
     ) -> Scores {
         let rows = input.len().checked_div(width).unwrap_or(0);
         let outputs = self.n_outputs;
@@ -202,7 +256,7 @@ impl Trees {
         };
         if rows < LANES {
             for (row, features) in input.chunks_exact(width).enumerate() {
-                self.row_through_groups(compare, features, &mut scores, row * outputs, aggregate);
+                self.row_through_groups(compare, accumulate, features, &mut scores, row * outputs);
             }
             return scores;
         }
@@ -214,7 +268,7 @@ impl Trees {
                     let block = &input[row * width..(row + LANES) * width];
                     let leaves = self.rows_through_tree(compare, root, depth, block, width);
                     for (lane, leaf) in leaves.into_iter().enumerate() {
-                        self.add_leaf(&mut scores, (row + lane) * outputs, leaf, aggregate);
+                        self.add_leaf(accumulate, &mut scores, (row + lane) * outputs, leaf);
                     }
                     row += LANES;
                 }
@@ -224,7 +278,7 @@ impl Trees {
                     for _ in 0..depth {
                         at = self.step(compare, at, features);
                     }
-                    self.add_leaf(&mut scores, row * outputs, at, aggregate);
+                    self.add_leaf(accumulate, &mut scores, row * outputs, at);
                 }
             }
         }
@@ -236,10 +290,7 @@ impl Trees {
     fn step<C: Compare>(&self, compare: C, at: u32, features: &[f32]) -> u32 {
         let node = &self.nodes[at as usize];
         let value = features[(node.feature & !NAN_TRUE) as usize];
-        // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
-        let goes_true = compare.goes_true(at as usize, value, node.threshold)
-            | ((node.feature & NAN_TRUE != 0) & value.is_nan());
-        node.children[goes_true as usize]
+        node.children[compare.goes_true(node, at as usize, value) as usize]
     }
 
     /// The leaves [`LANES`] consecutive rows of `block` (`width` apart) reach in the
@@ -266,13 +317,13 @@ impl Trees {
 
     /// Adds the leaves one row reaches in every tree, [`LANES`] trees in lock-step.
     #[inline(always)]
-    fn row_through_groups<C: Compare>(
+    fn row_through_groups<C: Compare, A: Accumulate>(
         &self,
         compare: C,
+        accumulate: A,
         features: &[f32],
         scores: &mut Scores,
         out: usize,
-        aggregate: Aggregate,
     ) {
         for &(roots, depth) in &self.tree_groups {
             let mut at = roots;
@@ -283,7 +334,7 @@ impl Trees {
             }
             // In tree order, so sums round as a tree-by-tree evaluation does.
             for leaf in at {
-                self.add_leaf(scores, out, leaf, aggregate);
+                self.add_leaf(accumulate, scores, out, leaf);
             }
         }
     }
@@ -291,21 +342,16 @@ impl Trees {
     /// Adds the entries of the leaf at node `leaf` to the row whose outputs start at
     /// `out`.
     #[inline(always)]
-    fn add_leaf(&self, scores: &mut Scores, out: usize, leaf: u32, aggregate: Aggregate) {
+    fn add_leaf<A: Accumulate>(&self, accumulate: A, scores: &mut Scores, out: usize, leaf: u32) {
         let leaf = leaf as usize;
         let entries = self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize;
         for entry in entries {
             let at = out + self.leaf_outputs[entry] as usize;
-            let weight = self.leaf_weights[entry];
-            let value = &mut scores.values[at];
-            let present = &mut scores.present[at];
-            *value = match aggregate {
-                Aggregate::Sum | Aggregate::Average => *value + weight,
-                Aggregate::Min if *present => value.min(weight),
-                Aggregate::Max if *present => value.max(weight),
-                Aggregate::Min | Aggregate::Max => weight,
-            };
-            *present = true;
+            accumulate.add(
+                &mut scores.values[at],
+                &mut scores.present[at],
+                self.leaf_weights[entry],
+            );
         }
     }
 }

@@ -197,12 +197,11 @@ impl EvalOp for TreeEnsemble {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let input = input.cast_to::<f32>()?;
-        let view = input.to_plain_array_view::<f32>()?;
-        let &[rows, width] = view.shape() else {
+        let &[rows, width] = input.shape() else {
             bail!(
                 "{}: input must be [N, features], got {:?}",
                 self.name,
-                view.shape()
+                input.shape()
             );
         };
         ensure!(
@@ -211,17 +210,24 @@ impl EvalOp for TreeEnsemble {
             self.name,
             self.trees.n_features_used - 1
         );
-        let contiguous = view.as_standard_layout();
-        let data = contiguous
-            .as_slice()
-            .expect("standard layout is contiguous");
+        // tract tensors are dense and row-major: the plain slice is the rows. Outputs are
+        // written in place; on one row, allocations cost as much as the walk.
+        let data = input.try_as_plain_ram()?.as_slice::<f32>()?;
         match &self.head {
             Head::Classifier { finish, labels } => {
                 let scores = self.trees.scores(data, width, Aggregate::Sum);
-                let mut probabilities = vec![0f32; rows * finish.n_classes];
-                let winners = finish.finish(&scores, &mut probabilities);
+                let mut probabilities = Tensor::zero::<f32>(&[rows, finish.n_classes])?;
+                let winners = finish.finish(
+                    &scores,
+                    probabilities
+                        .try_as_plain_ram_mut()?
+                        .as_slice_mut::<f32>()?,
+                );
                 let labels = labels.try_as_plain_ram()?;
-                let labels = if let Ok(strings) = labels.as_slice::<String>() {
+                // Test the type before `as_slice`: a failed `as_slice` builds an error
+                // value (with a backtrace under RUST_BACKTRACE) on every run.
+                let labels = if labels.datum_type() == String::datum_type() {
+                    let strings = labels.as_slice::<String>()?;
                     tensor1(
                         &winners
                             .iter()
@@ -230,9 +236,13 @@ impl EvalOp for TreeEnsemble {
                     )
                 } else {
                     let ints = labels.as_slice::<i64>()?;
-                    tensor1(&winners.iter().map(|&w| ints[w]).collect::<Vec<_>>())
+                    let mut out = Tensor::zero::<i64>(&[rows])?;
+                    let mut slots = out.try_as_plain_ram_mut()?;
+                    for (slot, &w) in slots.as_slice_mut::<i64>()?.iter_mut().zip(&winners) {
+                        *slot = ints[w];
+                    }
+                    out
                 };
-                let probabilities = Tensor::from_shape(&[rows, finish.n_classes], &probabilities)?;
                 Ok(tvec!(labels.into_tvalue(), probabilities.into_tvalue()))
             }
             Head::Regressor(finish) => {

@@ -319,18 +319,25 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         // Only leaves: no comparison is ever made, any mode will do.
         None => Some(Mode::Lt),
     };
+    let any_nan_true = nodes.iter().any(|node| node.feature & NAN_TRUE != 0);
+    let leaves_dense = entries.iter().zip(&modes).all(|(entries, mode)| {
+        let mut outputs: Vec<u32> = entries.iter().map(|&(output, _)| output).collect();
+        outputs.sort_unstable();
+        outputs.dedup();
+        mode.is_some() || outputs.len() == n_outputs
+    });
     Ok(Trees {
         nodes,
         // A leaf's comparison does not matter (both children are itself).
-        modes: match uniform {
-            Some(_) => Vec::new(),
-            None => modes
-                .iter()
-                .map(|m| m.unwrap_or(Mode::Lt))
-                .chain([Mode::Lt])
-                .collect(),
-        },
+        modes: modes
+            .iter()
+            .map(|m| m.unwrap_or(Mode::Lt))
+            .chain([Mode::Lt])
+            .collect(),
         uniform,
+        any_nan_true,
+        weights_positive: weights.iter().all(|&w| w > 0.0),
+        leaves_dense,
         roots,
         depths,
         tree_groups,
