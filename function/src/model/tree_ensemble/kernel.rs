@@ -105,9 +105,8 @@ pub struct Trees {
     pub roots: Vec<u32>,
     /// Per tree, the steps from its root to its deepest leaf.
     pub depths: Vec<u32>,
-    /// The trees in groups of [`LANES`] that one row walks together, the last group
-    /// padded with `empty_leaf`, and each group's largest depth.
-    pub tree_groups: Vec<([u32; LANES], u32)>,
+    /// The trees in groups of [`LANES`] that one row walks together.
+    pub tree_groups: Vec<TreeGroup>,
     /// Node `i` owns leaf entries `leaf_offsets[i]..leaf_offsets[i + 1]` (none for
     /// branches).
     pub leaf_offsets: Vec<u32>,
@@ -119,11 +118,25 @@ pub struct Trees {
     pub weights_positive: bool,
     /// Every leaf has an entry for every output, so every output of every row is present.
     pub leaves_dense: bool,
+    /// When no leaf has more than one entry: per node, its leaf's entry (`(0, 0.0)` for
+    /// branches and leaves without one, which only [`Sum`] may add).
+    pub single_entries: Option<Vec<(u32, f32)>>,
     /// Number of outputs (classes or targets).
     pub n_outputs: usize,
     /// One more than the largest feature index any node reads (at least 1: leaves read
     /// column 0 and ignore it).
     pub n_features_used: usize,
+}
+
+/// [`LANES`] trees one row walks in lock-step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeGroup {
+    /// Their roots; a short last group is padded with a leaf that has no entries.
+    pub roots: [u32; LANES],
+    /// Their positions in tree order (the tree count for padding).
+    pub trees: [u32; LANES],
+    /// The largest depth among them: the steps the group takes.
+    pub depth: u32,
 }
 
 /// Per row and output: the aggregated value and whether any leaf contributed to it
@@ -137,6 +150,8 @@ pub struct Scores {
 
 /// How a walk decides a branch: one mode fixed at compile time, or the node's own.
 trait Compare: Copy {
+    /// The input column `node` reads.
+    fn feature(self, node: &Node) -> usize;
     fn goes_true(self, node: &Node, index: usize, value: f32) -> bool;
 }
 
@@ -162,6 +177,12 @@ const MODES_BY_CODE: [Mode; 6] = [
 
 impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
+    fn feature(self, node: &Node) -> usize {
+        // No node has the NAN_TRUE bit on this path.
+        node.feature as usize
+    }
+
+    #[inline(always)]
     fn goes_true(self, node: &Node, _index: usize, value: f32) -> bool {
         Self::MODE.holds(value, node.threshold)
     }
@@ -173,6 +194,11 @@ struct PerNode<'a>(&'a [Mode]);
 
 impl Compare for PerNode<'_> {
     #[inline(always)]
+    fn feature(self, node: &Node) -> usize {
+        (node.feature & !NAN_TRUE) as usize
+    }
+
+    #[inline(always)]
     fn goes_true(self, node: &Node, index: usize, value: f32) -> bool {
         // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
         self.0[index].holds(value, node.threshold)
@@ -180,9 +206,9 @@ impl Compare for PerNode<'_> {
     }
 }
 
-/// How a leaf entry joins its row's score.
+/// How a leaf's entries join its row's scores.
 trait Accumulate: Copy {
-    fn add(self, value: &mut f32, present: &mut bool, weight: f32);
+    fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32);
 }
 
 /// Sum (and AVERAGE, divided later) where presence is known without tracking it
@@ -192,8 +218,25 @@ struct Sum;
 
 impl Accumulate for Sum {
     #[inline(always)]
-    fn add(self, value: &mut f32, _present: &mut bool, weight: f32) {
-        *value += weight;
+    fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
+        let leaf = leaf as usize;
+        let entries = trees.leaf_offsets[leaf] as usize..trees.leaf_offsets[leaf + 1] as usize;
+        for entry in entries {
+            scores.values[out + trees.leaf_outputs[entry] as usize] += trees.leaf_weights[entry];
+        }
+    }
+}
+
+/// [`Sum`] when no leaf has more than one entry (votes, two-class layouts): the entry
+/// is read from [`Trees::single_entries`] by node, with no offsets and no loop.
+#[derive(Clone, Copy)]
+struct SumSingle<'a>(&'a [(u32, f32)]);
+
+impl Accumulate for SumSingle<'_> {
+    #[inline(always)]
+    fn add_leaf(self, _trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
+        let (output, weight) = self.0[leaf as usize];
+        scores.values[out + output as usize] += weight;
     }
 }
 
@@ -203,14 +246,21 @@ struct Tracked(Aggregate);
 
 impl Accumulate for Tracked {
     #[inline(always)]
-    fn add(self, value: &mut f32, present: &mut bool, weight: f32) {
-        *value = match self.0 {
-            Aggregate::Sum | Aggregate::Average => *value + weight,
-            Aggregate::Min if *present => value.min(weight),
-            Aggregate::Max if *present => value.max(weight),
-            Aggregate::Min | Aggregate::Max => weight,
-        };
-        *present = true;
+    fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
+        let leaf = leaf as usize;
+        let entries = trees.leaf_offsets[leaf] as usize..trees.leaf_offsets[leaf + 1] as usize;
+        for entry in entries {
+            let at = out + trees.leaf_outputs[entry] as usize;
+            let weight = trees.leaf_weights[entry];
+            let (value, present) = (&mut scores.values[at], &mut scores.present[at]);
+            *value = match self.0 {
+                Aggregate::Sum | Aggregate::Average => *value + weight,
+                Aggregate::Min if *present => value.min(weight),
+                Aggregate::Max if *present => value.max(weight),
+                Aggregate::Min | Aggregate::Max => weight,
+            };
+            *present = true;
+        }
     }
 }
 
@@ -221,17 +271,18 @@ impl Trees {
         let sums = matches!(aggregate, Aggregate::Sum | Aggregate::Average);
         let untracked = sums && (self.weights_positive || self.leaves_dense);
         let (i, w) = (input, width);
-        // The common case gets a copy of the loops per mode, with the comparison and the
+        // The common cases get a copy of the loops per mode, with the comparison and the
         // add inlined; everything else takes the general walk.
-        let mut scores = match (self.uniform, untracked && !self.any_nan_true) {
-            (Some(Mode::Leq), true) => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, Sum, i, w),
-            (Some(Mode::Lt), true) => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, Sum, i, w),
-            (Some(Mode::Gte), true) => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, Sum, i, w),
-            (Some(Mode::Gt), true) => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, Sum, i, w),
-            (Some(Mode::Eq), true) => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, Sum, i, w),
-            (Some(Mode::Neq), true) => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, Sum, i, w),
-            _ if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
-            _ => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
+        let fixed = if untracked && !self.any_nan_true {
+            self.uniform
+        } else {
+            None
+        };
+        let mut scores = match (fixed, &self.single_entries) {
+            (Some(mode), Some(single)) => self.scores_fixed(mode, SumSingle(single), i, w),
+            (Some(mode), None) => self.scores_fixed(mode, Sum, i, w),
+            (None, _) if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
+            (None, _) => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
         };
         if untracked {
             for (present, value) in scores.present.iter_mut().zip(&scores.values) {
@@ -239,6 +290,18 @@ impl Trees {
             }
         }
         scores
+    }
+
+    /// [`Self::scores_with`] monomorphised for `mode`.
+    fn scores_fixed<A: Accumulate>(&self, mode: Mode, a: A, i: &[f32], w: usize) -> Scores {
+        match mode {
+            Mode::Leq => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, a, i, w),
+            Mode::Lt => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, a, i, w),
+            Mode::Gte => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, a, i, w),
+            Mode::Gt => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, a, i, w),
+            Mode::Eq => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, a, i, w),
+            Mode::Neq => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, a, i, w),
+        }
     }
 
     fn scores_with<C: Compare, A: Accumulate>(
@@ -255,8 +318,14 @@ impl Trees {
             present: vec![false; rows * outputs],
         };
         if rows < LANES {
+            // Per tree (plus one slot for padding lanes), the leaf the current row reached.
+            let mut leaves = vec![0u32; self.roots.len() + 1];
             for (row, features) in input.chunks_exact(width).enumerate() {
-                self.row_through_groups(compare, accumulate, features, &mut scores, row * outputs);
+                self.row_through_groups(compare, features, &mut leaves);
+                // In tree order, so sums round as a tree-by-tree evaluation does.
+                for &leaf in &leaves[..self.roots.len()] {
+                    accumulate.add_leaf(self, &mut scores, row * outputs, leaf);
+                }
             }
             return scores;
         }
@@ -268,7 +337,7 @@ impl Trees {
                     let block = &input[row * width..(row + LANES) * width];
                     let leaves = self.rows_through_tree(compare, root, depth, block, width);
                     for (lane, leaf) in leaves.into_iter().enumerate() {
-                        self.add_leaf(accumulate, &mut scores, (row + lane) * outputs, leaf);
+                        accumulate.add_leaf(self, &mut scores, (row + lane) * outputs, leaf);
                     }
                     row += LANES;
                 }
@@ -278,7 +347,7 @@ impl Trees {
                     for _ in 0..depth {
                         at = self.step(compare, at, features);
                     }
-                    self.add_leaf(accumulate, &mut scores, row * outputs, at);
+                    accumulate.add_leaf(self, &mut scores, row * outputs, at);
                 }
             }
         }
@@ -289,7 +358,7 @@ impl Trees {
     #[inline(always)]
     fn step<C: Compare>(&self, compare: C, at: u32, features: &[f32]) -> u32 {
         let node = &self.nodes[at as usize];
-        let value = features[(node.feature & !NAN_TRUE) as usize];
+        let value = features[compare.feature(node)];
         node.children[compare.goes_true(node, at as usize, value) as usize]
     }
 
@@ -315,43 +384,20 @@ impl Trees {
         at
     }
 
-    /// Adds the leaves one row reaches in every tree, [`LANES`] trees in lock-step.
+    /// Puts in `leaves[tree]` the leaf one row reaches in each tree, walking the trees
+    /// of a group in lock-step.
     #[inline(always)]
-    fn row_through_groups<C: Compare, A: Accumulate>(
-        &self,
-        compare: C,
-        accumulate: A,
-        features: &[f32],
-        scores: &mut Scores,
-        out: usize,
-    ) {
-        for &(roots, depth) in &self.tree_groups {
-            let mut at = roots;
-            for _ in 0..depth {
+    fn row_through_groups<C: Compare>(&self, compare: C, features: &[f32], leaves: &mut [u32]) {
+        for group in &self.tree_groups {
+            let mut at = group.roots;
+            for _ in 0..group.depth {
                 for lane in at.iter_mut() {
                     *lane = self.step(compare, *lane, features);
                 }
             }
-            // In tree order, so sums round as a tree-by-tree evaluation does.
-            for leaf in at {
-                self.add_leaf(accumulate, scores, out, leaf);
+            for (&tree, leaf) in group.trees.iter().zip(at) {
+                leaves[tree as usize] = leaf;
             }
-        }
-    }
-
-    /// Adds the entries of the leaf at node `leaf` to the row whose outputs start at
-    /// `out`.
-    #[inline(always)]
-    fn add_leaf<A: Accumulate>(&self, accumulate: A, scores: &mut Scores, out: usize, leaf: u32) {
-        let leaf = leaf as usize;
-        let entries = self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize;
-        for entry in entries {
-            let at = out + self.leaf_outputs[entry] as usize;
-            accumulate.add(
-                &mut scores.values[at],
-                &mut scores.present[at],
-                self.leaf_weights[entry],
-            );
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb::{AttributeProto, NodeProto};
 
-use super::kernel::{Aggregate, Mode, Node, Trees, LANES, NAN_TRUE};
+use super::kernel::{Aggregate, Mode, Node, TreeGroup, Trees, LANES, NAN_TRUE};
 use super::PostTransform;
 
 /// A model we refuse at load time, naming the attribute and what we accept.
@@ -305,12 +305,16 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     let is_branch: Vec<bool> = modes.iter().map(Option::is_some).chain([false]).collect();
     let node_depths = node_depths(&nodes, &is_branch, &roots).map_err(err)?;
     let depths: Vec<u32> = roots.iter().map(|&r| node_depths[r as usize]).collect();
-    let tree_groups = roots
+    // Trees of like depth share a group, so few lanes idle at a leaf while the group's
+    // deepest tree finishes (the walk puts leaves back in tree order before adding).
+    let mut by_depth: Vec<usize> = (0..roots.len()).collect();
+    by_depth.sort_by_key(|&tree| depths[tree]);
+    let tree_groups = by_depth
         .chunks(LANES)
-        .zip(depths.chunks(LANES))
-        .map(|(group, group_depths)| {
-            let roots = std::array::from_fn(|lane| group.get(lane).copied().unwrap_or(empty_leaf));
-            (roots, group_depths.iter().copied().max().unwrap_or(0))
+        .map(|group| TreeGroup {
+            roots: std::array::from_fn(|lane| group.get(lane).map_or(empty_leaf, |&t| roots[t])),
+            trees: std::array::from_fn(|lane| group.get(lane).map_or(roots.len(), |&t| t) as u32),
+            depth: group.iter().map(|&t| depths[t]).max().unwrap_or(0),
         })
         .collect();
     let branch_modes: Vec<Mode> = modes.iter().flatten().copied().collect();
@@ -338,6 +342,13 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         any_nan_true,
         weights_positive: weights.iter().all(|&w| w > 0.0),
         leaves_dense,
+        single_entries: entries.iter().all(|entries| entries.len() <= 1).then(|| {
+            entries
+                .iter()
+                .map(|entries| entries.first().copied().unwrap_or((0, 0.0)))
+                .chain([(0, 0.0)])
+                .collect()
+        }),
         roots,
         depths,
         tree_groups,
