@@ -1,0 +1,158 @@
+//! Criterion benchmark of our tree-ensemble op against tract 0.23's built-in one, each
+//! through a whole optimised tract plan with a reused run state (as the function runs
+//! it), on the bundled Iris forest and on any ONNX files listed in `TREE_BENCH_MODELS`
+//! (comma-separated; `bench/tree_models.py make` writes a 500-tree forest, and
+//! `bench/tree_models.py time` times ONNX Runtime on the same files and rows):
+//!
+//! ```text
+//! env -u RUST_BACKTRACE TREE_BENCH_MODELS=target/bench/rf500.onnx \
+//!     cargo bench -p function --bench tree_ensemble
+//! ```
+//!
+//! Groups are `<model>/batch-<rows>` with a per-row throughput; `load` times reading and
+//! optimising the bundled model. tract's op builds an error value at every leaf, with a
+//! backtrace when RUST_BACKTRACE is set: run with it unset. Its cost grows with the leaf
+//! count of the whole ensemble (~4 s per row on the 500-tree forest), so it is only
+//! timed on ensembles of up to [`BUILTIN_LEAF_LIMIT`] leaves.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use function::model::{onnx_loader, Model, BUNDLED_MODEL};
+use tract_onnx::pb::{tensor_shape_proto::dimension::Value as Dim, type_proto};
+use tract_onnx::prelude::*;
+
+/// Above this many leaves, tract's op is too slow to time.
+const BUILTIN_LEAF_LIMIT: usize = 50_000;
+
+/// Batch sizes timed: one request's row, and a large batch.
+const BATCHES: [usize; 2] = [1, 1000];
+
+/// A model under test: its runnable plans and the width of its rows.
+struct Subject {
+    name: String,
+    ours: Arc<TypedSimplePlan>,
+    builtin: Option<Arc<TypedSimplePlan>>,
+    width: usize,
+}
+
+fn subject(name: &str, bytes: &[u8]) -> Subject {
+    let ours = onnx_loader();
+    let proto = ours.proto_model_for_read(&mut &bytes[..]).unwrap();
+    let graph = proto.graph.as_ref().unwrap();
+    let Some(type_proto::Value::TensorType(input)) = graph.input[0]
+        .r#type
+        .as_ref()
+        .and_then(|t| t.value.as_ref())
+    else {
+        panic!("{name}: the input is a tensor")
+    };
+    let Some(Dim::DimValue(width)) = input.shape.as_ref().unwrap().dim[1].value else {
+        panic!("{name}: the input has a fixed width")
+    };
+    let width = width as usize;
+    let leaves: usize = graph
+        .node
+        .iter()
+        .flat_map(|node| &node.attribute)
+        .filter(|a| a.name == "nodes_modes")
+        .map(|a| a.strings.iter().filter(|m| m.as_slice() == b"LEAF").count())
+        .sum();
+    let plan = |onnx: &tract_onnx::Onnx| {
+        let mut model = onnx.model_for_proto_model(&proto).unwrap();
+        let n = model.symbols.sym("N");
+        model
+            .set_input_fact(0, f32::fact(&[n.to_dim(), width.to_dim()]).into())
+            .unwrap();
+        model.into_optimized().unwrap().into_runnable().unwrap()
+    };
+    Subject {
+        name: name.to_string(),
+        ours: plan(&ours),
+        builtin: (leaves <= BUILTIN_LEAF_LIMIT).then(|| plan(&tract_onnx::onnx())),
+        width,
+    }
+}
+
+/// `rows x width` values drawn from N(3, 2), which crosses the splits of both the Iris
+/// forest and the synthetic one (a small LCG with Box-Muller: no dependency, the same
+/// rows every run).
+fn rows(rows: usize, width: usize) -> Tensor {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let values: Vec<f32> = (0..rows * width)
+        .map(|_| {
+            let normal =
+                (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            (3.0 + 2.0 * normal) as f32
+        })
+        .collect();
+    Tensor::from_shape(&[rows, width], &values).unwrap()
+}
+
+fn subjects() -> Vec<Subject> {
+    let mut subjects = vec![subject("iris-forest", BUNDLED_MODEL)];
+    for path in std::env::var("TREE_BENCH_MODELS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let name = std::path::Path::new(path)
+            .file_stem()
+            .map_or(path.to_string(), |s| s.to_string_lossy().into_owned());
+        subjects.push(subject(&name, &bytes));
+    }
+    subjects
+}
+
+fn tree_ensembles(c: &mut Criterion) {
+    for subject in subjects() {
+        for n in BATCHES {
+            let mut group = c.benchmark_group(format!("{}/batch-{n}", subject.name));
+            group.throughput(Throughput::Elements(n as u64));
+            let input = rows(n, subject.width);
+            let plans = [
+                ("ours", Some(&subject.ours)),
+                ("tract-0.23", subject.builtin.as_ref()),
+            ];
+            for (label, plan) in plans {
+                let Some(plan) = plan else { continue };
+                let mut state = plan.spawn().unwrap();
+                // The input copy is setup, not measured: the function builds its input
+                // tensor from the decoded request either way.
+                group.bench_function(label, |b| {
+                    b.iter_batched(
+                        || tvec!(input.clone().into_tvalue()),
+                        |inputs| state.run(inputs).unwrap(),
+                        BatchSize::SmallInput,
+                    )
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+fn load(c: &mut Criterion) {
+    c.bench_function("load/iris-forest", |b| {
+        b.iter(|| Model::from_bytes(BUNDLED_MODEL).unwrap())
+    });
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: the machine is shared, and the differences that matter here are
+    // factors, not percents.
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = tree_ensembles, load
+}
+criterion_main!(benches);
