@@ -3,7 +3,10 @@
 //! leaf count and which builds an error value at every leaf).
 //!
 //! - `parse`: attributes -> flat, validated trees.
-//! - `kernel`: the flat layout and the block-of-rows walk.
+//! - `kernel`: the flat layout (leaves loop to themselves, so a walk takes its tree's
+//!   depth in steps with no leaf test) and the walks: 8 trees in lock-step for one row,
+//!   8 rows in lock-step through one tree for batches, specialised for the common cases
+//!   (one comparison mode, sums that need no presence flags, one entry per leaf).
 //! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does.
 //! - `op`: the tract builder, inference rules and typed op.
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 4's comparison in one run: our tree-ensemble op and tract 0.23's (criterion,
+# through the whole tract plan) and ONNX Runtime single-threaded (Python), on the bundled
+# Iris forest and a 500-tree, depth-12 forest on 30 features, at batch 1 and 1000.
+#
+#   tests/interop/run.sh          # once: creates target/interop-venv (onnxruntime, skl2onnx)
+#   bench/tree_side_by_side.sh    # ~3 minutes on 2 cores, plus ~1 minute to make the forest
+#
+# The large forest is written to target/bench/rf500.onnx (65 MB) on the first run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+python=target/interop-venv/bin/python
+if [ ! -x "$python" ]; then
+  echo "no $python: run tests/interop/run.sh first (it creates the venv)" >&2
+  exit 1
+fi
+large=target/bench/rf500.onnx
+if [ ! -f "$large" ]; then
+  mkdir -p target/bench
+  "$python" bench/tree_models.py make "$large"
+fi
+# tract's op builds an error value per leaf, with a backtrace under RUST_BACKTRACE.
+unset RUST_BACKTRACE
+echo "== tract plans: ours vs tract 0.23 (criterion; time per call, thrpt in rows/s)"
+TREE_BENCH_MODELS="$large" cargo bench --quiet -p function --bench tree_ensemble 2>/dev/null |
+  grep -E '^[a-z0-9-]+/|time:|thrpt:'
+echo "== ONNX Runtime, same files"
+"$python" bench/tree_models.py time models/iris-forest.onnx "$large"
