@@ -23,7 +23,9 @@ fi
 # tract's op builds an error value per leaf, with a backtrace under RUST_BACKTRACE.
 unset RUST_BACKTRACE
 echo "== tract plans: ours vs tract 0.23 (criterion; time per call, thrpt in rows/s)"
-TREE_BENCH_MODELS="$large" cargo bench --quiet -p function --bench tree_ensemble 2>/dev/null |
+# Criterion's progress lines go to stderr; keep its other messages (and any error).
+TREE_BENCH_MODELS="$large" cargo bench --quiet -p function --bench tree_ensemble \
+  2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
   grep -E '^[a-z0-9-]+/|time:|thrpt:'
 echo "== ONNX Runtime, same files"
 "$python" bench/tree_models.py time models/iris-forest.onnx "$large"

@@ -1,7 +1,8 @@
 //! Criterion benchmark of our tree-ensemble op against tract 0.23's built-in one, each
 //! through a whole optimised tract plan with a reused run state (as the function runs
 //! it), on the bundled Iris forest and on any ONNX files listed in `TREE_BENCH_MODELS`
-//! (comma-separated; `bench/tree_models.py make` writes a 500-tree forest, and
+//! (comma-separated, relative to the repository root or absolute;
+//! `bench/tree_models.py make` writes a 500-tree forest, and
 //! `bench/tree_models.py time` times ONNX Runtime on the same files and rows):
 //!
 //! ```text
@@ -102,7 +103,9 @@ fn subjects() -> Vec<Subject> {
         .split(',')
         .filter(|p| !p.is_empty())
     {
-        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // cargo runs benches in the package directory; paths are the repository root's.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let bytes = std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         let name = std::path::Path::new(path)
             .file_stem()
             .map_or(path.to_string(), |s| s.to_string_lossy().into_owned());

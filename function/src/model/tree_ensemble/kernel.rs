@@ -16,8 +16,12 @@
 /// In [`Node::feature`]: a NaN feature value takes the true branch.
 pub const NAN_TRUE: u32 = 1 << 31;
 
-/// Rows walked through one tree before moving to the next tree.
-const BLOCK_ROWS: usize = 64;
+/// Input values (floats) of the rows walked through one tree before the next tree:
+/// 128 KiB, which stays in a core's L2 cache. Large trees do not fit in cache, so the
+/// more rows share each pass over a tree the better (measured on a 500-tree, depth-12
+/// forest of 30 features at batch 1000: 64 rows per block 112 us/row, 256 rows 57,
+/// 1024 rows 45); small trees do not care.
+const BLOCK_VALUES: usize = 32 * 1024;
 /// Rows walked through a tree together, in lock-step.
 pub const LANES: usize = 8;
 
@@ -329,8 +333,9 @@ impl Trees {
             }
             return scores;
         }
-        for first in (0..rows).step_by(BLOCK_ROWS) {
-            let last = (first + BLOCK_ROWS).min(rows);
+        let block_rows = (BLOCK_VALUES / width).clamp(LANES, 4096);
+        for first in (0..rows).step_by(block_rows) {
+            let last = (first + block_rows).min(rows);
             for (&root, &depth) in self.roots.iter().zip(&self.depths) {
                 let mut row = first;
                 while row + LANES <= last {
