@@ -26,6 +26,6 @@ echo "== tract plans: ours vs tract 0.23 (criterion; time per call, thrpt in row
 # Criterion's progress lines go to stderr; keep its other messages (and any error).
 TREE_BENCH_MODELS="$large" cargo bench --quiet -p function --bench tree_ensemble \
   2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
-  grep -E '^[a-z0-9-]+/|time:|thrpt:'
+  grep -E '^[a-z0-9-]+/|time:|thrpt:' | grep -v '%'
 echo "== ONNX Runtime, same files"
 "$python" bench/tree_models.py time models/iris-forest.onnx "$large"
