@@ -66,7 +66,7 @@ def render(directory):
 
 def knative_renders():
     """Kustomization directories whose output holds a Knative Service."""
-    return [d for d in kustomization_dirs() if d.parts[:2] != ("knative", "kubernetes")]
+    return [d for d in kustomization_dirs() if d.parts[:2] not in (("knative", "kubernetes"), ("knative", "monitoring"))]
 
 
 def knative_services(documents):
@@ -104,9 +104,12 @@ def function_health_paths():
     router = _source("function/src/router.rs")
     paths = {}
     for kind, handler in (("live", r"health::live\("), ("ready", r"health::ready\(")):
-        arm = re.search(r'^\s*((?:"[^"]+"\s*\|?\s*)+)if read_only => Ok\(' + handler, router, re.M)
+        # The dispatch arm names the Route variant; Route::parse maps paths to it.
+        arm = re.search(r"Route::(\w+) if read_only => Ok\(" + handler, router)
         assert arm, f"function/src/router.rs: no route to {handler}"
-        paths[kind] = set(re.findall(r'"([^"]+)"', arm.group(1)))
+        parse = re.search(r'^\s*((?:"[^"]+"\s*\|?\s*)+)=> Route::' + arm.group(1) + ",", router, re.M)
+        assert parse, f"function/src/router.rs: no path parses to Route::{arm.group(1)}"
+        paths[kind] = set(re.findall(r'"([^"]+)"', parse.group(1)))
     return paths
 
 
