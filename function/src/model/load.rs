@@ -52,7 +52,9 @@ fn unsupported(message: impl Into<String>) -> LoadError {
 }
 
 /// Decodes, checks and optimises the model in `bytes`.
-pub(super) fn load(bytes: &[u8]) -> Result<(Arc<TypedSimplePlan>, ModelInfo), LoadError> {
+pub(super) fn load(
+    bytes: &[u8],
+) -> Result<(Arc<TypedSimplePlan>, ModelInfo, Option<super::EnsembleSize>), LoadError> {
     let onnx = super::onnx_loader();
     let proto = onnx
         .proto_model_for_read(&mut &bytes[..])
@@ -60,7 +62,7 @@ pub(super) fn load(bytes: &[u8]) -> Result<(Arc<TypedSimplePlan>, ModelInfo), Lo
     let info = describe(&proto)?;
     let plan = optimise(&onnx, &proto, &info).map_err(|e| LoadError::Tract(format!("{e:#}")))?;
     check_outputs(&plan, &info)?;
-    Ok((plan, info))
+    Ok((plan, info, super::size::ensemble_size(&proto)))
 }
 
 /// Reads input width, outputs, labels and metadata from the protobuf.

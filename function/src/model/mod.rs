@@ -3,9 +3,11 @@
 //! JSON.
 
 mod load;
+mod size;
 mod tree_ensemble;
 
 pub use load::LoadError;
+pub use size::EnsembleSize;
 
 use std::sync::{Arc, Mutex};
 
@@ -174,6 +176,8 @@ const MAX_IDLE_STATES: usize = 64;
 pub struct Model {
     plan: Arc<TypedSimplePlan>,
     info: ModelInfo,
+    /// Trees and nodes, for a tree ensemble.
+    ensemble_size: Option<EnsembleSize>,
     /// Run states of finished predictions. Making a state for every run costs as much
     /// as predicting one row with the whole forest (measured: 4.0 us per row with a
     /// new state, 2.3 us with a reused one), so predictions borrow one from here.
@@ -183,10 +187,11 @@ pub struct Model {
 impl Model {
     /// Loads a model from the bytes of an ONNX file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, LoadError> {
-        let (plan, info) = load::load(bytes)?;
+        let (plan, info, ensemble_size) = load::load(bytes)?;
         Ok(Model {
             plan,
             info,
+            ensemble_size,
             idle_states: Mutex::new(Vec::new()),
         })
     }
@@ -203,6 +208,11 @@ impl Model {
     /// The model's description.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// Trees and nodes of the model's tree ensemble; `None` for a linear model.
+    pub fn ensemble_size(&self) -> Option<EnsembleSize> {
+        self.ensemble_size
     }
 
     /// Number of features each row must have.
