@@ -42,6 +42,9 @@ COPY --from=build /out/iris-forest.onnx /models/iris-forest.onnx
 # knative/overlays/model-configmap). The bundled copy stays the fallback for a bare
 # `function` with no MODEL_PATH.
 ENV MODEL_PATH=/models/iris-forest.onnx
+# One JSON object per log line, with the Knative revision in each, for log collectors;
+# `function` run by hand outside the image logs text unless LOG_FORMAT=json is set.
+ENV LOG_FORMAT=json
 # The Knative runtime contract's default; Knative and Kubernetes set PORT to the
 # manifest's containerPort (8080) anyway.
 EXPOSE 8080

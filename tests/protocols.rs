@@ -636,6 +636,7 @@ async fn openapi_document_lists_every_route() {
         ("get", "/health/liveness"),
         ("get", "/health/readiness"),
         ("get", "/openapi.json"),
+        ("get", "/metrics"),
         ("get", "/v1/models"),
         ("get", "/v1/models/{name}"),
         ("post", "/v1/models/{name}:predict"),

@@ -24,6 +24,8 @@ pub const ENV_MODEL_VERSION: &str = "MODEL_VERSION";
 pub const DEFAULT_MODEL_VERSION: &str = "1";
 /// Seconds to wait for in-flight requests after SIGTERM.
 pub const ENV_DRAIN_TIMEOUT: &str = "DRAIN_TIMEOUT_SECONDS";
+/// `off` turns the metrics off (to measure what they cost); `on` is the default.
+pub const ENV_METRICS: &str = "METRICS";
 /// The Knative runtime contract's default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Below Kubernetes' default 30 s grace period, so we exit before SIGKILL.
@@ -63,6 +65,11 @@ pub struct Args {
     /// [env: DRAIN_TIMEOUT_SECONDS] [default: 20].
     #[arg(long, value_name = "SECONDS")]
     pub drain_timeout: Option<u64>,
+
+    /// Keep no metrics and answer 404 on /metrics, to measure what they cost
+    /// [env: METRICS=off].
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 /// Where the model comes from.
@@ -89,6 +96,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Whether to keep metrics and serve `/metrics`.
+    pub metrics: bool,
 }
 
 /// A flag or variable with a value we cannot use.
@@ -116,6 +125,18 @@ impl Config {
             Some(seconds) => seconds,
             None => parse_env(&env, ENV_DRAIN_TIMEOUT, "a whole number of seconds")?
                 .unwrap_or(DEFAULT_DRAIN_SECONDS),
+        };
+        let metrics = match env(ENV_METRICS).as_deref().map(str::trim) {
+            _ if args.no_metrics => false,
+            None | Some("") | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: ENV_METRICS,
+                    value: other.to_string(),
+                    expected: "on or off",
+                })
+            }
         };
         let model = args
             .model
@@ -158,6 +179,7 @@ impl Config {
             addr: SocketAddr::new(args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port),
             drain_timeout: Duration::from_secs(drain_seconds),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            metrics,
         })
     }
 }
@@ -263,6 +285,19 @@ mod tests {
     #[test]
     fn rejects_a_model_name_unfit_for_urls() {
         assert!(config(&["--model-name", "a/b"], &[]).is_err());
+    }
+
+    #[test]
+    fn metrics_are_on_unless_turned_off_by_flag_or_env() {
+        assert!(config(&[], &[]).unwrap().metrics);
+        assert!(
+            !config(&["--no-metrics"], &[("METRICS", "on")])
+                .unwrap()
+                .metrics
+        );
+        assert!(!config(&[], &[("METRICS", "off")]).unwrap().metrics);
+        let err = config(&[], &[("METRICS", "false")]).unwrap_err();
+        assert!(err.to_string().contains("on or off"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{header, Response, StatusCode};
 
+use crate::metrics::ErrorKind;
+
 /// Everything a request can be refused for. Messages name the problem and what would be
 /// accepted.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +66,27 @@ impl ApiError {
         }
     }
 
-    /// The HTTP response: the status, a JSON body, and `Allow` for 405.
+    /// What went wrong, as the `kind` label of `model_prediction_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "invalid_request",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::ModelNotFound(_) => "unknown_model",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
+                "unsupported_media_type"
+            }
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The HTTP response: the status, a JSON body, and `Allow` for 405. The error's
+    /// [`ErrorKind`] rides along as an extension, for the metrics.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = json_response(self.status(), body.to_string().into_bytes());
+        response.extensions_mut().insert(ErrorKind(self.kind()));
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             response
                 .headers_mut()

@@ -7,6 +7,9 @@
 //!   Protocol V2, CloudEvents, and the OpenAPI document.
 //! - [`router`]: every route in one table, and the shared [`router::App`].
 //! - [`health`]: liveness and readiness.
+//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
+//! - [`observe`]: the layer around every request: request id, metrics, request log.
+//! - [`logging`]: JSON or text logs, with the Knative revision on every line.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
 #![forbid(unsafe_code)]
@@ -14,7 +17,10 @@
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod logging;
+pub mod metrics;
 pub mod model;
+pub mod observe;
 pub mod protocol;
 pub mod router;
 pub mod server;

@@ -1,13 +1,14 @@
 //! The `function` binary: logging, configuration, model load, then serve until SIGTERM.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use clap::Parser;
 use function::config::{Args, Config, ModelSource};
-use function::model::{Model, BUNDLED_MODEL};
+use function::logging::LogConfig;
+use function::metrics::Metrics;
+use function::model::{Model, Task, BUNDLED_MODEL};
 use function::App;
 
 /// Exit code for a usage or configuration error (BSD `EX_USAGE`).
@@ -16,15 +17,15 @@ const EXIT_USAGE: u8 = 64;
 const EXIT_STARTUP: u8 = 1;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, not for log collectors.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let started = (Instant::now(), SystemTime::now());
+    match LogConfig::from_env(|key| std::env::var(key).ok()) {
+        Ok(logging) => logging.init(),
+        Err(error) => {
+            LogConfig::init_fallback();
+            tracing::error!("{error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match run(config) {
+    match run(config, started) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -52,8 +53,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// `started`: when `main` began, as an instant (start-up time) and as wall-clock time
+/// (`process_start_time_seconds`).
+fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -62,11 +64,15 @@ fn run(config: Config) -> anyhow::Result<()> {
         // so a SIGTERM during a slow model load would wait for SIGKILL.
         let mut shutdown = std::pin::pin!(shutdown_signal()?);
         let source = config.model.clone();
-        let load = tokio::task::spawn_blocking(move || match source {
-            ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL),
-            ModelSource::Path(path) => Model::from_path(&path),
+        let load = tokio::task::spawn_blocking(move || {
+            let loading = Instant::now();
+            let model = match source {
+                ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL),
+                ModelSource::Path(path) => Model::from_path(&path),
+            };
+            model.map(|model| (model, loading.elapsed()))
         });
-        let model = tokio::select! {
+        let (model, load_time) = tokio::select! {
             loaded = load => loaded??,
             () = &mut shutdown => {
                 tracing::info!("shutdown requested while loading the model");
@@ -78,20 +84,45 @@ fn run(config: Config) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
         let info = model.info();
+        let classes = match &info.task {
+            Task::Classifier { labels } => Some(labels.len()),
+            Task::Regressor { .. } => None,
+        };
+        let size = model.ensemble_size();
+        // The one start-up line: what is served, how it was found, and how long it took.
         tracing::info!(
             addr = %listener.local_addr()?,
             model = %config.model_name,
             version = %config.model_version,
+            source = %match &config.model {
+                ModelSource::Bundled => "bundled".into(),
+                ModelSource::Path(path) => path.display().to_string(),
+            },
             operator = %info.operator,
+            producer = %info.producer,
             features = info.n_features,
-            startup_ms = started.elapsed().as_secs_f64() * 1e3,
+            classes,
+            trees = size.map(|s| s.trees),
+            load_ms = load_time.as_secs_f64() * 1e3,
+            startup_ms = started.0.elapsed().as_secs_f64() * 1e3,
+            metrics = config.metrics,
             "serving"
         );
+        let metrics = config.metrics.then(|| {
+            Metrics::new(
+                &model,
+                &config.model_name,
+                &config.model_version,
+                load_time,
+                started.1,
+            )
+        });
         let app = Arc::new(App {
             model,
             model_name: config.model_name.clone(),
             model_version: config.model_version.clone(),
             max_body_bytes: config.max_body_bytes,
+            metrics,
         });
         function::server::run(listener, app, shutdown, config.drain_timeout).await;
         Ok(())

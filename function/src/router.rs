@@ -9,6 +9,7 @@
 //! | GET      | `/`                                         | model and route summary     |
 //! | POST     | `/`                                         | CloudEvents (binary, structured) |
 //! | GET      | `/openapi.json`                             | OpenAPI 3 document          |
+//! | GET      | `/metrics`                                  | Prometheus metrics          |
 //! | GET      | `/v1/models`                                | KServe V1: model list       |
 //! | GET      | `/v1/models/{name}`                         | KServe V1: model readiness  |
 //! | POST     | `/v1/models/{name}:predict`                 | KServe V1: predict          |
@@ -27,6 +28,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::error::{json_response, ApiError};
+use crate::metrics::{Endpoint, Metrics};
 use crate::model::Model;
 use crate::{health, protocol};
 
@@ -44,6 +46,8 @@ pub struct App {
     pub model_version: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The metrics, or `None` when they are turned off (`/metrics` is then a 404).
+    pub metrics: Option<Metrics>,
 }
 
 /// Answers one request. Never fails: every error becomes its HTTP response here.
@@ -68,6 +72,7 @@ enum Route<'a> {
     Ready,
     Root,
     OpenApi,
+    Metrics,
     V1Models,
     V1Model(&'a str),
     V1Predict(&'a str),
@@ -88,6 +93,7 @@ impl<'a> Route<'a> {
             "/readyz" | "/health/readiness" => Route::Ready,
             "/" => Route::Root,
             "/openapi.json" => Route::OpenApi,
+            "/metrics" => Route::Metrics,
             "/v1/models" => Route::V1Models,
             "/v2" => Route::V2Server,
             "/v2/health/live" => Route::V2Live,
@@ -145,6 +151,30 @@ impl<'a> Route<'a> {
     }
 }
 
+/// The route `path` takes with `method`, as metric labels and log fields.
+pub fn endpoint(method: &Method, path: &str) -> Endpoint {
+    let Some(route) = Route::parse(path) else {
+        return Endpoint::Unmatched;
+    };
+    match route {
+        Route::Predict => Endpoint::Predict,
+        Route::Root if method == Method::POST => Endpoint::CloudEvents,
+        Route::Root => Endpoint::Index,
+        Route::Live => Endpoint::Live,
+        Route::Ready => Endpoint::Ready,
+        Route::OpenApi => Endpoint::OpenApi,
+        Route::Metrics => Endpoint::Metrics,
+        Route::V1Models => Endpoint::V1Models,
+        Route::V1Model(_) => Endpoint::V1Model,
+        Route::V1Predict(_) => Endpoint::V1Predict,
+        Route::V2Server => Endpoint::V2Server,
+        Route::V2Live | Route::V2Ready => Endpoint::V2Health,
+        Route::V2Model(..) => Endpoint::V2Model,
+        Route::V2ModelReady(..) => Endpoint::V2ModelReady,
+        Route::V2Infer(..) => Endpoint::V2Infer,
+    }
+}
+
 async fn dispatch(
     request: Request<Incoming>,
     app: &App,
@@ -167,6 +197,10 @@ async fn dispatch(
         Route::Ready if read_only => Ok(health::ready(app)),
         Route::Root if read_only => Ok(index(app)),
         Route::OpenApi if read_only => Ok(protocol::openapi::document(app)),
+        Route::Metrics if read_only => match &app.metrics {
+            Some(metrics) => Ok(metrics.respond(request.headers())),
+            None => Err(ApiError::NotFound { path }),
+        },
         Route::V1Models if read_only => Ok(protocol::kserve_v1::list(app)),
         Route::V1Model(name) if read_only => protocol::kserve_v1::model(app, name),
         Route::V2Server if read_only => Ok(protocol::open_inference::server_metadata()),
@@ -206,6 +240,7 @@ fn index(app: &App) -> Response<Full<Bytes>> {
             "GET /v1/models, /v1/models/{name}, POST /v1/models/{name}:predict": "KServe V1",
             "GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready], POST /v2/models/{name}[/versions/{v}]/infer": "Open Inference Protocol V2",
             "GET /openapi.json": "OpenAPI 3 document of every route",
+            "GET /metrics": "Prometheus metrics (text format 0.0.4, or OpenMetrics if the Accept header asks for it)",
         },
     });
     json_response(StatusCode::OK, body.to_string().into_bytes())

@@ -11,7 +11,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::router::{self, App};
+use crate::observe;
+use crate::router::App;
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
 /// up to `drain` for in-flight requests to finish.
@@ -49,7 +50,7 @@ pub async fn run(
         // Responses are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
-        let service = service_fn(move |request| router::route(request, Arc::clone(&app)));
+        let service = service_fn(move |request| observe::serve(request, Arc::clone(&app)));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use function::metrics::Metrics;
 use function::model::Model;
 use function::App;
 use http_body_util::{BodyExt, Full};
@@ -32,11 +33,19 @@ impl TestServer {
     pub async fn start(model: Model) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let metrics = Metrics::new(
+            &model,
+            "test-model",
+            "1",
+            Duration::ZERO,
+            std::time::SystemTime::now(),
+        );
         let app = Arc::new(App {
             model,
             model_name: "test-model".into(),
             model_version: "1".into(),
             max_body_bytes: function::router::DEFAULT_MAX_BODY_BYTES,
+            metrics: Some(metrics),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(function::server::run(

@@ -5,6 +5,7 @@ SIGTERM). tests/container/run.sh builds and runs that runtime stage."""
 
 import json
 import re
+import shlex
 
 from conftest import ROOT, dockerfile_stages, function_default_port, knative_services, render
 
@@ -42,12 +43,20 @@ def test_build_stage_makes_a_static_binary_and_the_model():
     assert re.search(r"strip /out/function", text), "tests/container/run.sh strips the same way"
 
 
+def environment(stage):
+    """Every KEY=value the ENV instructions of `stage` set."""
+    return dict(pair.partition("=")[::2] for env in values(stage, "ENV") for pair in shlex.split(env))
+
+
 def test_model_path_points_at_the_copied_model():
     stage = runtime()
-    (env,) = values(stage, "ENV")
-    key, _, path = env.partition("=")
-    assert key == "MODEL_PATH"
+    path = environment(stage)["MODEL_PATH"]
     assert any(c.split()[-1] == path for c in values(stage, "COPY"))
+
+
+def test_logs_are_json_in_the_image():
+    # The function reads LOG_FORMAT; log collectors want one JSON object per line.
+    assert environment(runtime())["LOG_FORMAT"] == "json"
 
 
 def test_runs_as_the_user_the_manifests_pin():

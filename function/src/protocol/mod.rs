@@ -23,11 +23,18 @@ use crate::error::ApiError;
 use crate::model::{Batch, Prediction};
 use crate::router::App;
 
-/// Predicts `batch` with the served model. Every protocol ends here.
+/// Predicts `batch` with the served model. Every protocol ends here, so this is where
+/// the model's time and rows are measured.
 pub fn run(app: &App, batch: &Batch) -> Result<Prediction, ApiError> {
-    app.model
+    let started = app.metrics.as_ref().map(|_| std::time::Instant::now());
+    let prediction = app
+        .model
         .predict(batch)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let (Some(metrics), Some(started)) = (&app.metrics, started) {
+        metrics.record_inference(batch.rows(), started.elapsed());
+    }
+    Ok(prediction)
 }
 
 /// The probabilities of `prediction` as one slice per row, when the model has them.

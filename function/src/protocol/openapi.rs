@@ -67,6 +67,29 @@ pub fn spec(app: &App) -> Value {
             false,
         ),
     );
+    // Text, not JSON: the Prometheus text format, or OpenMetrics when Accept asks for it.
+    let text = json!({ "schema": { "type": "string" } });
+    add(
+        "/metrics",
+        json!({
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (text format 0.0.4; OpenMetrics 1.0 when Accept asks for application/openmetrics-text)",
+                "parameters": [],
+                "responses": {
+                    "200": { "description": "OK",
+                        "content": { "text/plain": text, "application/openmetrics-text": text } },
+                    "404": { "description": "Metrics are turned off (--no-metrics, METRICS=off)" },
+                },
+            },
+            "head": {
+                "operationId": "metricsHead",
+                "summary": "Prometheus metrics (headers only)",
+                "parameters": [],
+                "responses": { "200": { "description": "OK" }, "404": { "description": "Metrics are turned off" } },
+            },
+        }),
+    );
 
     add(
         "/v1/models",
