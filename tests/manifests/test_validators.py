@@ -2,7 +2,8 @@
 - kubernetes-validate (Kubernetes' own OpenAPI schemas, strict: unknown fields fail) for
   every core object, and for each Knative revision template as the Pod Knative makes of it;
 - Knative Serving's CRD schema (cloudcoil's models generated from it), closed so that a
-  field the CRD does not list (lifecycle, stdin, hostPort, ...) fails;
+  field the CRD does not list (lifecycle, stdin, hostPort, ...) fails; the same for the
+  Prometheus Operator's PodMonitor;
 - checkov, a security linter, on the same objects and on the Dockerfile;
 - hadolint on the Dockerfile.
 All of them run offline from the venv run.sh builds."""
@@ -18,10 +19,12 @@ import kubernetes_validate
 import pytest
 import yaml
 from cloudcoil.models.knative_serving.serving import v1 as knative_v1
+from cloudcoil.models.prometheus_operator import v1 as prometheus_operator_v1
 
 from conftest import KNATIVE_API, ROOT, kustomization_dirs, knative_services, render
 
 BIN = Path(sys.executable).parent
+MONITORING_API = "monitoring.coreos.com/v1"
 # Knative's own fields on the revision spec, which a core PodSpec does not have.
 KNATIVE_ONLY_POD_FIELDS = {"containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"}
 # checkov findings we accept, each for a stated reason.
@@ -60,10 +63,10 @@ def pod_from_revision(service):
     }
 
 
-@lru_cache(maxsize=None)
-def knative_service_schema():
-    """The Knative Service schema with every object closed to fields it does not list."""
-    schema = knative_v1.Service.model_json_schema(by_alias=True)
+def closed_schema(model):
+    """The JSON schema of a cloudcoil model with every object closed to fields it does not
+    list, so that a misspelt or disallowed field fails."""
+    schema = model.model_json_schema(by_alias=True)
 
     def close(node):
         if isinstance(node, dict):
@@ -85,11 +88,25 @@ def knative_service_schema():
     return schema
 
 
+@lru_cache(maxsize=None)
+def knative_service_schema():
+    """The Knative Service schema, closed."""
+    return closed_schema(knative_v1.Service)
+
+
+@lru_cache(maxsize=None)
+def pod_monitor_schema():
+    """The Prometheus Operator's PodMonitor schema, closed."""
+    return closed_schema(prometheus_operator_v1.PodMonitor)
+
+
 @pytest.mark.parametrize("version", ["1.32.0", kubernetes_validate.latest_version()])
 def test_core_objects_and_revision_pods_pass_kubernetes_schemas_strictly(version):
     checked = 0
     for name, documents in all_renders():
         for doc in documents:
+            if doc.get("apiVersion") == MONITORING_API:
+                continue  # a CRD: test_pod_monitor_passes_its_crd_schema
             if doc.get("apiVersion") == KNATIVE_API:
                 doc = pod_from_revision(doc)
             try:
@@ -106,6 +123,17 @@ def test_knative_services_pass_the_knative_crd_schema():
         for service in knative_services(documents):
             errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(service)]
             assert not errors, f"{name}:\n" + "\n".join(errors)
+
+
+def test_pod_monitor_passes_its_crd_schema():
+    validator = jsonschema.Draft202012Validator(pod_monitor_schema())
+    monitors = [d for d in render("knative/monitoring") if d.get("kind") == "PodMonitor"]
+    assert len(monitors) == 1
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(monitors[0])]
+    assert not errors, "\n".join(errors)
+    misspelt = json.loads(json.dumps(monitors[0]))
+    misspelt["spec"]["podMetricsEndpoints"][0]["targetport"] = 8080
+    assert list(validator.iter_errors(misspelt)), "the closed schema would not notice a misspelt field"
 
 
 def test_the_closed_knative_schema_rejects_disallowed_fields():
