@@ -162,6 +162,24 @@ pub struct ModelInfo {
     pub producer: String,
 }
 
+#[cfg(test)]
+impl ModelInfo {
+    /// A two-feature classifier as protocol tests need one, with `labels` and the
+    /// graph outputs `outputs`.
+    pub fn for_tests(labels: Labels, outputs: &[&str]) -> ModelInfo {
+        ModelInfo {
+            n_features: 2,
+            input_name: "input".into(),
+            output_names: outputs.iter().map(|s| s.to_string()).collect(),
+            task: Task::Classifier { labels },
+            feature_names: None,
+            class_names: None,
+            operator: "LinearClassifier".into(),
+            producer: String::new(),
+        }
+    }
+}
+
 /// Why a prediction failed. Inputs are validated before they reach the model, so this
 /// is an internal error when it happens.
 #[derive(Debug, thiserror::Error)]

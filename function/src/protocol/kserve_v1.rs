@@ -89,21 +89,10 @@ pub fn encode(predicted: &Predicted) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Labels, Task};
+    use crate::model::Labels;
 
     fn info() -> ModelInfo {
-        ModelInfo {
-            n_features: 2,
-            input_name: "input".into(),
-            output_names: vec!["label".into()],
-            task: Task::Classifier {
-                labels: Labels::Int(vec![0, 1]),
-            },
-            feature_names: None,
-            class_names: None,
-            operator: "LinearClassifier".into(),
-            producer: String::new(),
-        }
+        ModelInfo::for_tests(Labels::Int(vec![0, 1]), &["label"])
     }
 
     fn error(body: &str) -> String {

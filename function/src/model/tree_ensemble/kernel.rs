@@ -223,9 +223,7 @@ struct Sum;
 impl Accumulate for Sum {
     #[inline(always)]
     fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
-        let leaf = leaf as usize;
-        let entries = trees.leaf_offsets[leaf] as usize..trees.leaf_offsets[leaf + 1] as usize;
-        for entry in entries {
+        for entry in trees.entries(leaf) {
             scores.values[out + trees.leaf_outputs[entry] as usize] += trees.leaf_weights[entry];
         }
     }
@@ -251,9 +249,7 @@ struct Tracked(Aggregate);
 impl Accumulate for Tracked {
     #[inline(always)]
     fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
-        let leaf = leaf as usize;
-        let entries = trees.leaf_offsets[leaf] as usize..trees.leaf_offsets[leaf + 1] as usize;
-        for entry in entries {
+        for entry in trees.entries(leaf) {
             let at = out + trees.leaf_outputs[entry] as usize;
             let weight = trees.leaf_weights[entry];
             let (value, present) = (&mut scores.values[at], &mut scores.present[at]);
@@ -269,6 +265,13 @@ impl Accumulate for Tracked {
 }
 
 impl Trees {
+    /// The leaf entries of node `leaf` (none for a branch).
+    #[inline(always)]
+    fn entries(&self, leaf: u32) -> std::ops::Range<usize> {
+        let leaf = leaf as usize;
+        self.leaf_offsets[leaf] as usize..self.leaf_offsets[leaf + 1] as usize
+    }
+
     /// Aggregates the leaves reached by each row of `input` (row-major, `width` columns,
     /// `width >= n_features_used`).
     pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {

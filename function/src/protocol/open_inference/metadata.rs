@@ -131,16 +131,7 @@ mod tests {
     use super::*;
 
     fn classifier(labels: Labels, outputs: &[&str]) -> ModelInfo {
-        ModelInfo {
-            n_features: 2,
-            input_name: "input".into(),
-            output_names: outputs.iter().map(|s| s.to_string()).collect(),
-            task: Task::Classifier { labels },
-            feature_names: None,
-            class_names: None,
-            operator: "LinearClassifier".into(),
-            producer: String::new(),
-        }
+        ModelInfo::for_tests(labels, outputs)
     }
 
     #[test]

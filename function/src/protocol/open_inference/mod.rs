@@ -262,19 +262,9 @@ fn response_output<'a>(spec: &OutputSpec<'a>, prediction: &'a Prediction) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Task;
 
     fn classifier(labels: Labels, outputs: &[&str]) -> ModelInfo {
-        ModelInfo {
-            n_features: 2,
-            input_name: "input".into(),
-            output_names: outputs.iter().map(|s| s.to_string()).collect(),
-            task: Task::Classifier { labels },
-            feature_names: None,
-            class_names: None,
-            operator: "LinearClassifier".into(),
-            producer: String::new(),
-        }
+        ModelInfo::for_tests(labels, outputs)
     }
 
     fn request(body: Value) -> InferRequest {
