@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::limits::{
+    Limits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
+};
 use crate::model::BUNDLED_MODEL_NAME;
-use crate::router::DEFAULT_MAX_BODY_BYTES;
 
 /// Port to listen on; Knative sets it from the container port (default 8080).
 pub const ENV_PORT: &str = "PORT";
@@ -26,6 +29,16 @@ pub const DEFAULT_MODEL_VERSION: &str = "1";
 pub const ENV_DRAIN_TIMEOUT: &str = "DRAIN_TIMEOUT_SECONDS";
 /// `off` turns the metrics off (to measure what they cost); `on` is the default.
 pub const ENV_METRICS: &str = "METRICS";
+/// Largest request body in bytes.
+pub const ENV_MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+/// Most rows in one request.
+pub const ENV_MAX_BATCH_ROWS: &str = "MAX_BATCH_ROWS";
+/// Most requests handled at once.
+pub const ENV_MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
+/// Seconds a client has to send a request head.
+pub const ENV_HEADER_READ_TIMEOUT: &str = "HEADER_READ_TIMEOUT_SECONDS";
+/// Seconds from a request head to its response.
+pub const ENV_REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT_SECONDS";
 /// The Knative runtime contract's default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Below Kubernetes' default 30 s grace period, so we exit before SIGKILL.
@@ -70,6 +83,29 @@ pub struct Args {
     /// [env: METRICS=off].
     #[arg(long)]
     pub no_metrics: bool,
+    /// Largest request body in bytes; larger ones get 413 [env: MAX_BODY_BYTES]
+    /// [default: 4194304, 4 MiB].
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Most rows in one request; more get 413 [env: MAX_BATCH_ROWS] [default: 10000].
+    #[arg(long, value_name = "ROWS")]
+    pub max_batch_rows: Option<usize>,
+
+    /// Most requests handled at once (GET and HEAD not counted); more get 503 with
+    /// Retry-After [env: MAX_IN_FLIGHT] [default: 1024].
+    #[arg(long, value_name = "REQUESTS")]
+    pub max_in_flight: Option<usize>,
+
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open [env: HEADER_READ_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub header_read_timeout: Option<u64>,
+
+    /// Seconds from a request's headers to its response, body included; later gets 408
+    /// [env: REQUEST_TIMEOUT_SECONDS] [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
 }
 
 /// Where the model comes from.
@@ -94,10 +130,10 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Time allowed for draining after a shutdown signal.
     pub drain_timeout: Duration,
-    /// Largest request body accepted.
-    pub max_body_bytes: usize,
     /// Whether to keep metrics and serve `/metrics`.
     pub metrics: bool,
+    /// Body size, batch size, concurrency and time limits.
+    pub limits: Limits,
 }
 
 /// A flag or variable with a value we cannot use.
@@ -137,6 +173,38 @@ impl Config {
                     expected: "on or off",
                 })
             }
+        };
+        let limits = Limits {
+            max_body_bytes: positive(
+                args.max_body_bytes,
+                &env,
+                ENV_MAX_BODY_BYTES,
+                DEFAULT_MAX_BODY_BYTES,
+            )?,
+            max_batch_rows: positive(
+                args.max_batch_rows,
+                &env,
+                ENV_MAX_BATCH_ROWS,
+                DEFAULT_MAX_BATCH_ROWS,
+            )?,
+            max_in_flight: positive(
+                args.max_in_flight,
+                &env,
+                ENV_MAX_IN_FLIGHT,
+                DEFAULT_MAX_IN_FLIGHT,
+            )?,
+            header_read_timeout: Duration::from_secs(positive(
+                args.header_read_timeout,
+                &env,
+                ENV_HEADER_READ_TIMEOUT,
+                DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+            )?),
+            request_timeout: Duration::from_secs(positive(
+                args.request_timeout,
+                &env,
+                ENV_REQUEST_TIMEOUT,
+                DEFAULT_REQUEST_TIMEOUT.as_secs(),
+            )?),
         };
         let model = args
             .model
@@ -178,8 +246,8 @@ impl Config {
             model_version,
             addr: SocketAddr::new(args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port),
             drain_timeout: Duration::from_secs(drain_seconds),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             metrics,
+            limits,
         })
     }
 }
@@ -198,6 +266,31 @@ fn parse_env<T: std::str::FromStr>(
             expected,
         }),
     }
+}
+
+/// A limit from its flag, else its variable, else `default`; zero is refused (a limit
+/// of zero would refuse every request).
+fn positive<T>(
+    flag: Option<T>,
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialEq + Default + ToString,
+{
+    let value = match flag {
+        Some(value) => value,
+        None => parse_env(env, name, "a whole number above 0")?.unwrap_or(default),
+    };
+    if value == T::default() {
+        return Err(ConfigError {
+            name,
+            value: value.to_string(),
+            expected: "a whole number above 0",
+        });
+    }
+    Ok(value)
 }
 
 /// The file stem of the model path, or the bundled model's name.
@@ -298,6 +391,31 @@ mod tests {
         assert!(!config(&[], &[("METRICS", "off")]).unwrap().metrics);
         let err = config(&[], &[("METRICS", "false")]).unwrap_err();
         assert!(err.to_string().contains("on or off"), "{err}");
+    }
+
+    #[test]
+    fn limits_come_from_flags_or_env_and_zero_is_refused() {
+        let limits = config(&[], &[]).unwrap().limits;
+        assert_eq!(limits, Limits::default());
+        let from_env = config(
+            &["--max-in-flight", "3"],
+            &[
+                ("MAX_BODY_BYTES", "1000"),
+                ("MAX_BATCH_ROWS", "7"),
+                ("MAX_IN_FLIGHT", "9"),
+                ("REQUEST_TIMEOUT_SECONDS", "2"),
+            ],
+        )
+        .unwrap()
+        .limits;
+        assert_eq!(from_env.max_body_bytes, 1000);
+        assert_eq!(from_env.max_batch_rows, 7);
+        assert_eq!(from_env.max_in_flight, 3);
+        assert_eq!(from_env.request_timeout, Duration::from_secs(2));
+        let err = config(&[], &[("MAX_BATCH_ROWS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("MAX_BATCH_ROWS=\"0\""), "{err}");
+        assert!(config(&["--header-read-timeout", "0"], &[]).is_err());
+        assert!(config(&[], &[("MAX_BODY_BYTES", "4MiB")]).is_err());
     }
 
     #[test]

@@ -37,6 +37,17 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The batch has more rows than the configured limit: 413.
+    #[error(
+        "the batch has {rows} rows, more than the limit of {limit}; split it into smaller \
+         requests"
+    )]
+    TooManyRows {
+        /// Rows sent.
+        rows: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The body is not JSON by its declared content type: 415.
     #[error(
         "content-type {0} is not supported; send application/json \
@@ -46,6 +57,21 @@ pub enum ApiError {
     /// The body is compressed: 415.
     #[error("content-encoding {0} is not supported; send the body uncompressed")]
     UnsupportedEncoding(String),
+    /// The request was not received and answered in time: 408.
+    #[error(
+        "the request was not received and answered within {} s; send the body promptly",
+        timeout.as_secs_f64()
+    )]
+    RequestTimeout {
+        /// The deadline.
+        timeout: std::time::Duration,
+    },
+    /// Every in-flight slot is taken: 503 with `Retry-After`.
+    #[error("the function is busy with {limit} requests; retry shortly")]
+    Overloaded {
+        /// The in-flight limit.
+        limit: usize,
+    },
     /// The server failed: 500. Logged; the client sees the message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,10 +84,14 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,10 +103,12 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ModelNotFound(_) => "unknown_model",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
                 "unsupported_media_type"
             }
+            ApiError::RequestTimeout { .. } => "timeout",
+            ApiError::Overloaded { .. } => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }

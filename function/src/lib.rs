@@ -11,12 +11,14 @@
 //! - [`observe`]: the layer around every request: request id, metrics, request log.
 //! - [`logging`]: JSON or text logs, with the Knative revision on every line.
 //! - [`error`]: the HTTP error type and its JSON body.
+//! - [`limits`]: body, batch, concurrency and time limits; the guard around each request.
 //! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod model;

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     }
+    function::limits::log_panics();
     let args = match Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
@@ -47,7 +48,9 @@ fn main() -> ExitCode {
     match run(config, started) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
+            // One line, whatever a library put in its message: log collectors split on
+            // newlines, and the cause must stay in one record.
+            tracing::error!("{}", format!("{error:#}").replace('\n', " "));
             ExitCode::from(EXIT_STARTUP)
         }
     }
@@ -121,8 +124,8 @@ fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
             model,
             model_name: config.model_name.clone(),
             model_version: config.model_version.clone(),
-            max_body_bytes: config.max_body_bytes,
             metrics,
+            limits: config.limits,
         });
         function::server::run(listener, app, shutdown, config.drain_timeout).await;
         Ok(())

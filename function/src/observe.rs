@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Request, Response};
 
+use crate::limits::{self, InFlight};
 use crate::metrics::{Endpoint, ErrorKind};
 use crate::router::{self, App};
 
@@ -23,10 +24,12 @@ pub const TRACEPARENT: &str = "traceparent";
 /// Longest client-sent request id kept; a longer one is replaced by a generated one.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Answers `request` through the router, observed.
+/// Answers `request` through the limits and the router, observed (so a 503 for too
+/// many requests, a 408 or a caught panic is counted and logged like any answer).
 pub async fn serve(
     request: Request<Incoming>,
     app: Arc<App>,
+    limit: InFlight,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let endpoint = router::endpoint(request.method(), request.uri().path());
     let request_id = request_id(request.headers());
@@ -41,7 +44,7 @@ pub async fn serve(
     let method = log.then(|| request.method().clone());
     let in_flight = metrics.map(|m| m.in_flight());
 
-    let Ok(mut response) = router::route(request, Arc::clone(&app)).await;
+    let Ok(mut response) = limits::guard(request, Arc::clone(&app), limit).await;
 
     let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
     if let Some(metrics) = metrics {

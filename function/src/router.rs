@@ -28,12 +28,10 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::error::{json_response, ApiError};
+use crate::limits::Limits;
 use crate::metrics::{Endpoint, Metrics};
 use crate::model::Model;
 use crate::{health, protocol};
-
-/// Default limit on a request body: a 1000-row batch of 30 features is ~300 KB of JSON.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// What every request handler shares: the model and the serving limits.
 #[derive(Debug)]
@@ -44,10 +42,10 @@ pub struct App {
     pub model_name: String,
     /// The version the model is served as (Open Inference Protocol paths).
     pub model_version: String,
-    /// Largest request body accepted, in bytes.
-    pub max_body_bytes: usize,
     /// The metrics, or `None` when they are turned off (`/metrics` is then a 404).
     pub metrics: Option<Metrics>,
+    /// Body size, batch size, concurrency and time limits.
+    pub limits: Limits,
 }
 
 /// Answers one request. Never fails: every error becomes its HTTP response here.
@@ -230,6 +228,7 @@ fn index(app: &App) -> Response<Full<Bytes>> {
             "features": info.n_features,
             "feature_names": info.feature_names,
             "class_names": info.class_names,
+            "missing_values": info.handles_missing,
         },
         "version": app.model_version,
         "routes": {

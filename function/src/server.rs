@@ -1,16 +1,20 @@
 //! The accept loop: HTTP/1.1 and HTTP/2 cleartext (prior knowledge) on one port, and a
-//! graceful drain when the shutdown future completes.
+//! graceful drain when the shutdown future completes. Slow clients are cut off: a
+//! connection's first request and every request head must arrive within
+//! `header_read_timeout` (see [`crate::limits`]).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::limits::InFlight;
 use crate::observe;
 use crate::router::App;
 
@@ -28,7 +32,16 @@ pub async fn run(
 ) {
     // The auto builder reads the first bytes: an HTTP/2 preface means h2c (Knative uses
     // it when the container port is named `h2c`), anything else HTTP/1.1.
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper enforces the header timeout only with a timer. It runs while hyper waits for
+    // a head, so it also closes idle keep-alive connections.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let in_flight = InFlight::new(app.limits.max_in_flight);
+    let first_request_timeout = app.limits.header_read_timeout;
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     let mut accept_failures = 0u32;
@@ -49,14 +62,35 @@ pub async fn run(
         accept_failures = 0;
         // Responses are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let app = Arc::clone(&app);
-        let service = service_fn(move |request| observe::serve(request, Arc::clone(&app)));
+        let (app, in_flight) = (Arc::clone(&app), in_flight.clone());
+        let started = Arc::new(AtomicBool::new(false));
+        let service = {
+            let started = Arc::clone(&started);
+            service_fn(move |request| {
+                started.store(true, Ordering::Relaxed);
+                observe::serve(request, Arc::clone(&app), in_flight.clone())
+            })
+        };
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            tokio::pin!(connection);
+            // hyper's header timer starts only once the protocol is known: a client that
+            // sends nothing, part of the HTTP/2 preface, or only HTTP/2 settings would
+            // otherwise hold the connection forever.
+            let result = tokio::select! {
+                result = &mut connection => result,
+                () = tokio::time::sleep(first_request_timeout) => {
+                    if !started.load(Ordering::Relaxed) {
+                        tracing::debug!(%peer, "no request within the header timeout; closing");
+                        return;
+                    }
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });

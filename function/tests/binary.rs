@@ -129,10 +129,11 @@ fn stderr_lines(output: &Output) -> Vec<String> {
 #[test]
 fn missing_model_file_is_one_line_and_exit_1() {
     let output = run(&["--model", "/nonexistent/model.onnx", "--port", "0"], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    let lines = stderr_lines(&output);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].contains("/nonexistent/model.onnx"), "{lines:?}");
+    assert_one_line_failure(&output, "/nonexistent/model.onnx");
+    assert!(
+        stderr_lines(&output)[0].contains("No such file"),
+        "{output:?}"
+    );
 }
 
 #[test]
@@ -145,6 +146,112 @@ fn a_file_that_is_not_onnx_is_refused_with_exit_1() {
     let lines = stderr_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("not an ONNX model"), "{lines:?}");
+}
+
+/// Writes `bytes` to a temporary model file, runs the binary on it, removes the file.
+fn run_with_model(name: &str, bytes: &[u8]) -> Output {
+    let path = std::env::temp_dir().join(format!("{name}-{}.onnx", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let output = run(
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--model",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::fs::remove_file(&path).unwrap();
+    output
+}
+
+/// A start-up failure: exit 1 and exactly one line on stderr, which contains `cause`.
+fn assert_one_line_failure(output: &Output, cause: &str) {
+    let lines = stderr_lines(output);
+    assert_eq!(output.status.code(), Some(1), "{lines:?}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(cause), "{lines:?}");
+}
+
+/// The bundled model as a protobuf, for tests that break it in one place.
+fn bundled_proto() -> tract_onnx::pb::ModelProto {
+    use prost::Message;
+    tract_onnx::pb::ModelProto::decode(function::model::BUNDLED_MODEL).unwrap()
+}
+
+fn encode(proto: &tract_onnx::pb::ModelProto) -> Vec<u8> {
+    prost::Message::encode_to_vec(proto)
+}
+
+#[test]
+fn a_truncated_model_file_is_one_line_and_exit_1() {
+    let bundled = function::model::BUNDLED_MODEL;
+    let output = run_with_model("truncated", &bundled[..bundled.len() * 2 / 3]);
+    assert_one_line_failure(&output, "not an ONNX model");
+}
+
+#[test]
+fn a_model_with_an_unsupported_operator_is_one_line_and_exit_1() {
+    // The input goes through an operator no runtime has before reaching the forest.
+    let mut proto = bundled_proto();
+    let graph = proto.graph.as_mut().unwrap();
+    let input = graph.input[0].name.clone();
+    graph.node.insert(
+        0,
+        tract_onnx::pb::NodeProto {
+            op_type: "FrobnicateFeatures".into(),
+            input: vec![input.clone()],
+            output: vec!["frobnicated".into()],
+            name: "frobnicate".into(),
+            ..Default::default()
+        },
+    );
+    for node in &mut graph.node[1..] {
+        for name in &mut node.input {
+            if *name == input {
+                *name = "frobnicated".into();
+            }
+        }
+    }
+    let output = run_with_model("unsupported-op", &encode(&proto));
+    assert_one_line_failure(
+        &output,
+        "operator \"FrobnicateFeatures\" (node \"frobnicate\") is not supported",
+    );
+}
+
+#[test]
+fn a_model_whose_input_is_not_a_2d_float_tensor_is_one_line_and_exit_1() {
+    use tract_onnx::pb::{tensor_shape_proto::Dimension, type_proto};
+    let mut proto = bundled_proto();
+    let tensor = |proto: &mut tract_onnx::pb::ModelProto| {
+        let input = &mut proto.graph.as_mut().unwrap().input[0];
+        match input.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            Some(type_proto::Value::TensorType(tensor)) => tensor.clone(),
+            _ => panic!("the bundled model's input is a tensor"),
+        }
+    };
+    let set = |proto: &mut tract_onnx::pb::ModelProto, tensor| {
+        let input = &mut proto.graph.as_mut().unwrap().input[0];
+        input.r#type.as_mut().unwrap().value = Some(type_proto::Value::TensorType(tensor));
+    };
+    let mut three_d = tensor(&mut proto);
+    three_d
+        .shape
+        .as_mut()
+        .unwrap()
+        .dim
+        .push(Dimension::default());
+    let mut doubles = tensor(&mut proto);
+    doubles.elem_type = tract_onnx::pb::tensor_proto::DataType::Double as i32;
+    set(&mut proto, three_d);
+    let output = run_with_model("three-d-input", &encode(&proto));
+    assert_one_line_failure(&output, "it has 3 dimensions");
+    set(&mut proto, doubles);
+    let output = run_with_model("double-input", &encode(&proto));
+    assert_one_line_failure(&output, "its element type is DOUBLE");
 }
 
 #[test]
@@ -161,8 +268,8 @@ fn a_port_in_use_is_a_startup_failure() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let output = run(&["--host", "127.0.0.1", "--port", &port], &[]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen on"));
+    assert_one_line_failure(&output, "cannot listen on");
+    assert!(stderr_lines(&output)[0].contains("in use"), "{output:?}");
 }
 
 #[test]

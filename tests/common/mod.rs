@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use function::limits::Limits;
 use function::metrics::Metrics;
 use function::model::Model;
 use function::App;
@@ -31,6 +32,11 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `model` on 127.0.0.1 with an ephemeral port.
     pub async fn start(model: Model) -> TestServer {
+        TestServer::start_with(model, Limits::default()).await
+    }
+
+    /// Serves `model` with `limits` on 127.0.0.1 with an ephemeral port.
+    pub async fn start_with(model: Model, limits: Limits) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let metrics = Metrics::new(
@@ -44,8 +50,8 @@ impl TestServer {
             model,
             model_name: "test-model".into(),
             model_version: "1".into(),
-            max_body_bytes: function::router::DEFAULT_MAX_BODY_BYTES,
             metrics: Some(metrics),
+            limits,
         });
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(function::server::run(

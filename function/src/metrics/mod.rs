@@ -147,7 +147,7 @@ impl Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "model_prediction_errors",
-            "Prediction requests refused or failed, by protocol and kind (invalid_request, unknown_model, payload_too_large, unsupported_media_type, method_not_allowed: the client's; internal: the model failed)",
+            "Prediction requests refused or failed, by protocol and kind (invalid_request, unknown_model, payload_too_large, unsupported_media_type, method_not_allowed: the client's; timeout: no full request in time; overloaded: too many requests at once; internal: the model failed or a handler panicked)",
             errors.clone(),
         );
         model::register(&mut registry, model, name, version, load);

@@ -8,8 +8,8 @@ use tract_onnx::pb::{
     NodeProto, ValueInfoProto,
 };
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::internal::DimLike;
 
+use super::check::{check_output_names, check_outputs, unknown_operator};
 use super::{Labels, ModelInfo, Task};
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
@@ -47,7 +47,7 @@ pub enum LoadError {
     Tract(String),
 }
 
-fn unsupported(message: impl Into<String>) -> LoadError {
+pub(super) fn unsupported(message: impl Into<String>) -> LoadError {
     LoadError::Unsupported(message.into())
 }
 
@@ -60,7 +60,23 @@ pub(super) fn load(
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| LoadError::Decode(format!("{e:#}")))?;
     let info = describe(&proto)?;
-    let plan = optimise(&onnx, &proto, &info).map_err(|e| LoadError::Tract(format!("{e:#}")))?;
+    check_output_names(&proto)?;
+    // tract indexes by name and asserts in places a malformed file reaches (found by
+    // fuzz/load_model): a panic here must be a load error naming the file's problem,
+    // not a crash of the server or the converter. Unwind-safe in effect: nothing tract
+    // touched is used after a panic.
+    let optimise = std::panic::AssertUnwindSafe(|| optimise(&onnx, &proto, &info));
+    let optimised = std::panic::catch_unwind(optimise).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        LoadError::Tract(format!("the graph is malformed ({message})"))
+    })?;
+    let plan = optimised.map_err(|e| {
+        unknown_operator(&onnx, &proto).unwrap_or_else(|| LoadError::Tract(format!("{e:#}")))
+    })?;
     check_outputs(&plan, &info)?;
     Ok((plan, info, super::size::ensemble_size(&proto)))
 }
@@ -104,7 +120,20 @@ fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
         producer: format!("{} {}", proto.producer_name, proto.producer_version)
             .trim()
             .to_string(),
+        handles_missing: handles_missing(&graph.node),
     })
+}
+
+/// Whether a tree ensemble routes missing values: any node with
+/// `nodes_missing_value_tracks_true` set. Without it NaN compares false at every split,
+/// which is a branch nobody trained for.
+fn handles_missing(nodes: &[NodeProto]) -> bool {
+    nodes
+        .iter()
+        .filter(|node| node.op_type.starts_with("TreeEnsemble"))
+        .flat_map(|node| &node.attribute)
+        .filter(|attribute| attribute.name == "nodes_missing_value_tracks_true")
+        .any(|attribute| attribute.ints.iter().any(|&tracks| tracks != 0))
 }
 
 /// The feature count of a float input shaped [N, features].
@@ -229,50 +258,6 @@ fn optimise(
     model.into_optimized()?.into_runnable()
 }
 
-/// A classifier's first output must be one label per row and a second, if any, one
-/// probability per row and class; a regressor's first output one row of values per row.
-fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<(), LoadError> {
-    let model = plan.model();
-    let fact = |i: usize| {
-        model
-            .output_fact(i)
-            .map_err(|e| LoadError::Tract(format!("{e:#}")))
-    };
-    let first = fact(0)?;
-    let width = |fact: &TypedFact| fact.shape.get(1).and_then(|d| d.to_usize().ok());
-    match &info.task {
-        Task::Regressor { targets } => {
-            if first.rank() != 2 || width(first) != Some(*targets) || !first.datum_type.is_float() {
-                return Err(unsupported(format!(
-                    "output `{}` must be [N, {targets}] float values, it is {first:?}",
-                    info.output_names[0]
-                )));
-            }
-        }
-        Task::Classifier { labels } => {
-            if first.rank() != 1
-                || !(first.datum_type.is_integer() || first.datum_type == String::datum_type())
-            {
-                return Err(unsupported(format!(
-                    "output `{}` must be one integer or string label per row, it is {first:?}",
-                    info.output_names[0]
-                )));
-            }
-            if model.outputs.len() > 1 {
-                let probabilities = fact(1)?;
-                if probabilities.rank() != 2 || width(probabilities) != Some(labels.len()) {
-                    return Err(unsupported(format!(
-                        "output `{}` must be [N, {}] class probabilities, it is {probabilities:?}",
-                        info.output_names[1],
-                        labels.len()
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{Model, BUNDLED_MODEL};
@@ -290,6 +275,44 @@ mod tests {
         let names = info.class_names.as_ref().unwrap();
         assert_eq!(names, &["setosa", "versicolor", "virginica"]);
         assert_eq!(info.feature_names.as_ref().map(Vec::len), Some(4));
+        // linfa's trees never see missing values, so the export has no missing branches.
+        assert!(!info.handles_missing);
+    }
+
+    #[test]
+    fn a_tree_ensemble_with_missing_branches_takes_missing_values() {
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        assert!(!handles_missing(&graph.node));
+        let tree = graph
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "TreeEnsembleClassifier")
+            .unwrap();
+        let n = tree
+            .attribute
+            .iter()
+            .find(|a| a.name == "nodes_treeids")
+            .unwrap()
+            .ints
+            .len();
+        let mut tracks = vec![0; n];
+        tree.attribute.push(tract_onnx::pb::AttributeProto {
+            name: "nodes_missing_value_tracks_true".into(),
+            ints: tracks.clone(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+            ..Default::default()
+        });
+        assert!(!handles_missing(&graph.node), "all zero: no missing branch");
+        tracks[0] = 1;
+        let tree = graph
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "TreeEnsembleClassifier")
+            .unwrap();
+        tree.attribute.last_mut().unwrap().ints = tracks;
+        assert!(handles_missing(&graph.node));
     }
 
     #[test]
@@ -308,6 +331,36 @@ mod tests {
     fn rejects_a_truncated_file() {
         let err = Model::from_bytes(&BUNDLED_MODEL[..BUNDLED_MODEL.len() / 2]).unwrap_err();
         assert!(matches!(err, LoadError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_operator_no_output_needs_is_dropped_and_the_model_loads() {
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        let input = graph.input[0].name.clone();
+        graph.node.push(tract_onnx::pb::NodeProto {
+            op_type: "FrobnicateFeatures".into(),
+            input: vec![input],
+            output: vec!["unused".into()],
+            ..Default::default()
+        });
+        let bytes = prost::Message::encode_to_vec(&proto);
+        assert!(Model::from_bytes(&bytes).is_ok());
+    }
+
+    #[test]
+    fn rejects_an_output_no_node_makes() {
+        let onnx = tract_onnx::onnx();
+        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        proto.graph.as_mut().unwrap().output[1].name = "arpbobilities".into();
+        let bytes = prost::Message::encode_to_vec(&proto);
+        let err = Model::from_bytes(&bytes).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("graph output \"arpbobilities\" is not made by any node"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! says about itself, and predicts batches. Protocols hand it a [`Batch`]; it never sees
 //! JSON.
 
+mod check;
 mod load;
 mod size;
 mod tree_ensemble;
@@ -160,6 +161,11 @@ pub struct ModelInfo {
     pub operator: String,
     /// `producer_name` and `producer_version` of the file.
     pub producer: String,
+    /// Whether the model takes missing values (NaN): a tree ensemble with a
+    /// `nodes_missing_value_tracks_true` entry set, i.e. trained to route missing values
+    /// (scikit-learn's HistGradientBoosting, XGBoost, LightGBM exports). Other models
+    /// would answer NaN input with an arbitrary branch or NaN scores, so they refuse it.
+    pub handles_missing: bool,
 }
 
 #[cfg(test)]
@@ -176,6 +182,7 @@ impl ModelInfo {
             class_names: None,
             operator: "LinearClassifier".into(),
             producer: String::new(),
+            handles_missing: false,
         }
     }
 }

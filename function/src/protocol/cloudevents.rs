@@ -20,6 +20,7 @@ use hyper::{header, HeaderMap, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::{json_response, ApiError};
+use crate::model::{Batch, ModelInfo};
 use crate::router::App;
 
 /// The type of every reply event.
@@ -61,22 +62,20 @@ pub async fn handle(
              {STRUCTURED}; for a plain request use POST /predict"
         )));
     };
-    let (request_id, data) = match mode {
+    let info = app.model.info();
+    let max_rows = app.limits.max_batch_rows;
+    let (request_id, batch) = match mode {
         Mode::Binary => {
-            let id = binary_attributes(request.headers())?;
-            let body = super::read_json_body(request, app.max_body_bytes).await?;
-            let data = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::BadRequest(format!("the event's data is not valid JSON ({e})"))
-            })?;
-            (id, data)
+            binary_attributes(request.headers())?;
+            let headers = request.headers().clone();
+            let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+            decode_binary(&headers, &body, info, max_rows)?
         }
         Mode::Structured => {
-            let body = super::read_json_body(request, app.max_body_bytes).await?;
-            structured_event(&body)?
+            let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+            decode_structured(&body, info, max_rows)?
         }
     };
-    let batch = super::predict::decode_value(data, app.model.info())
-        .map_err(|e| ApiError::BadRequest(format!("the event's data: {e}")))?;
     let prediction = super::run(app, &batch)?;
     let answer = super::predict::Answer::new(&prediction, true);
     let reply = Reply {
@@ -87,6 +86,41 @@ pub async fn handle(
     Ok(match mode {
         Mode::Binary => reply.binary(&answer),
         Mode::Structured => reply.structured(&answer),
+    })
+}
+
+/// Decodes a binary-mode event: the id from the `ce-*` headers, the batch from the
+/// body. Returns the request event's id and the batch.
+pub fn decode_binary(
+    headers: &HeaderMap,
+    body: &[u8],
+    info: &ModelInfo,
+    max_rows: usize,
+) -> Result<(String, Batch), ApiError> {
+    let id = binary_attributes(headers)?;
+    let data = super::parse_json(body)
+        .map_err(|e| ApiError::BadRequest(format!("the event's data {e}")))?;
+    Ok((id, decode_data(data, info, max_rows)?))
+}
+
+/// Decodes a structured-mode event (the whole event is the body). Returns the request
+/// event's id and the batch.
+pub fn decode_structured(
+    body: &[u8],
+    info: &ModelInfo,
+    max_rows: usize,
+) -> Result<(String, Batch), ApiError> {
+    let (id, data) = structured_event(body)?;
+    Ok((id, decode_data(data, info, max_rows)?))
+}
+
+/// The batch in an event's data, a `/predict` request; 400 errors say it is the data.
+fn decode_data(data: Value, info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+    super::predict::decode_value(data, info, max_rows).map_err(|error| match error {
+        ApiError::BadRequest(message) => {
+            ApiError::BadRequest(format!("the event's data: {message}"))
+        }
+        other => other,
     })
 }
 
@@ -116,11 +150,8 @@ fn binary_attributes(headers: &HeaderMap) -> Result<String, ApiError> {
 /// Parses a structured-mode event and returns its id and data.
 fn structured_event(body: &[u8]) -> Result<(String, Value), ApiError> {
     let bad = ApiError::BadRequest;
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        bad(format!(
-            "structured-mode CloudEvent is not valid JSON ({e})"
-        ))
-    })?;
+    let value: Value =
+        super::parse_json(body).map_err(|e| bad(format!("structured-mode CloudEvent {e}")))?;
     let Value::Object(mut event) = value else {
         return Err(bad(
             "structured-mode CloudEvent must be a JSON object".into()

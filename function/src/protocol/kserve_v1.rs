@@ -37,21 +37,18 @@ pub async fn predict(
     name: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     super::check_model_name(app, name)?;
-    let body = super::read_json_body(request, app.max_body_bytes).await?;
-    let batch = decode(&body, app.model.info())?;
+    let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+    let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
     let prediction = super::run(app, &batch)?;
     Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
 }
 
-/// Decodes `{"instances": [[...], ...]}`. Unknown fields are refused, as `/predict`
-/// does: a misspelt `instance` should not be silently ignored.
-pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
+/// Decodes `{"instances": [[...], ...]}` of at most `max_rows` rows. Unknown fields are
+/// refused, as `/predict` does: a misspelt `instance` should not be silently ignored.
+pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        bad(format!(
-            "request body is not valid JSON ({e}); send {SHAPE}"
-        ))
-    })?;
+    let value: Value =
+        super::parse_json(body).map_err(|e| bad(format!("request body {e}; send {SHAPE}")))?;
     let Value::Object(mut fields) = value else {
         return Err(bad(format!("request body must be a JSON object: {SHAPE}")));
     };
@@ -71,7 +68,7 @@ pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
     if rows.is_empty() {
         return Err(bad("`instances` is empty; send at least one row".into()));
     }
-    super::predict::decode_rows(&rows, "instances", info)
+    super::predict::decode_rows(&rows, "instances", info, max_rows)
 }
 
 /// Encodes `{"predictions": [...]}`: the same per-row answers `/predict` gives.
@@ -96,7 +93,7 @@ mod tests {
     }
 
     fn error(body: &str) -> String {
-        match decode(body.as_bytes(), &info()) {
+        match decode(body.as_bytes(), &info(), 2) {
             Err(ApiError::BadRequest(message)) => message,
             other => panic!("expected a bad request for {body}, got {other:?}"),
         }
@@ -104,7 +101,7 @@ mod tests {
 
     #[test]
     fn decodes_instances_as_rows() {
-        let batch = decode(br#"{"instances":[[1,2],[3,4.5]]}"#, &info()).unwrap();
+        let batch = decode(br#"{"instances":[[1,2],[3,4.5]]}"#, &info(), 2).unwrap();
         assert_eq!(batch, Batch::new(vec![1.0, 2.0, 3.0, 4.5], 2));
     }
 
@@ -116,6 +113,9 @@ mod tests {
         assert!(error(r#"{"instances":[[1,2]],"x":0}"#).contains("unknown field `x`"));
         assert!(error(r#"{"instances":[[1,2,3]]}"#).contains("has 3 features"));
         assert!(error("[").contains("not valid JSON"));
+        assert!(error(r#"{"instances":[[1,null]]}"#).contains("missing value"));
+        let three = decode(br#"{"instances":[[1,2],[1,2],[1,2]]}"#, &info(), 2);
+        assert!(matches!(three, Err(ApiError::TooManyRows { rows: 3, .. })));
     }
 
     #[test]

@@ -220,7 +220,14 @@ pub fn spec(app: &App) -> Value {
             "responses": {
                 "BadRequest": error("The body or a parameter is malformed; the message names the problem"),
                 "NotFound": error("No such model or version; the message names the served one"),
-                "PayloadTooLarge": error("The body is over the size limit"),
+                "PayloadTooLarge": error("The body is over the size limit, or the batch has more rows than the row limit"),
+                "RequestTimeout": error("The body did not arrive within the request timeout"),
+                "Overloaded": {
+                    "description": "Too many requests in flight; retry after the given seconds",
+                    "headers": { "Retry-After": { "description": "Seconds to wait",
+                        "schema": { "type": "integer" } } },
+                    "content": { "application/json": { "schema": reference("Error") } },
+                },
                 "UnsupportedMediaType": error("The content type is not JSON, or the body is compressed"),
                 "Internal": error("The model failed to run"),
             },
@@ -280,9 +287,11 @@ fn post_responses(ok: Value, model_path: bool) -> Value {
     let mut responses = json!({
         "200": { "description": "The prediction", "content": { "application/json": { "schema": ok } } },
         "400": { "$ref": "#/components/responses/BadRequest" },
+        "408": { "$ref": "#/components/responses/RequestTimeout" },
         "413": { "$ref": "#/components/responses/PayloadTooLarge" },
         "415": { "$ref": "#/components/responses/UnsupportedMediaType" },
         "500": { "$ref": "#/components/responses/Internal" },
+        "503": { "$ref": "#/components/responses/Overloaded" },
     });
     if model_path {
         responses["404"] = json!({ "$ref": "#/components/responses/NotFound" });
@@ -339,7 +348,10 @@ fn cloudevents_operation() -> Value {
 /// Every body schema, with row widths and label types from the model.
 fn schemas(info: &ModelInfo) -> Value {
     let width = info.n_features;
-    let row = json!({ "type": "array", "items": { "type": "number" },
+    // Features must fit the model's f32 input; larger numbers are refused with 400.
+    let feature = json!({ "type": "number",
+                          "minimum": -f64::from(f32::MAX), "maximum": f64::from(f32::MAX) });
+    let row = json!({ "type": "array", "items": feature,
                       "minItems": width, "maxItems": width });
     let rows = json!({ "type": "array", "items": row, "minItems": 1 });
     let answer = match &info.task {

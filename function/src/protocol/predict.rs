@@ -22,8 +22,8 @@ pub async fn handle(
     app: &App,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let with_probabilities = wants_probabilities(request.uri().query())?;
-    let body = super::read_json_body(request, app.max_body_bytes).await?;
-    let batch = decode(&body, app.model.info())?;
+    let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+    let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
     let prediction = super::run(app, &batch)?;
     Ok(json_response(
         StatusCode::OK,
@@ -51,18 +51,16 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(wanted)
 }
 
-/// Decodes a request body into a batch as wide as the model's input.
-pub fn decode(body: &[u8], info: &ModelInfo) -> Result<Batch, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "request body is not valid JSON ({e}); send {SHAPES}"
-        ))
-    })?;
-    decode_value(value, info)
+/// Decodes a request body into a batch as wide as the model's input, of at most
+/// `max_rows` rows.
+pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+    let value: Value = super::parse_json(body)
+        .map_err(|e| ApiError::BadRequest(format!("request body {e}; send {SHAPES}")))?;
+    decode_value(value, info, max_rows)
 }
 
 /// Decodes an already parsed `{"input": ...}` object (a CloudEvent's `data`).
-pub fn decode_value(value: Value, info: &ModelInfo) -> Result<Batch, ApiError> {
+pub fn decode_value(value: Value, info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
     let Value::Object(mut fields) = value else {
         return Err(bad(format!("request body must be a JSON object: {SHAPES}")));
@@ -87,12 +85,18 @@ pub fn decode_value(value: Value, info: &ModelInfo) -> Result<Batch, ApiError> {
         push_row(&mut values, &items, "input", info)?;
         return Ok(Batch::new(values, info.n_features));
     }
-    decode_rows(&items, "input", info)
+    decode_rows(&items, "input", info, max_rows)
 }
 
-/// Decodes a non-empty list of rows (`field[i]` is row `i`), each as wide as the model's
-/// input: the batch form of `/predict` and KServe V1's `instances`.
-pub fn decode_rows(items: &[Value], field: &str, info: &ModelInfo) -> Result<Batch, ApiError> {
+/// Decodes a non-empty list of at most `max_rows` rows (`field[i]` is row `i`), each as
+/// wide as the model's input: the batch form of `/predict` and KServe V1's `instances`.
+pub fn decode_rows(
+    items: &[Value],
+    field: &str,
+    info: &ModelInfo,
+    max_rows: usize,
+) -> Result<Batch, ApiError> {
+    super::check_rows(items.len(), max_rows)?;
     let width = info.n_features;
     let mut values = Vec::with_capacity(items.len() * width);
     for (i, item) in items.iter().enumerate() {
@@ -108,7 +112,8 @@ pub fn decode_rows(items: &[Value], field: &str, info: &ModelInfo) -> Result<Bat
 }
 
 /// Appends one row of features, checking its width and that each value is a number
-/// that fits in the model's 32-bit float input.
+/// that fits in the model's 32-bit float input (or `null` for a model that takes
+/// missing values).
 fn push_row(
     values: &mut Vec<f32>,
     row: &[Value],
@@ -128,16 +133,16 @@ fn push_row(
         )));
     }
     for (j, value) in row.iter().enumerate() {
-        let number = value.as_f64().ok_or_else(|| {
-            ApiError::BadRequest(format!("`{at}[{j}]` is {}, not a number", kind(value)))
+        let number = match value {
+            Value::Null => None,
+            _ => Some(value.as_f64().ok_or_else(|| {
+                ApiError::BadRequest(format!("`{at}[{j}]` is {}, not a number", kind(value)))
+            })?),
+        };
+        let feature = super::feature(number, info.handles_missing).map_err(|e| {
+            ApiError::BadRequest(e.explain(&format!("`{at}[{j}]` = {}", kind(value))))
         })?;
-        let single = number as f32;
-        if !single.is_finite() {
-            return Err(ApiError::BadRequest(format!(
-                "`{at}[{j}]` = {number} is outside the range of a 32-bit float"
-            )));
-        }
-        values.push(single);
+        values.push(feature);
     }
     Ok(())
 }
@@ -199,11 +204,12 @@ mod tests {
             class_names: None,
             operator: "TreeEnsembleClassifier".into(),
             producer: String::new(),
+            handles_missing: false,
         }
     }
 
     fn error(body: &str) -> String {
-        match decode(body.as_bytes(), &iris_info()) {
+        match decode(body.as_bytes(), &iris_info(), 3) {
             Err(ApiError::BadRequest(message)) => message,
             other => panic!("expected a bad request for {body}, got {other:?}"),
         }
@@ -211,13 +217,13 @@ mod tests {
 
     #[test]
     fn decodes_one_row() {
-        let batch = decode(br#"{"input":[5.1,3.5,1.4,0.2]}"#, &iris_info()).unwrap();
+        let batch = decode(br#"{"input":[5.1,3.5,1.4,0.2]}"#, &iris_info(), 3).unwrap();
         assert_eq!(batch, Batch::new(vec![5.1, 3.5, 1.4, 0.2], 4));
     }
 
     #[test]
     fn decodes_a_batch_of_rows() {
-        let batch = decode(br#"{"input":[[1,2,3,4],[5,6,7,8]]}"#, &iris_info()).unwrap();
+        let batch = decode(br#"{"input":[[1,2,3,4],[5,6,7,8]]}"#, &iris_info(), 3).unwrap();
         assert_eq!(batch.rows(), 2);
         assert_eq!(batch, Batch::new((1..=8).map(|v| v as f32).collect(), 4));
     }
@@ -249,12 +255,38 @@ mod tests {
             message.contains("`input[1]` is the string \"2\", not a number"),
             "{message}"
         );
-        assert!(error(r#"{"input":[1,null,3,4]}"#).contains("null, not a number"));
     }
 
     #[test]
     fn rejects_values_beyond_f32() {
         assert!(error(r#"{"input":[1,2,3,1e300]}"#).contains("outside the range"));
+        assert!(error(r#"{"input":[1,2,3,-1e39]}"#).contains("infinite or outside"));
+    }
+
+    #[test]
+    fn rejects_missing_values_unless_the_model_takes_them() {
+        let message = error(r#"{"input":[1,null,3,4]}"#);
+        assert!(
+            message.contains("`input[1]` = null is a missing value"),
+            "{message}"
+        );
+        assert!(error(r#"{"input":[1,NaN,3,4]}"#).contains("NaN or Infinity"));
+        let info = ModelInfo {
+            handles_missing: true,
+            ..iris_info()
+        };
+        let batch = decode(br#"{"input":[[1,null,3,4]]}"#, &info, 3).unwrap();
+        assert_eq!(batch.rows(), 1);
+        assert!(decode(br#"{"input":[[1,1e39,3,4]]}"#, &info, 3).is_err());
+    }
+
+    #[test]
+    fn refuses_more_rows_than_the_limit_with_413() {
+        let four = r#"{"input":[[1,2,3,4],[1,2,3,4],[1,2,3,4],[1,2,3,4]]}"#;
+        let error = decode(four.as_bytes(), &iris_info(), 3).unwrap_err();
+        assert!(matches!(error, ApiError::TooManyRows { rows: 4, limit: 3 }));
+        assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(decode(four.as_bytes(), &iris_info(), 4).is_ok());
     }
 
     #[test]

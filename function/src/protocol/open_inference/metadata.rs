@@ -6,7 +6,7 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
 use super::check_model;
-use super::tensor::Datatype;
+use super::datatype::Datatype;
 use crate::error::{json_response, ApiError};
 use crate::model::{Labels, ModelInfo, Task};
 use crate::router::App;

@@ -8,11 +8,12 @@
 //! `tritonclient` uses by default, is read. Outputs are always JSON, which every client
 //! reads whether or not it asked for binary outputs.
 
+mod datatype;
 mod metadata;
 mod tensor;
 
+pub use datatype::Datatype;
 pub use metadata::{live, model_metadata, model_ready, ready, server_metadata};
-pub use tensor::Datatype;
 
 use metadata::{output_specs, OutputKind, OutputSpec};
 
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Labels, ModelInfo, Predicted, Prediction};
+use crate::model::{Batch, Labels, ModelInfo, Predicted, Prediction};
 use crate::router::App;
 
 /// Header of the binary tensor extension: the length of the JSON part of the body.
@@ -121,33 +122,20 @@ pub async fn infer(
     };
     let body = match header_length {
         // JSON followed by raw tensor bytes: whatever the content type says.
-        Some(_) => super::read_body(request, app.max_body_bytes).await?,
-        None => super::read_json_body(request, app.max_body_bytes).await?,
+        Some(_) => super::read_body(request, app.limits.max_body_bytes).await?,
+        None => super::read_json_body(request, app.limits.max_body_bytes).await?,
     };
-    let (json, binary) = match header_length {
-        Some(length) if length <= body.len() => body.split_at(length),
-        Some(length) => {
-            return Err(ApiError::BadRequest(format!(
-                "{HEADER_LENGTH} is {length} but the body has only {} bytes",
-                body.len()
-            )))
-        }
-        None => (&body[..], &[][..]),
-    };
-    let request: InferRequest = serde_json::from_slice(json).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "request body is not an inference request ({e}); send \
-             {{\"inputs\":[{{\"name\",\"shape\",\"datatype\",\"data\"}}]}}"
-        ))
-    })?;
     let info = app.model.info();
-    let batch = decode_input(&request, binary, info).map_err(ApiError::BadRequest)?;
-    let specs = requested_outputs(&request, info)?;
+    let Decoded {
+        id,
+        batch,
+        outputs: specs,
+    } = decode(&body, header_length, info, app.limits.max_batch_rows)?;
     let prediction = super::run(app, &batch)?;
     let response = InferResponse {
         model_name: &app.model_name,
         model_version: &app.model_version,
-        id: request.id.as_deref(),
+        id: id.as_deref(),
         outputs: specs
             .iter()
             .map(|spec| response_output(spec, &prediction))
@@ -157,24 +145,71 @@ pub async fn infer(
     Ok(json_response(StatusCode::OK, body))
 }
 
+/// An inference request, decoded and checked against the model.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The request's `id`, echoed in the response.
+    pub id: Option<String>,
+    /// The rows to predict.
+    pub batch: Batch,
+    /// The outputs to answer with, in order.
+    outputs: Vec<OutputSpec<'a>>,
+}
+
+/// Decodes an inference request body: JSON, or with `header_length` (Triton's binary
+/// extension) that many bytes of JSON followed by raw tensor bytes. At most `max_rows`
+/// rows (413 beyond); every other problem is a 400.
+pub fn decode<'a>(
+    body: &[u8],
+    header_length: Option<usize>,
+    info: &'a ModelInfo,
+    max_rows: usize,
+) -> Result<Decoded<'a>, ApiError> {
+    let (json, binary) = match header_length {
+        Some(length) if length <= body.len() => body.split_at(length),
+        Some(length) => {
+            return Err(ApiError::BadRequest(format!(
+                "{HEADER_LENGTH} is {length} but the body has only {} bytes",
+                body.len()
+            )))
+        }
+        None => (body, &[][..]),
+    };
+    let request: InferRequest = super::parse_json(json).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "request body is not an inference request: it {e}; send \
+             {{\"inputs\":[{{\"name\",\"shape\",\"datatype\",\"data\"}}]}}"
+        ))
+    })?;
+    let batch = decode_input(&request, binary, info, max_rows)?;
+    let outputs = requested_outputs(&request, info)?;
+    Ok(Decoded {
+        id: request.id,
+        batch,
+        outputs,
+    })
+}
+
 /// The model's one input from the request, from JSON `data` or the binary part.
 fn decode_input(
     request: &InferRequest,
     binary: &[u8],
     info: &ModelInfo,
-) -> Result<crate::model::Batch, String> {
+    max_rows: usize,
+) -> Result<Batch, ApiError> {
+    let bad = ApiError::BadRequest;
     let expected = format!(
         "the model takes one input {:?} of shape [-1, {}]",
         info.input_name, info.n_features
     );
     let [input] = &request.inputs[..] else {
-        return Err(format!(
+        return Err(bad(format!(
             "`inputs` has {} tensors; {expected}",
             request.inputs.len()
-        ));
+        )));
     };
     if input.name != info.input_name {
-        return Err(format!("unknown input {:?}; {expected}", input.name));
+        return Err(bad(format!("unknown input {:?}; {expected}", input.name)));
     }
     let binary_size = input
         .parameters
@@ -185,26 +220,30 @@ fn decode_input(
             let size = size
                 .as_u64()
                 .and_then(|s| usize::try_from(s).ok())
-                .ok_or_else(|| format!("binary_data_size {size} is not a byte count"))?;
+                .ok_or_else(|| bad(format!("binary_data_size {size} is not a byte count")))?;
             if size != binary.len() {
-                return Err(format!(
+                return Err(bad(format!(
                     "binary_data_size is {size} but {} bytes follow the JSON header",
                     binary.len()
-                ));
+                )));
             }
             tensor::Elements::Binary(binary)
         }
         (None, _) if !binary.is_empty() => {
-            return Err(format!(
+            return Err(bad(format!(
                 "{} bytes follow the JSON header but no input has binary_data_size",
                 binary.len()
-            ))
+            )))
         }
         (None, Some(data)) => tensor::Elements::Json(data),
-        (None, None) => return Err(format!("input {:?} has no `data`", input.name)),
+        (None, None) => return Err(bad(format!("input {:?} has no `data`", input.name))),
     };
-    tensor::decode(&input.datatype, &input.shape, elements, info)
-        .map_err(|message| format!("input {:?}: {message}", input.name))
+    tensor::decode(&input.datatype, &input.shape, elements, info, max_rows).map_err(|error| {
+        match error {
+            ApiError::BadRequest(message) => bad(format!("input {:?}: {message}", input.name)),
+            other => other,
+        }
+    })
 }
 
 /// The outputs asked for, in the order asked; all of them when none are named.
@@ -298,17 +337,16 @@ mod tests {
         let info = classifier(Labels::Int(vec![0, 1]), &["label"]);
         let tensor = |name: &str| serde_json::json!({"name": name, "shape": [1, 2], "datatype": "FP32", "data": [1, 2]});
         let ok = request(serde_json::json!({ "inputs": [tensor("input")] }));
-        assert_eq!(decode_input(&ok, &[], &info).unwrap().rows(), 1);
+        let error = |request: &InferRequest, binary: &[u8]| {
+            decode_input(request, binary, &info, 10)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(decode_input(&ok, &[], &info, 10).unwrap().rows(), 1);
         let wrong = request(serde_json::json!({ "inputs": [tensor("x")] }));
-        assert!(decode_input(&wrong, &[], &info)
-            .unwrap_err()
-            .contains("unknown input \"x\""));
+        assert!(error(&wrong, &[]).contains("unknown input \"x\""));
         let two = request(serde_json::json!({ "inputs": [tensor("input"), tensor("input")] }));
-        assert!(decode_input(&two, &[], &info)
-            .unwrap_err()
-            .contains("has 2 tensors"));
-        assert!(decode_input(&ok, &[0; 8], &info)
-            .unwrap_err()
-            .contains("no input has binary_data_size"));
+        assert!(error(&two, &[]).contains("has 2 tensors"));
+        assert!(error(&ok, &[0; 8]).contains("no input has binary_data_size"));
     }
 }

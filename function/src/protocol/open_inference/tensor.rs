@@ -1,192 +1,13 @@
-//! Open Inference Protocol input tensors: the numeric datatypes, the shape checked
-//! against the data and the model, and the data (flat or nested JSON, or the raw
-//! little-endian bytes of Triton's binary tensor extension) turned into f32 features.
+//! Open Inference Protocol input tensors: the shape checked against the data and the
+//! model, and the data (flat or nested JSON, or the raw little-endian bytes of Triton's
+//! binary tensor extension) turned into f32 features (see [`super::datatype`]).
 
 use serde_json::Value;
 
+use super::datatype::Datatype;
+use crate::error::ApiError;
 use crate::model::{Batch, ModelInfo};
-
-/// The datatypes the model's f32 features can be sent as, quoted in errors.
-const NUMERIC: &str =
-    "FP32, FP64, FP16, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32 or UINT64";
-
-/// A numeric tensor datatype of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Datatype {
-    /// IEEE half precision.
-    Fp16,
-    /// IEEE single precision: the model's own input type.
-    Fp32,
-    /// IEEE double precision; values must still fit an f32.
-    Fp64,
-    /// Signed integers.
-    Int8,
-    /// Signed integers.
-    Int16,
-    /// Signed integers.
-    Int32,
-    /// Signed integers.
-    Int64,
-    /// Unsigned integers.
-    Uint8,
-    /// Unsigned integers.
-    Uint16,
-    /// Unsigned integers.
-    Uint32,
-    /// Unsigned integers.
-    Uint64,
-}
-
-impl Datatype {
-    /// Parses a protocol datatype name; BOOL, BYTES and others are refused by name.
-    pub fn parse(name: &str) -> Result<Datatype, String> {
-        use Datatype::*;
-        Ok(match name {
-            "FP16" => Fp16,
-            "FP32" => Fp32,
-            "FP64" => Fp64,
-            "INT8" => Int8,
-            "INT16" => Int16,
-            "INT32" => Int32,
-            "INT64" => Int64,
-            "UINT8" => Uint8,
-            "UINT16" => Uint16,
-            "UINT32" => Uint32,
-            "UINT64" => Uint64,
-            "BOOL" | "BYTES" | "BF16" => {
-                return Err(format!(
-                    "datatype {name} cannot carry the model's numeric features; use {NUMERIC}"
-                ))
-            }
-            other => return Err(format!("unknown datatype {other:?}; use {NUMERIC}")),
-        })
-    }
-
-    /// The protocol's name for the datatype.
-    pub fn name(self) -> &'static str {
-        use Datatype::*;
-        match self {
-            Fp16 => "FP16",
-            Fp32 => "FP32",
-            Fp64 => "FP64",
-            Int8 => "INT8",
-            Int16 => "INT16",
-            Int32 => "INT32",
-            Int64 => "INT64",
-            Uint8 => "UINT8",
-            Uint16 => "UINT16",
-            Uint32 => "UINT32",
-            Uint64 => "UINT64",
-        }
-    }
-
-    /// Bytes per element in the binary tensor extension.
-    fn width(self) -> usize {
-        use Datatype::*;
-        match self {
-            Int8 | Uint8 => 1,
-            Fp16 | Int16 | Uint16 => 2,
-            Fp32 | Int32 | Uint32 => 4,
-            Fp64 | Int64 | Uint64 => 8,
-        }
-    }
-
-    /// The inclusive range of an integer type.
-    fn integer_range(self) -> Option<(i128, i128)> {
-        use Datatype::*;
-        let range = |min: i128, max: i128| Some((min, max));
-        match self {
-            Int8 => range(i8::MIN.into(), i8::MAX.into()),
-            Int16 => range(i16::MIN.into(), i16::MAX.into()),
-            Int32 => range(i32::MIN.into(), i32::MAX.into()),
-            Int64 => range(i64::MIN.into(), i64::MAX.into()),
-            Uint8 => range(0, u8::MAX.into()),
-            Uint16 => range(0, u16::MAX.into()),
-            Uint32 => range(0, u32::MAX.into()),
-            Uint64 => range(0, u64::MAX.into()),
-            Fp16 | Fp32 | Fp64 => None,
-        }
-    }
-
-    /// A JSON element of this datatype as a model feature.
-    fn feature_from_json(self, value: &Value, at: &str) -> Result<f32, String> {
-        let Value::Number(number) = value else {
-            return Err(format!(
-                "`{at}` is {}, not a number",
-                super::super::predict::kind(value)
-            ));
-        };
-        if let Some((min, max)) = self.integer_range() {
-            let integer = number
-                .as_i64()
-                .map(i128::from)
-                .or_else(|| number.as_u64().map(i128::from))
-                .filter(|v| (min..=max).contains(v))
-                .ok_or_else(|| format!("`{at}` = {number} is not a {} integer", self.name()))?;
-            return Ok(integer as f32);
-        }
-        let float = number
-            .as_f64()
-            .expect("a JSON number without arbitrary precision");
-        self.float_feature(float, &format!("`{at}` = {number}"))
-    }
-
-    /// Element `i` of a little-endian buffer of this datatype as a model feature.
-    fn feature_from_le_bytes(self, bytes: &[u8], at: &str) -> Result<f32, String> {
-        use Datatype::*;
-        let array = |n: usize| -> [u8; 8] {
-            let mut padded = [0; 8];
-            padded[..n].copy_from_slice(bytes);
-            padded
-        };
-        let b = array(self.width());
-        let float = match self {
-            Fp16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])).into(),
-            Fp32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
-            Fp64 => f64::from_le_bytes(b),
-            Int8 => i8::from_le_bytes([b[0]]).into(),
-            Int16 => i16::from_le_bytes([b[0], b[1]]).into(),
-            Int32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
-            Int64 => return Ok(i64::from_le_bytes(b) as f32),
-            Uint8 => b[0].into(),
-            Uint16 => u16::from_le_bytes([b[0], b[1]]).into(),
-            Uint32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
-            Uint64 => return Ok(u64::from_le_bytes(b) as f32),
-        };
-        self.float_feature(float, &format!("`{at}` = {float}"))
-    }
-
-    /// Checks that a float fits the model's f32 input (and FP16's own range).
-    fn float_feature(self, value: f64, what: &str) -> Result<f32, String> {
-        if !value.is_finite() {
-            return Err(format!("{what} is not a finite number"));
-        }
-        if self == Datatype::Fp16 && value.abs() > 65504.0 {
-            return Err(format!("{what} is outside the range of FP16"));
-        }
-        let single = value as f32;
-        if !single.is_finite() {
-            return Err(format!(
-                "{what} is outside the range of the model's 32-bit float input"
-            ));
-        }
-        Ok(single)
-    }
-}
-
-/// IEEE 754 half precision to single precision (exact: every f16 is an f32).
-fn f16_to_f32(bits: u16) -> f32 {
-    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exponent = i32::from((bits >> 10) & 0x1f);
-    let fraction = f32::from(bits & 0x3ff);
-    let magnitude = match exponent {
-        0 => fraction * 2f32.powi(-24),
-        31 if fraction == 0.0 => f32::INFINITY,
-        31 => f32::NAN,
-        e => (1.0 + fraction / 1024.0) * 2f32.powi(e - 15),
-    };
-    sign * magnitude
-}
+use crate::protocol::check_rows;
 
 /// Where an input tensor's elements come from.
 pub enum Elements<'a> {
@@ -196,7 +17,8 @@ pub enum Elements<'a> {
     Binary(&'a [u8]),
 }
 
-/// Decodes one input tensor into a batch of rows for the model.
+/// Decodes one input tensor into a batch of at most `max_rows` rows for the model
+/// (413 beyond, checked before anything is allocated; 400 for the rest).
 ///
 /// The shape must be `[N, F]` with `F` the model's feature count, or `[F]` for a single
 /// row (a leniency: clients that send one example often drop the batch dimension).
@@ -205,9 +27,16 @@ pub fn decode(
     shape: &[i64],
     elements: Elements<'_>,
     info: &ModelInfo,
-) -> Result<Batch, String> {
-    let datatype = Datatype::parse(datatype)?;
-    let width = info.n_features;
+    max_rows: usize,
+) -> Result<Batch, ApiError> {
+    let datatype = Datatype::parse(datatype).map_err(ApiError::BadRequest)?;
+    let rows = rows(shape, info.n_features).map_err(ApiError::BadRequest)?;
+    check_rows(rows, max_rows)?;
+    collect(datatype, shape, rows, elements, info).map_err(ApiError::BadRequest)
+}
+
+/// The number of rows a shape describes, if it fits the model's input.
+fn rows(shape: &[i64], width: usize) -> Result<usize, String> {
     let shape: Vec<usize> = shape
         .iter()
         .map(|&d| usize::try_from(d))
@@ -228,20 +57,38 @@ pub fn decode(
             "shape {shape:?} is an empty batch; send at least one row"
         ));
     }
-    let count = rows * width;
+    Ok(rows)
+}
+
+/// The elements of a tensor of `rows` rows (within the limit) as a batch.
+fn collect(
+    datatype: Datatype,
+    shape: &[i64],
+    rows: usize,
+    elements: Elements<'_>,
+    info: &ModelInfo,
+) -> Result<Batch, String> {
+    let (width, missing) = (info.n_features, info.handles_missing);
+    // Checked: the row limit is configurable and could be set absurdly high.
+    let too_big = || format!("shape {shape:?} is too large");
+    let count = rows.checked_mul(width).ok_or_else(too_big)?;
+    let bytes_needed = count.checked_mul(datatype.width()).ok_or_else(too_big)?;
     let mut values = Vec::with_capacity(count);
     match elements {
         Elements::Binary(bytes) => {
-            if bytes.len() != count * datatype.width() {
+            if bytes.len() != bytes_needed {
                 return Err(format!(
-                    "binary data has {} bytes, shape {shape:?} of {} needs {}",
+                    "binary data has {} bytes, shape {shape:?} of {} needs {bytes_needed}",
                     bytes.len(),
                     datatype.name(),
-                    count * datatype.width()
                 ));
             }
             for (i, element) in bytes.chunks_exact(datatype.width()).enumerate() {
-                values.push(datatype.feature_from_le_bytes(element, &format!("data[{i}]"))?);
+                values.push(datatype.feature_from_le_bytes(
+                    element,
+                    &format!("data[{i}]"),
+                    missing,
+                )?);
             }
         }
         Elements::Json(data) => {
@@ -256,10 +103,20 @@ pub fn decode(
                     ));
                 }
                 for (i, item) in items.iter().enumerate() {
-                    values.push(datatype.feature_from_json(item, &format!("data[{i}]"))?);
+                    values.push(datatype.feature_from_json(
+                        item,
+                        &format!("data[{i}]"),
+                        missing,
+                    )?);
                 }
             } else {
-                nested(data, &shape, "data", datatype, &mut values)?;
+                let dims = [rows, width];
+                let dims = if shape.len() == 1 {
+                    &dims[1..]
+                } else {
+                    &dims[..]
+                };
+                nested(data, dims, "data", (datatype, missing), &mut values)?;
             }
         }
     }
@@ -271,11 +128,13 @@ fn nested(
     value: &Value,
     dims: &[usize],
     at: &str,
-    datatype: Datatype,
+    (datatype, missing): (Datatype, bool),
     out: &mut Vec<f32>,
 ) -> Result<(), String> {
     let Some((&length, inner)) = dims.split_first() else {
-        return datatype.feature_from_json(value, at).map(|v| out.push(v));
+        return datatype
+            .feature_from_json(value, at, missing)
+            .map(|v| out.push(v));
     };
     let Value::Array(items) = value else {
         return Err(format!(
@@ -290,7 +149,7 @@ fn nested(
         ));
     }
     for (i, item) in items.iter().enumerate() {
-        nested(item, inner, &format!("{at}[{i}]"), datatype, out)?;
+        nested(item, inner, &format!("{at}[{i}]"), (datatype, missing), out)?;
     }
     Ok(())
 }
@@ -306,7 +165,16 @@ mod tests {
     }
 
     fn json(datatype: &str, shape: &[i64], data: Value) -> Result<Batch, String> {
-        decode(datatype, shape, Elements::Json(&data), &info())
+        decode(datatype, shape, Elements::Json(&data), &info(), 10).map_err(|e| e.to_string())
+    }
+
+    fn binary(
+        datatype: &str,
+        shape: &[i64],
+        bytes: &[u8],
+        info: &ModelInfo,
+    ) -> Result<Batch, String> {
+        decode(datatype, shape, Elements::Binary(bytes), info, 10).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -374,16 +242,61 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        let batch = decode("FP64", &[1, 2], Elements::Binary(&bytes), &info()).unwrap();
+        let batch = binary("FP64", &[1, 2], &bytes, &info()).unwrap();
         assert_eq!(batch, Batch::new(vec![1.5, -2.0], 2));
         // 0x3e00 is 1.5 and 0xc000 is -2.0 in half precision.
         let half = [0x00, 0x3e, 0x00, 0xc0];
-        let batch = decode("FP16", &[2], Elements::Binary(&half), &info()).unwrap();
+        let batch = binary("FP16", &[2], &half, &info()).unwrap();
         assert_eq!(batch, Batch::new(vec![1.5, -2.0], 2));
-        let nan = f32::NAN.to_le_bytes().repeat(2);
-        assert!(decode("FP32", &[1, 2], Elements::Binary(&nan), &info()).is_err());
-        assert!(decode("FP32", &[1, 2], Elements::Binary(&[0; 7]), &info())
+        assert!(binary("FP32", &[1, 2], &[0; 7], &info())
             .unwrap_err()
             .contains("7 bytes"));
+    }
+
+    #[test]
+    fn nan_only_for_models_that_take_missing_values_and_infinity_never() {
+        let nan = f32::NAN.to_le_bytes().repeat(2);
+        let message = binary("FP32", &[1, 2], &nan, &info()).unwrap_err();
+        assert!(message.contains("missing value"), "{message}");
+        assert!(json("FP32", &[1, 2], json!([1, null]))
+            .unwrap_err()
+            .contains("missing value"));
+        let takes_missing = ModelInfo {
+            handles_missing: true,
+            ..info()
+        };
+        assert!(binary("FP32", &[1, 2], &nan, &takes_missing).is_ok());
+        let nulls = decode(
+            "FP64",
+            &[1, 2],
+            Elements::Json(&json!([[null, 1]])),
+            &takes_missing,
+            1,
+        );
+        assert!(nulls.is_ok());
+        let half_nan = [0x00, 0x7e, 0x00, 0x7e];
+        assert!(binary("FP16", &[1, 2], &half_nan, &takes_missing).is_ok());
+        let infinite = f64::INFINITY.to_le_bytes().repeat(2);
+        let message = binary("FP64", &[1, 2], &infinite, &takes_missing).unwrap_err();
+        assert!(message.contains("infinite"), "{message}");
+        assert!(json("INT32", &[1, 2], json!([1, null])).is_err());
+    }
+
+    #[test]
+    fn a_batch_over_the_row_limit_is_413_before_allocating() {
+        let error = decode("FP32", &[1 << 40, 2], Elements::Binary(&[]), &info(), 10).unwrap_err();
+        assert!(
+            matches!(error, ApiError::TooManyRows { limit: 10, .. }),
+            "{error}"
+        );
+        let huge = decode(
+            "FP32",
+            &[i64::MAX, 2],
+            Elements::Binary(&[]),
+            &info(),
+            usize::MAX,
+        );
+        assert!(huge.unwrap_err().to_string().contains("too large"));
+        assert!(json("FP32", &[10, 2], Value::from(vec![0; 20])).is_ok());
     }
 }

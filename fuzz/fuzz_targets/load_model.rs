@@ -1,0 +1,24 @@
+//! Model loading from arbitrary bytes: an error or a model, never a panic that escapes;
+//! a model that loads answers a row of zeros.
+#![no_main]
+
+use function::model::{Batch, Model};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(
+    init: {
+        // Loading catches tract's panics on malformed graphs and returns an error;
+        // libfuzzer-sys's hook would abort on those before they are caught. A panic
+        // that escapes still aborts (libfuzzer-sys's wrapper) and is reported.
+        std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
+    },
+    |bytes: &[u8]| {
+        if let Ok(model) = Model::from_bytes(bytes) {
+            let width = model.n_features();
+            // A fuzzed file may declare millions of features; one row of them is enough.
+            if width <= 4096 {
+                let _ = model.predict(&Batch::new(vec![0.0; width], width));
+            }
+        }
+    }
+);
