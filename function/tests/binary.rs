@@ -3,21 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_function");
-const TIMEOUT: Duration = Duration::from_secs(10);
+mod support;
 
-/// A free port on 127.0.0.1 (bound then released; the kernel will not hand it out
-/// again immediately).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, sigterm, wait_exit, wait_ready, BIN, TIMEOUT};
 
 /// Runs the binary to completion (it must exit by itself) with `args` and `env`.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -31,7 +22,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let status = wait(&mut child, TIMEOUT).expect("the binary exits by itself");
+    let status = wait_exit(&mut child, TIMEOUT).expect("the binary exits by itself");
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     child
@@ -51,17 +42,6 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         stdout,
         stderr,
     }
-}
-
-fn wait(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 /// The binary serving the bundled model on `port`, killed on drop if still running.
@@ -84,39 +64,8 @@ fn serve(port: u16) -> Running {
         .spawn()
         .unwrap();
     let running = Running(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + TIMEOUT;
-    while http(
-        addr,
-        "GET /readyz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
-    )
-    .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the function did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_ready(SocketAddr::from(([127, 0, 0, 1], port)));
     running
-}
-
-/// Sends raw bytes, returns the whole response (the request must close the connection).
-fn http(addr: SocketAddr, request: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
-}
-
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn stderr_lines(output: &Output) -> Vec<String> {
@@ -307,7 +256,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with(r#"{"prediction":[0]}"#), "{response}");
-    let status = wait(&mut server.0, TIMEOUT).expect("exits after draining");
+    let status = wait_exit(&mut server.0, TIMEOUT).expect("exits after draining");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -315,7 +264,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
 fn sigterm_when_idle_exits_0_promptly() {
     let mut server = serve(free_port());
     sigterm(&server.0);
-    let status = wait(&mut server.0, Duration::from_secs(2)).expect("exits promptly");
+    let status = wait_exit(&mut server.0, Duration::from_secs(2)).expect("exits promptly");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -336,7 +285,7 @@ fn sigterm_while_the_model_loads_exits_0_promptly() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.try_wait().unwrap().is_none(), "still loading");
     sigterm(&child);
-    let status = wait(&mut child, Duration::from_secs(3));
+    let status = wait_exit(&mut child, Duration::from_secs(3));
     let _ = child.kill();
     std::fs::remove_file(&fifo).unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(0));

@@ -2,31 +2,13 @@
 //! revision and the request id, one start-up line with the model summary, and
 //! `--no-metrics` / `METRICS=off` turning `/metrics` off.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_function");
-const TIMEOUT: Duration = Duration::from_secs(10);
+mod support;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Sends raw bytes, returns the whole response (the request must close the connection).
-fn http(addr: SocketAddr, request: &str) -> Option<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    Some(response)
-}
+use support::{free_port, http, sigterm, wait_ready, BIN};
 
 /// Starts the binary with `args` and `env`, stderr piped, and waits until it answers.
 fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr) {
@@ -46,29 +28,13 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr) {
         .spawn()
         .unwrap();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + TIMEOUT;
-    while http(
-        addr,
-        "GET /readyz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
-    )
-    .is_none()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the function did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_ready(addr);
     (child, addr)
 }
 
 /// SIGTERM, then everything the process wrote to stderr.
 fn stop(mut child: Child) -> String {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let mut stderr = String::new();
     child
         .stderr

@@ -12,9 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_function");
+mod support;
+
+use support::{free_port, sigterm, wait_exit, BIN, TIMEOUT};
+
 const MANIFEST: &str = include_str!("../../knative/base/service.yaml");
-const TIMEOUT: Duration = Duration::from_secs(10);
 const BODY: &str = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
 
 /// The value after `key:` on the first manifest line that has it (comments skipped).
@@ -74,13 +76,7 @@ fn start_like_knative() -> Function {
     let manifest_port: u16 = manifest_value("containerPort").parse().unwrap();
     let port = TcpListener::bind(("127.0.0.1", manifest_port))
         .map(|_| manifest_port)
-        .unwrap_or_else(|_| {
-            TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
+        .unwrap_or_else(|_| free_port());
     let child = Command::new(BIN)
         .env_clear()
         .env("PORT", port.to_string())
@@ -263,22 +259,8 @@ fn sigterm_during_a_stream_of_requests_loses_none_and_exits_0_in_the_grace_perio
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    let signalled = Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &function.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = loop {
-        if let Some(status) = function.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < grace,
-            "still running after the grace period"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    sigterm(&function.child);
+    let exited = wait_exit(&mut function.child, grace).expect("exits within the grace period");
     stop.store(true, Ordering::Relaxed);
     let mut answered = 0;
     for client in clients {

@@ -4,7 +4,7 @@
 //! Then SIGTERM arrives mid-stream: every response started is complete, exit 0.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_function");
-const TIMEOUT: Duration = Duration::from_secs(10);
+mod support;
+
+use support::{free_port, sigterm, wait_exit, BIN, TIMEOUT};
+
 const CONNECTIONS: usize = 16;
 const MAX_BATCH_ROWS: usize = 8;
 
@@ -27,11 +29,7 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(BIN)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--max-batch-rows", &MAX_BATCH_ROWS.to_string()])
@@ -364,22 +362,9 @@ fn mixed_load_gets_right_answers_no_5xx_flat_memory_and_a_clean_drain() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    let signalled = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exited = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(6),
-            "not drained in the grace period"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    sigterm(&server.0);
+    let exited =
+        wait_exit(&mut server.0, Duration::from_secs(6)).expect("drained in the grace period");
     stop.store(true, Ordering::Relaxed);
     let mut answered = 0;
     for client in clients {
