@@ -23,26 +23,9 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 venv="$root/target/interop-venv"
 requirements="$here/requirements.txt"
 
-python="${PYTHON:-}"
-if [ -z "$python" ]; then
-  if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
-fi
-
-# The stamp records the requirements and interpreter the venv was built from; any change
-# rebuilds the venv from scratch rather than layering versions.
-stamp="$venv/.interop-stamp"
-want="$(sha256sum "$requirements" | cut -d' ' -f1) $("$python" -c 'import sys; print(sys.version.split()[0])')"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "interop: creating $venv with $("$python" --version 2>&1)"
-  rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
-  "$python" -m venv "$venv"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
-    "$venv/bin/python" -m pip install --quiet --requirement "$requirements"
-  echo "$want" >"$stamp"
-else
-  echo "interop: reusing $venv"
-fi
+# shellcheck source=../pinned-venv.sh
+. "$here/../pinned-venv.sh"
+pinned_venv interop "$venv" "$requirements"
 
 # Always ask cargo: a no-op when the binaries are fresh, a build from a clean clone, and
 # never a stale binary tested after the Rust code changed.

@@ -10,16 +10,9 @@ here="$root/tests/manifests"
 venv="$root/target/manifests-venv"
 started=$SECONDS
 
-# Rebuild the venv when it is missing or the pins changed since it was built.
-stamp="$(cat "$here/requirements.txt" "$here/constraints.txt" | sha256sum | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" || "$(cat "$venv/.pins" 2>/dev/null)" != "$stamp" ]]; then
-  echo "manifests: installing the pinned tools into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  timeout 900 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    -r "$here/requirements.txt" -c "$here/constraints.txt"
-  echo "$stamp" > "$venv/.pins"
-fi
+# shellcheck source=../pinned-venv.sh
+. "$here/../pinned-venv.sh"
+pinned_venv manifests "$venv" "$here/requirements.txt" "$here/constraints.txt"
 
 if command -v kubectl >/dev/null; then
   echo "manifests: rendering with $(kubectl version --client 2>/dev/null | grep -i kustomize || echo 'kubectl kustomize')"

@@ -20,24 +20,9 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 venv="$root/target/schema-venv"
 requirements="$here/requirements.txt"
 
-python="${PYTHON:-}"
-if [ -z "$python" ]; then
-  if command -v python3.11 >/dev/null 2>&1; then python=python3.11; else python=python3; fi
-fi
-
-stamp="$venv/.schema-stamp"
-want="$(sha256sum "$requirements" | cut -d' ' -f1) $("$python" -c 'import sys; print(sys.version.split()[0])')"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "schema: creating $venv with $("$python" --version 2>&1)"
-  rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
-  "$python" -m venv "$venv"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
-    "$venv/bin/python" -m pip install --quiet --requirement "$requirements"
-  echo "$want" >"$stamp"
-else
-  echo "schema: reusing $venv"
-fi
+# shellcheck source=../pinned-venv.sh
+. "$here/../pinned-venv.sh"
+pinned_venv schema "$venv" "$requirements"
 
 cargo build --quiet -p function
 
