@@ -4,8 +4,9 @@
 # manifests run it: read-only root, user 65532, all capabilities dropped, Knative's
 # environment. Checks a prediction over HTTP/1.1 and h2c, a model mounted the way the
 # ConfigMap overlay mounts it, and that `podman stop` ends PID 1 through SIGTERM (exit 0,
-# well before the stop timeout would SIGKILL it). Prints the image size and checks that
-# the image is the binary and the model only, and under 15 MB compressed (as pulled).
+# well before the stop timeout would SIGKILL it). Prints the image size (and writes it to
+# target/container-size.txt for bench/compare.sh) and checks that the image is the binary
+# and the model only, and under 15 MB compressed (as pulled).
 # Exits 0 with "SKIP" only when podman cannot start containers on this machine at all.
 set -euo pipefail
 
@@ -161,6 +162,9 @@ payload=$(( $(stat -c %s "$ctx/function") + $(stat -c %s "$ctx/iris-forest.onnx"
 pulled="$(timeout 120 "${podman[@]}" save --format docker-archive "$image" 2>/dev/null | gzip -6 | wc -c)"
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1000000 }'; }
 say "image size: $(mb "$bytes") uncompressed ($bytes bytes: binary $(stat -c %s "$ctx/function"), model $(stat -c %s "$ctx/iris-forest.onnx")), $(mb "$pulled") compressed"
+# For bench/compare.sh's table, which cannot build images itself.
+printf '# written by tests/container/run.sh\nuncompressed_bytes=%s\ncompressed_bytes=%s\nmeasured=%s\n' \
+  "$bytes" "$pulled" "$(date -u +%Y-%m-%d)" >"$root/target/container-size.txt"
 ((bytes <= payload + 65536)) || fail "the image holds $((bytes - payload)) bytes besides the binary and the model"
 pass "the image is the static binary and the model only ($(mb "$bytes"))"
 ((pulled < size_limit_mb * 1000000)) || fail "the compressed image is $(mb "$pulled"), over the $size_limit_mb MB target"
