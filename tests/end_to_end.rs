@@ -212,3 +212,43 @@ async fn probabilities_are_one_row_per_input_row_summing_to_one() {
     }
     server.stop().await;
 }
+
+/// A batch big enough to be predicted on the blocking pool (see function::runtime) gets
+/// the answers its rows get one at a time on the worker threads, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_predicted_off_the_workers_answers_like_its_rows_alone() {
+    let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
+    let rows = 2 * function::runtime::OFFLOAD_MIN_TREE_ROWS / model.work_per_row();
+    assert!(model.work_per_row() * rows >= function::runtime::OFFLOAD_MIN_TREE_ROWS);
+    let server = TestServer::start(model).await;
+    // Rows spread over and beyond Iris's ranges, so all three classes come up.
+    let batch = ndarray::Array2::from_shape_fn((rows, 4), |(i, j)| {
+        ((i * 7 + j * 13) % 50) as f32 * 0.16 + j as f32 * 0.3
+    });
+    let reply = send(
+        server.addr,
+        post_json(server.addr, "/predict", rows_json(&batch)),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let together: Vec<i64> = reply.json()["prediction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(together.len(), rows);
+    let mut classes = std::collections::BTreeSet::new();
+    for (i, row) in batch.outer_iter().enumerate().step_by(37) {
+        let body = format!(r#"{{"input":{:?}}}"#, row.to_vec());
+        let alone = send(server.addr, post_json(server.addr, "/predict", body)).await;
+        assert_eq!(
+            alone.json()["prediction"][0].as_i64(),
+            Some(together[i]),
+            "row {i}"
+        );
+        classes.insert(together[i]);
+    }
+    assert!(classes.len() > 1, "every row got class {classes:?}");
+    server.stop().await;
+}

@@ -39,6 +39,8 @@ pub const ENV_MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 pub const ENV_HEADER_READ_TIMEOUT: &str = "HEADER_READ_TIMEOUT_SECONDS";
 /// Seconds from a request head to its response.
 pub const ENV_REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT_SECONDS";
+/// Worker threads; by default the CPUs the container may use (see [`crate::runtime`]).
+pub const ENV_WORKER_THREADS: &str = "WORKER_THREADS";
 /// The Knative runtime contract's default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Below Kubernetes' default 30 s grace period, so we exit before SIGKILL.
@@ -106,6 +108,11 @@ pub struct Args {
     /// [env: REQUEST_TIMEOUT_SECONDS] [default: 30].
     #[arg(long, value_name = "SECONDS")]
     pub request_timeout: Option<u64>,
+
+    /// Worker threads answering requests [env: WORKER_THREADS] [default: the CPUs this
+    /// process may use: its CPU quota (a Kubernetes CPU limit) rounded down, at least 1].
+    #[arg(long, value_name = "THREADS")]
+    pub workers: Option<usize>,
 }
 
 /// Where the model comes from.
@@ -134,6 +141,8 @@ pub struct Config {
     pub metrics: bool,
     /// Body size, batch size, concurrency and time limits.
     pub limits: Limits,
+    /// Worker threads, if set; `None` sizes them to the CPU budget.
+    pub workers: Option<usize>,
 }
 
 /// A flag or variable with a value we cannot use.
@@ -206,6 +215,12 @@ impl Config {
                 DEFAULT_REQUEST_TIMEOUT.as_secs(),
             )?),
         };
+        // Unset means "size to the CPU budget"; zero threads could serve nothing.
+        let workers_set =
+            args.workers.is_some() || env(ENV_WORKER_THREADS).is_some_and(|v| !v.is_empty());
+        let workers = workers_set
+            .then(|| positive(args.workers, &env, ENV_WORKER_THREADS, 0))
+            .transpose()?;
         let model = args
             .model
             .or_else(|| {
@@ -248,6 +263,7 @@ impl Config {
             drain_timeout: Duration::from_secs(drain_seconds),
             metrics,
             limits,
+            workers,
         })
     }
 }
@@ -426,5 +442,27 @@ mod tests {
         let flag = config(&["--model-version", "7"], &[("MODEL_VERSION", "2")]).unwrap();
         assert_eq!(flag.model_version, "7");
         assert!(config(&["--model-version", "v 1"], &[]).is_err());
+    }
+
+    #[test]
+    fn workers_are_unset_by_default_and_zero_is_refused() {
+        assert_eq!(config(&[], &[]).unwrap().workers, None);
+        assert_eq!(
+            config(&[], &[("WORKER_THREADS", "")]).unwrap().workers,
+            None
+        );
+        assert_eq!(
+            config(&[], &[("WORKER_THREADS", "3")]).unwrap().workers,
+            Some(3)
+        );
+        assert_eq!(
+            config(&["--workers", "1"], &[("WORKER_THREADS", "3")])
+                .unwrap()
+                .workers,
+            Some(1)
+        );
+        let err = config(&[], &[("WORKER_THREADS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("WORKER_THREADS=\"0\""), "{err}");
+        assert!(config(&["--workers", "0"], &[]).is_err());
     }
 }

@@ -13,6 +13,7 @@
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - [`limits`]: body, batch, concurrency and time limits; the guard around each request.
 //! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
+//! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -25,6 +26,7 @@ pub mod model;
 pub mod observe;
 pub mod protocol;
 pub mod router;
+pub mod runtime;
 pub mod server;
 
 pub use router::App;

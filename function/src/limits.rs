@@ -93,7 +93,10 @@ pub async fn guard(
         None => None,
     };
     let timeout = app.limits.request_timeout;
-    Ok(protect(router::route(request, app), timeout).await)
+    // Boxed: the handler's state machine is kilobytes, and every layer around it (the
+    // deadline, the panic guard, this function, hyper's per-connection slot) would
+    // otherwise copy it on each request and hold that much per connection.
+    Ok(protect(Box::pin(router::route(request, app)), timeout).await)
 }
 
 /// Runs a handler with a deadline, turning a panic into a 500 and the deadline into a

@@ -9,6 +9,7 @@ use function::config::{Args, Config, ModelSource};
 use function::logging::LogConfig;
 use function::metrics::Metrics;
 use function::model::{Model, Task, BUNDLED_MODEL};
+use function::runtime::{CpuBudget, Offload};
 use function::App;
 
 /// Exit code for a usage or configuration error (BSD `EX_USAGE`).
@@ -59,7 +60,10 @@ fn main() -> ExitCode {
 /// `started`: when `main` began, as an instant (start-up time) and as wall-clock time
 /// (`process_start_time_seconds`).
 fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
+    let budget = CpuBudget::detect();
+    let workers = config.workers.unwrap_or_else(|| budget.workers());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()?;
     let served = runtime.block_on(async {
@@ -109,6 +113,9 @@ fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
             load_ms = load_time.as_secs_f64() * 1e3,
             startup_ms = started.0.elapsed().as_secs_f64() * 1e3,
             metrics = config.metrics,
+            workers,
+            cpus = budget.cpus,
+            cpu_quota = budget.quota,
             "serving"
         );
         let metrics = config.metrics.then(|| {
@@ -121,11 +128,12 @@ fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
             )
         });
         let app = Arc::new(App {
-            model,
+            model: Arc::new(model),
             model_name: config.model_name.clone(),
             model_version: config.model_version.clone(),
             metrics,
             limits: config.limits,
+            offload: Offload::new(workers),
         });
         function::server::run(listener, app, shutdown, config.drain_timeout).await;
         Ok(())

@@ -31,13 +31,14 @@ use crate::error::{json_response, ApiError};
 use crate::limits::Limits;
 use crate::metrics::{Endpoint, Metrics};
 use crate::model::Model;
+use crate::runtime::Offload;
 use crate::{health, protocol};
 
 /// What every request handler shares: the model and the serving limits.
 #[derive(Debug)]
 pub struct App {
-    /// The loaded model.
-    pub model: Model,
+    /// The loaded model (shared with the blocking pool for big batches).
+    pub model: Arc<Model>,
     /// The name the model is served under.
     pub model_name: String,
     /// The version the model is served as (Open Inference Protocol paths).
@@ -46,6 +47,8 @@ pub struct App {
     pub metrics: Option<Metrics>,
     /// Body size, batch size, concurrency and time limits.
     pub limits: Limits,
+    /// Where big batches run (off the worker threads).
+    pub offload: Offload,
 }
 
 /// Answers one request. Never fails: every error becomes its HTTP response here.

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use function::limits::Limits;
 use function::metrics::Metrics;
 use function::model::Model;
+use function::runtime::Offload;
 use function::App;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -47,11 +48,12 @@ impl TestServer {
             std::time::SystemTime::now(),
         );
         let app = Arc::new(App {
-            model,
+            model: Arc::new(model),
             model_name: "test-model".into(),
             model_version: "1".into(),
             metrics: Some(metrics),
             limits,
+            offload: Offload::new(2),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(function::server::run(

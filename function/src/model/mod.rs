@@ -245,6 +245,13 @@ impl Model {
         self.info.n_features
     }
 
+    /// Work per row in tree-rows: the number of trees of a tree ensemble, 1 for a linear
+    /// model (a row of a linear model costs about what one small tree does). What
+    /// [`crate::runtime::Offload`] weighs a batch by.
+    pub fn work_per_row(&self) -> usize {
+        self.ensemble_size.map_or(1, |size| size.trees.max(1))
+    }
+
     /// Predicts every row of `batch`.
     pub fn predict(&self, batch: &Batch) -> Result<Prediction, PredictError> {
         let input = Tensor::from_shape(&[batch.rows, self.info.n_features], &batch.values)?;

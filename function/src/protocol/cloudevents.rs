@@ -76,7 +76,7 @@ pub async fn handle(
             decode_structured(&body, info, max_rows)?
         }
     };
-    let prediction = super::run(app, &batch)?;
+    let prediction = super::run(app, batch).await?;
     let answer = super::predict::Answer::new(&prediction, true);
     let reply = Reply {
         id: new_event_id(),

@@ -39,7 +39,7 @@ pub async fn predict(
     super::check_model_name(app, name)?;
     let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
-    let prediction = super::run(app, &batch)?;
+    let prediction = super::run(app, batch).await?;
     Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
 }
 

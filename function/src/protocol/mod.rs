@@ -9,6 +9,7 @@
 //! - [`openapi`]: the OpenAPI document of every route.
 
 pub mod cloudevents;
+mod fast_rows;
 pub mod kserve_v1;
 pub mod open_inference;
 pub mod openapi;
@@ -156,15 +157,20 @@ impl FeatureError {
 }
 
 /// Predicts `batch` with the served model. Every protocol ends here, so this is where
-/// the model's time and rows are measured.
-pub fn run(app: &App, batch: &Batch) -> Result<Prediction, ApiError> {
+/// the model's time and rows are measured, and where a big batch is sent off the worker
+/// thread (see [`crate::runtime::Offload`]).
+pub async fn run(app: &App, batch: Batch) -> Result<Prediction, ApiError> {
     let started = app.metrics.as_ref().map(|_| std::time::Instant::now());
-    let prediction = app
-        .model
-        .predict(batch)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let rows = batch.rows();
+    let prediction = if app.offload.wants(rows, app.model.work_per_row()) {
+        let model = std::sync::Arc::clone(&app.model);
+        app.offload.run(move || model.predict(&batch)).await
+    } else {
+        app.model.predict(&batch)
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     if let (Some(metrics), Some(started)) = (&app.metrics, started) {
-        metrics.record_inference(batch.rows(), started.elapsed());
+        metrics.record_inference(rows, started.elapsed());
     }
     Ok(prediction)
 }
@@ -182,24 +188,23 @@ pub fn probability_rows(prediction: &Prediction) -> Option<Vec<&[f32]>> {
 /// The media type of a `Content-Type` header without parameters, lowercased.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::CONTENT_TYPE)?.to_str().unwrap_or("");
-    Some(
-        value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
+    Some(essence(value).to_ascii_lowercase())
+}
+
+/// The media type of a `Content-Type` value, without parameters, as written.
+fn essence(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
 }
 
 /// Reads the whole body of a JSON request, refusing other content types (415) and
 /// bodies over `limit` bytes (413). A missing content type is taken as JSON.
 pub async fn read_json_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
-    if let Some(essence) = media_type(request.headers()) {
-        if essence != "application/json" && !essence.ends_with("+json") {
-            let value = request.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap_or("");
+    if let Some(value) = request.headers().get(header::CONTENT_TYPE) {
+        let value = value.to_str().unwrap_or("");
+        let essence = essence(value).as_bytes();
+        let json = essence.eq_ignore_ascii_case(b"application/json")
+            || (essence.len() >= 5 && essence[essence.len() - 5..].eq_ignore_ascii_case(b"+json"));
+        if !json {
             return Err(ApiError::UnsupportedMediaType(format!("{value:?}")));
         }
     }

@@ -24,7 +24,7 @@ pub async fn handle(
     let with_probabilities = wants_probabilities(request.uri().query())?;
     let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
-    let prediction = super::run(app, &batch)?;
+    let prediction = super::run(app, batch).await?;
     Ok(json_response(
         StatusCode::OK,
         encode(&prediction, with_probabilities),
@@ -54,6 +54,14 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
 /// Decodes a request body into a batch as wide as the model's input, of at most
 /// `max_rows` rows.
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+    match super::fast_rows::decode(body, "input", info, max_rows) {
+        Some(batch) => Ok(batch),
+        None => decode_explained(body, info, max_rows),
+    }
+}
+
+/// The general path: through a `serde_json::Value`, saying exactly what is wrong.
+fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let value: Value = super::parse_json(body)
         .map_err(|e| ApiError::BadRequest(format!("request body {e}; send {SHAPES}")))?;
     decode_value(value, info, max_rows)
@@ -213,6 +221,80 @@ mod tests {
             Err(ApiError::BadRequest(message)) => message,
             other => panic!("expected a bad request for {body}, got {other:?}"),
         }
+    }
+
+    /// Every body either takes the fast path to the batch the general path builds, or
+    /// is left to the general path, which refuses it (so its message is the one sent).
+    /// (A duplicated `input` key is also left to the general path, which takes the last.)
+    #[test]
+    fn the_fast_path_builds_what_the_general_path_does_or_steps_aside() {
+        let takes_missing = ModelInfo {
+            handles_missing: true,
+            ..iris_info()
+        };
+        let valid = [
+            r#"{"input":[5.1,3.5,1.4,0.2]}"#,
+            r#" { "input" : [ 1 , -2 , 3e-2 , 18446744073709551615 ] } "#,
+            r#"{"input":[[1,2,3,4],[5.5,6,7,8e1]]}"#,
+            r#"{"input":[[1,2,3,4],[1,2,3,4],[1,2,3,4]]}"#,
+            r#"{"\u0069nput":[1,2,3,4]}"#,
+            "{\"input\":\n[1,2,\n3,4]}",
+        ];
+        let invalid = [
+            r#"{"input":[[1,2,3,4],[1,2,3,4],[1,2,3,4],[1,2,3,4]]}"#,
+            r#"{"input":[1,2,3]}"#,
+            r#"{"input":[1,2,3,4,5]}"#,
+            r#"{"input":[[1,2,3,4],[1,2,3]]}"#,
+            r#"{"input":[[1,2,3,4,5]]}"#,
+            r#"{"input":[1,2,3,[4]]}"#,
+            r#"{"input":[[1,2,3,4],5]}"#,
+            r#"{"input":[1,2,"3",4]}"#,
+            r#"{"input":[1,2,true,4]}"#,
+            r#"{"input":[[[1,2,3,4]]]}"#,
+            r#"{"input":[]}"#,
+            r#"{"input":[[]]}"#,
+            r#"{"input":1}"#,
+            r#"{"input":[1,2,3,4],"x":1}"#,
+            r#"{"x":1,"input":[1,2,3,4]}"#,
+            r#"{}"#,
+            r#"[1,2,3,4]"#,
+            r#"{"input":[1,2,3,4]} x"#,
+            r#"{"input":[1,2,3,1e39]}"#,
+            r#"{"input":[1,2,3,null]}"#,
+            r#"{"input":[[1,2,3,null]]}"#,
+            r#"{"input":[1,2,3,NaN]}"#,
+            "",
+        ];
+        for info in [iris_info(), takes_missing] {
+            for body in valid.iter().chain(&invalid) {
+                let general = decode_explained(body.as_bytes(), &info, 3);
+                match super::super::fast_rows::decode(body.as_bytes(), "input", &info, 3) {
+                    // Debug, so NaN (a missing value) compares equal to NaN.
+                    Some(batch) => assert_eq!(
+                        format!("{:?}", Ok::<_, ()>(batch)),
+                        format!("{:?}", general.map_err(|_| ())),
+                        "{body}"
+                    ),
+                    None => assert!(
+                        general.is_err(),
+                        "the fast path refused a body the general path takes: {body}"
+                    ),
+                }
+            }
+            for body in valid {
+                let fast = super::super::fast_rows::decode(body.as_bytes(), "input", &info, 3);
+                assert!(fast.is_some(), "the fast path refused {body}");
+            }
+        }
+        // null is a feature only for a model that takes missing values.
+        let body = br#"{"input":[[1,2,3,null],[null,2,3,4]]}"#;
+        assert!(super::super::fast_rows::decode(body, "input", &iris_info(), 3).is_none());
+        let info = ModelInfo {
+            handles_missing: true,
+            ..iris_info()
+        };
+        let batch = super::super::fast_rows::decode(body, "input", &info, 3).unwrap();
+        assert_eq!(batch.rows(), 2);
     }
 
     #[test]

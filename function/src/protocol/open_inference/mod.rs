@@ -131,7 +131,7 @@ pub async fn infer(
         batch,
         outputs: specs,
     } = decode(&body, header_length, info, app.limits.max_batch_rows)?;
-    let prediction = super::run(app, &batch)?;
+    let prediction = super::run(app, batch).await?;
     let response = InferResponse {
         model_name: &app.model_name,
         model_version: &app.model_version,
