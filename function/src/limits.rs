@@ -79,43 +79,54 @@ impl InFlight {
 }
 
 /// Answers one request through the router, inside the server-wide limits.
-pub async fn guard(
+///
+/// Built from combinators rather than `async fn`s: an `async fn` keeps its arguments in
+/// its state next to the futures made from them, so the router's state machine (kilobytes)
+/// would be stored twice, copied on every request and held per connection by hyper.
+pub fn guard(
     request: Request<Incoming>,
     app: Arc<App>,
     in_flight: InFlight,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> {
     let counted = !matches!(*request.method(), Method::GET | Method::HEAD);
     // Held until the response is built: the body is read inside the handler, so a slow
     // upload keeps its slot.
-    let _permit = match counted.then(|| in_flight.0.clone().try_acquire_owned()) {
-        Some(Err(_)) => return Ok(overloaded(app.limits.max_in_flight)),
+    let permit = match counted.then(|| in_flight.0.clone().try_acquire_owned()) {
+        Some(Err(_)) => {
+            let refused = overloaded(app.limits.max_in_flight);
+            return futures_util::future::Either::Left(std::future::ready(Ok(refused)));
+        }
         Some(Ok(permit)) => Some(permit),
         None => None,
     };
     let timeout = app.limits.request_timeout;
-    // Boxed: the handler's state machine is kilobytes, and every layer around it (the
-    // deadline, the panic guard, this function, hyper's per-connection slot) would
-    // otherwise copy it on each request and hold that much per connection.
-    Ok(protect(Box::pin(router::route(request, app)), timeout).await)
+    futures_util::future::Either::Right(protect(router::route(request, app), timeout).map(
+        move |response| {
+            drop(permit);
+            Ok(response)
+        },
+    ))
 }
 
 /// Runs a handler with a deadline, turning a panic into a 500 and the deadline into a
 /// 408. A panic is a bug, but it must cost one request, not the connection or the
 /// process.
-pub async fn protect(
+pub fn protect(
     handler: impl Future<Output = Result<Response<Full<Bytes>>, Infallible>>,
     timeout: Duration,
-) -> Response<Full<Bytes>> {
-    match tokio::time::timeout(timeout, AssertUnwindSafe(handler).catch_unwind()).await {
-        Ok(Ok(Ok(response))) => response,
-        Ok(Ok(Err(infallible))) => match infallible {},
-        Ok(Err(_panic)) => {
-            // The default panic hook has already printed the message and location.
-            tracing::error!("request handler panicked; answered 500");
-            ApiError::Internal("the request handler failed unexpectedly".into()).into_response()
+) -> impl Future<Output = Response<Full<Bytes>>> {
+    tokio::time::timeout(timeout, AssertUnwindSafe(handler).catch_unwind()).map(move |result| {
+        match result {
+            Ok(Ok(Ok(response))) => response,
+            Ok(Ok(Err(infallible))) => match infallible {},
+            Ok(Err(_panic)) => {
+                // The default panic hook has already printed the message and location.
+                tracing::error!("request handler panicked; answered 500");
+                ApiError::Internal("the request handler failed unexpectedly".into()).into_response()
+            }
+            Err(_elapsed) => ApiError::RequestTimeout { timeout }.into_response(),
         }
-        Err(_elapsed) => ApiError::RequestTimeout { timeout }.into_response(),
-    }
+    })
 }
 
 /// Logs every panic as one error record (location and message) instead of the default

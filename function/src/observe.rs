@@ -116,10 +116,24 @@ fn generated_id() -> HeaderValue {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u32(std::process::id());
-        format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff)
+        format!("{:012x}-", hasher.finish() & 0xffff_ffff_ffff)
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix}-{n}")).expect("hex digits and '-' are header-safe")
+    // One allocation, which the header value then owns (this runs on every request).
+    let mut id = Vec::with_capacity(prefix.len() + 20);
+    id.extend_from_slice(prefix.as_bytes());
+    let digits = id.len();
+    let mut rest = n;
+    loop {
+        id.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    id[digits..].reverse();
+    HeaderValue::from_maybe_shared(Bytes::from(id))
+        .expect("hex digits, '-' and digits are header-safe")
 }
 
 #[cfg(test)]

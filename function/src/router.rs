@@ -187,12 +187,17 @@ async fn dispatch(
     };
     let read_only = method == Method::GET || method == Method::HEAD;
     let post = method == Method::POST;
+    // The other protocols' handlers are boxed: this future is as large as its largest
+    // arm, it is moved through every layer around it on each request, and hyper keeps
+    // room for one per connection, so only `/predict`, the hot path, is kept inline.
     match route {
         Route::Predict if post => protocol::predict::handle(request, app).await,
-        Route::Root if post => protocol::cloudevents::handle(request, app).await,
-        Route::V1Predict(name) if post => protocol::kserve_v1::predict(request, app, name).await,
+        Route::Root if post => Box::pin(protocol::cloudevents::handle(request, app)).await,
+        Route::V1Predict(name) if post => {
+            Box::pin(protocol::kserve_v1::predict(request, app, name)).await
+        }
         Route::V2Infer(name, version) if post => {
-            protocol::open_inference::infer(request, app, name, version).await
+            Box::pin(protocol::open_inference::infer(request, app, name, version)).await
         }
         Route::Live if read_only => Ok(health::live()),
         Route::Ready if read_only => Ok(health::ready(app)),
