@@ -4,7 +4,7 @@
 # tests/container/run.sh builds this file's last stage from a host-built binary and runs
 # it read-only as 65532, the way the Knative manifests do.
 
-# ---- build: the static release binaries, then the model the runtime stage serves ----
+# ---- build: the static binaries (profile dist, LTO), then the model the image serves ----
 # The toolchain the workspace is built and tested with (rust-version in Cargo.toml is the
 # minimum). Debian's glibc ships the static libc.a that `crt-static` links against.
 FROM rust:1.95-bookworm AS build
@@ -19,9 +19,9 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked --target x86_64-unknown-linux-gnu -p function -p converter \
+    cargo build --profile dist --locked --target x86_64-unknown-linux-gnu -p function -p converter \
  && mkdir -p /out \
- && cp target/x86_64-unknown-linux-gnu/release/function target/x86_64-unknown-linux-gnu/release/converter /out/ \
+ && cp target/x86_64-unknown-linux-gnu/dist/function target/x86_64-unknown-linux-gnu/dist/converter /out/ \
  && strip /out/function
 # The converter is deterministic (same seed, same bytes): the file it writes here must be
 # the committed models/iris-forest.onnx, which is also the model compiled into the binary.

@@ -339,8 +339,8 @@ def read_image_size(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--function", required=True, help="the function's release binary")
-    parser.add_argument("--ceiling", required=True, help="bench/ceiling's release binary")
+    parser.add_argument("--function", required=True, help="the function's binary (profile dist)")
+    parser.add_argument("--ceiling", required=True, help="bench/ceiling's binary (profile dist)")
     parser.add_argument("--tutorial-venv", help="venv with bench/tutorial/requirements.txt")
     parser.add_argument("--tutorial-dir", help="working directory holding model.joblib")
     parser.add_argument("--seconds", type=int, default=10)

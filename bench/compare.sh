@@ -63,8 +63,8 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 out="$root/target/bench"
 mkdir -p "$out"
 
-say "building the release binaries (function, ceiling)"
-cargo build --release --quiet -p function -p ceiling
+say "building the binaries as they ship (profile dist: LTO; ~10 min cold)"
+cargo build --profile dist --quiet -p function -p ceiling
 
 # ---- the tutorial stack: a pinned venv and the tutorial's model.joblib ----
 tutorial_args=()
@@ -97,7 +97,7 @@ fi
 # uvicorn imports app); the venv's packages keep the bytecode pip compiled.
 export PYTHONDONTWRITEBYTECODE=1
 exec python3 "$root/bench/compare.py" \
-  --function "$target_dir/release/function" --ceiling "$target_dir/release/ceiling" \
+  --function "$target_dir/dist/function" --ceiling "$target_dir/dist/ceiling" \
   "${tutorial_args[@]}" \
   --seconds "${BENCH_SECONDS:-10}" --warmup "${BENCH_WARMUP_SECONDS:-2}" \
   --cold-runs "${BENCH_COLD_RUNS:-20}" --tutorial-cold-runs "${BENCH_TUTORIAL_COLD_RUNS:-5}" \

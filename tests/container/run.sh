@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 started=$SECONDS
 target=x86_64-unknown-linux-gnu
-bin="$root/target/$target/release"
+bin="$root/target/$target/dist"
 image=localhost/iris-function:container-test
 size_limit_mb=15          # the issue's target for the image (checked compressed, as pulled)
 stop_timeout=10           # podman stop: SIGTERM, then SIGKILL after this many seconds
@@ -50,13 +50,13 @@ if ! command -v podman >/dev/null || [[ ! -x /usr/sbin/runc ]]; then
 fi
 
 # ---- the static binaries, sharing target/ with the rest of the workspace ----
-say "building the static release binaries"
+say "building the static binaries (profile dist, as the Dockerfile)"
 (cd "$root" && RUSTFLAGS='-C target-feature=+crt-static' timeout 2400 \
-  cargo build --release --locked --target "$target" -p function -p converter --quiet) \
-  || fail "static release build failed"
+  cargo build --profile dist --locked --target "$target" -p function -p converter --quiet) \
+  || fail "static dist build failed"
 file_type="$(file -b "$bin/function" 2>/dev/null || true)"
 if command -v file >/dev/null && [[ "$file_type" != *static* ]]; then
-  fail "target/$target/release/function is not statically linked: $file_type"
+  fail "target/$target/dist/function is not statically linked: $file_type"
 fi
 
 # ---- the build context: what the Dockerfile's build stage leaves in /out ----
