@@ -53,6 +53,17 @@ def server_env() -> dict:
     return {k: v for k, v in os.environ.items() if k != "RUST_BACKTRACE"}
 
 
+def stop(proc):
+    """SIGTERM, then SIGKILL if the process is still there after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def measure(command, runs, timeout=10.0, cwd=None, report=print):
     """Starts `command` (a list of arguments, `{port}` replaced by a free port) `runs`
     times, each until its first 200; returns the times in ms. Raises RuntimeError when a
@@ -75,12 +86,7 @@ def measure(command, runs, timeout=10.0, cwd=None, report=print):
             ok = first_200(port, start + timeout)
             elapsed = (time.perf_counter() - start) * 1e3
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         if not ok:
             raise RuntimeError(f"{shlex.join(argv)}: no 200 within {timeout:g} s")
         times.append(elapsed)

@@ -70,16 +70,6 @@ def start(server, port, log):
     )
 
 
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def post(port, body):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -182,7 +172,7 @@ def measure_load(server, args, logs):
                 raise RuntimeError(f"{server.name} exited ({proc.returncode}) during the load")
             return result
         finally:
-            stop(proc)
+            cold_start.stop(proc)
 
 
 def measure_cold(server):
