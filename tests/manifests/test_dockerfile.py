@@ -6,6 +6,7 @@ SIGTERM). tests/container/run.sh builds and runs that runtime stage."""
 import json
 import re
 import shlex
+import tomllib
 
 from conftest import ROOT, dockerfile_stages, function_default_port, knative_services, render
 
@@ -37,7 +38,12 @@ def test_runtime_stage_is_scratch_with_only_the_binary_and_the_model():
 def test_build_stage_makes_a_static_binary_and_the_model():
     text = build_text()
     assert "target-feature=+crt-static" in text
-    assert "--release" in text and "--target x86_64-unknown-linux-gnu" in text
+    # Profile dist (fat LTO, Cargo.toml) is what ships; tests/container/run.sh builds it too.
+    assert "--profile dist" in text and "--target x86_64-unknown-linux-gnu" in text
+    assert "target/x86_64-unknown-linux-gnu/dist/function" in text
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        dist = tomllib.load(f)["profile"]["dist"]
+    assert dist["inherits"] == "release" and dist["lto"] == "fat", dist
     assert "-p function" in text and "-p converter" in text
     assert re.search(r"converter train -o \S+\.onnx", text)
     assert re.search(r"strip /out/function", text), "tests/container/run.sh strips the same way"
