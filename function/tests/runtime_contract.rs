@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{free_port, sigterm, wait_exit, BIN, TIMEOUT};
+use support::{free_port, join_clients, sigterm, wait_exit, BIN, TIMEOUT};
 
 const MANIFEST: &str = include_str!("../../knative/base/service.yaml");
 const BODY: &str = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
@@ -262,12 +262,7 @@ fn sigterm_during_a_stream_of_requests_loses_none_and_exits_0_in_the_grace_perio
     sigterm(&function.child);
     let exited = wait_exit(&mut function.child, grace).expect("exits within the grace period");
     stop.store(true, Ordering::Relaxed);
-    let mut answered = 0;
-    for client in clients {
-        let (count, failures) = client.join().unwrap();
-        assert!(failures.is_empty(), "{failures:?}");
-        answered += count;
-    }
+    let answered = join_clients(clients);
     assert_eq!(exited.code(), Some(0));
     assert!(
         answered > 100,

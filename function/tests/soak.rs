@@ -8,13 +8,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 mod support;
 
-use support::{free_port, sigterm, wait_exit, BIN, TIMEOUT};
+use support::{free_port, join_clients, sigterm, wait_exit, wait_ready, BIN, TIMEOUT};
 
 const CONNECTIONS: usize = 16;
 const MAX_BATCH_ROWS: usize = 8;
@@ -41,11 +41,7 @@ fn start() -> Server {
         .spawn()
         .unwrap();
     let server = Server(child, SocketAddr::from(([127, 0, 0, 1], port)));
-    let deadline = Instant::now() + TIMEOUT;
-    while TcpStream::connect(server.1).is_err() {
-        assert!(Instant::now() < deadline, "the function did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_ready(server.1);
     server
 }
 
@@ -366,12 +362,7 @@ fn mixed_load_gets_right_answers_no_5xx_flat_memory_and_a_clean_drain() {
     let exited =
         wait_exit(&mut server.0, Duration::from_secs(6)).expect("drained in the grace period");
     stop.store(true, Ordering::Relaxed);
-    let mut answered = 0;
-    for client in clients {
-        let (count, failures) = client.join().unwrap();
-        assert!(failures.is_empty(), "{failures:?}");
-        answered += count;
-    }
+    let answered = join_clients(clients);
     assert_eq!(exited.code(), Some(0));
     assert!(answered > 0, "no request was answered before SIGTERM");
 }

@@ -73,3 +73,15 @@ pub fn sigterm(child: &Child) {
         .unwrap();
     assert!(status.success());
 }
+
+/// Joins client threads that each return (requests answered, failures), fails the test
+/// on any failure, and returns the total answered.
+pub fn join_clients(clients: Vec<std::thread::JoinHandle<(usize, Vec<String>)>>) -> usize {
+    let mut answered = 0;
+    for client in clients {
+        let (count, failures) = client.join().unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        answered += count;
+    }
+    answered
+}
