@@ -118,20 +118,12 @@ fn generated_id() -> HeaderValue {
         hasher.write_u32(std::process::id());
         format!("{:012x}-", hasher.finish() & 0xffff_ffff_ffff)
     });
+    use std::io::Write;
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     // One allocation, which the header value then owns (this runs on every request).
     let mut id = Vec::with_capacity(prefix.len() + 20);
     id.extend_from_slice(prefix.as_bytes());
-    let digits = id.len();
-    let mut rest = n;
-    loop {
-        id.push(b'0' + (rest % 10) as u8);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    id[digits..].reverse();
+    write!(id, "{n}").expect("writing to a Vec cannot fail");
     HeaderValue::from_maybe_shared(Bytes::from(id))
         .expect("hex digits, '-' and digits are header-safe")
 }
