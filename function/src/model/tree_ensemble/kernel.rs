@@ -9,9 +9,19 @@
 //! uses one comparison the walk is monomorphised for it; mixed ensembles read a per-node
 //! mode.
 //!
-//! - Batches of [`LANES`] rows or more: a block of rows goes through one tree at a time
-//!   (the tree stays in cache), [`LANES`] rows in lock-step.
-//! - Smaller batches: each row goes through [`LANES`] trees in lock-step.
+//! - Batches of [`LANES`] rows or more: each group of [`LANES`] rows is copied
+//!   feature-major, then a block of groups goes through one tree at a time (the tree
+//!   stays in cache), the rows of a group in lock-step.
+//! - Smaller batches, and the tail of a batch: each row goes through [`LANES`] trees in
+//!   lock-step.
+//!
+//! A step reads its node and the row's value without bounds checks: [`Nodes`] checks
+//! once, when the model loads, that every child index and feature is in range, and a
+//! walk checks its root and the row's length before it starts. Those are the only
+//! `unsafe` blocks in the function crate; the unit tests below and the property tests
+//! (`tests/tree_ensemble.rs`, run with debug assertions on every step) cover them.
+
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 /// In [`Node::feature`]: a NaN feature value takes the true branch.
 pub const NAN_TRUE: u32 = 1 << 31;
@@ -22,6 +32,8 @@ pub const NAN_TRUE: u32 = 1 << 31;
 /// forest of 30 features at batch 1000: 64 rows per block 112 us/row, 256 rows 57,
 /// 1024 rows 45); small trees do not care.
 const BLOCK_VALUES: usize = 32 * 1024;
+/// At most this many rows per block, however few features they have.
+const MAX_BLOCK_ROWS: usize = 4096;
 /// Rows walked through a tree together, in lock-step.
 pub const LANES: usize = 8;
 
@@ -81,6 +93,82 @@ impl Node {
     }
 }
 
+/// The nodes of an ensemble, checked once when built so the walks need no bounds checks:
+/// every child index is below the node count, and every feature below [`Self::columns`].
+/// The fields are private so that nothing can break that after the check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nodes {
+    nodes: Vec<Node>,
+    columns: usize,
+}
+
+impl Nodes {
+    /// Checks `nodes` (see [`Nodes`]).
+    pub fn new(nodes: Vec<Node>) -> Result<Nodes, String> {
+        let len = nodes.len();
+        if let Some(at) = nodes
+            .iter()
+            .position(|node| node.children.iter().any(|&c| c as usize >= len))
+        {
+            return Err(format!("node {at} has a child outside the {len} nodes"));
+        }
+        let columns = nodes
+            .iter()
+            .map(|node| (node.feature & !NAN_TRUE) as usize + 1)
+            .max()
+            .unwrap_or(1);
+        Ok(Nodes { nodes, columns })
+    }
+
+    /// One more than the largest feature index any node reads (at least 1: leaves read
+    /// column 0 and ignore it). Rows must have at least this many values.
+    pub fn columns(&self) -> usize {
+        self.columns
+    }
+
+    /// Panics unless `at` is a node: the check a walk makes once, at its root, so that
+    /// [`Self::step`] may take every later index on trust.
+    #[inline(always)]
+    fn check(&self, at: u32) -> u32 {
+        assert!((at as usize) < self.nodes.len(), "no node {at}");
+        at
+    }
+
+    /// One step of a walk: the child of node `at` that the row takes, reading feature `f`
+    /// of the row at `values[f * stride + lane]` (one row: stride 1, lane 0; a group of
+    /// rows stored feature-major: stride [`LANES`]). A leaf stays where it is.
+    ///
+    /// # Safety
+    /// `at` is below the node count (a root passed through [`Self::check`], or what an
+    /// earlier step returned), and `values` holds at least `columns * stride` values
+    /// with `lane < stride`.
+    #[inline(always)]
+    unsafe fn step<C: Compare>(
+        &self,
+        compare: C,
+        at: u32,
+        values: &[f32],
+        stride: usize,
+        lane: usize,
+    ) -> u32 {
+        debug_assert!((at as usize) < self.nodes.len());
+        debug_assert!(lane < stride && self.columns * stride <= values.len());
+        // SAFETY: `at` is below the node count (the caller's contract).
+        let node = unsafe { self.nodes.get_unchecked(at as usize) };
+        // SAFETY: `compare.feature` is below `columns` (checked in `new`), so the index is
+        // at most `(columns - 1) * stride + lane < columns * stride <= values.len()`.
+        let value = unsafe { *values.get_unchecked(compare.feature(node) * stride + lane) };
+        // Both children are read before the comparison is known and one is kept with a
+        // conditional move: the walk's chain of dependent loads loses one link.
+        let [if_false, if_true] = node.children;
+        std::hint::select_unpredictable(
+            compare.goes_true(node, at as usize, value),
+            if_true,
+            if_false,
+        )
+    }
+}
+
 /// How leaf values of different trees combine for one output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Aggregate {
@@ -97,8 +185,8 @@ pub enum Aggregate {
 /// All trees of an ensemble in flat arrays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trees {
-    /// Every node of every tree (a leaf loops to itself).
-    pub nodes: Vec<Node>,
+    /// Every node of every tree (a leaf loops to itself), bounds-checked once.
+    pub nodes: Nodes,
     /// Per node comparison (any mode for leaves).
     pub modes: Vec<Mode>,
     /// The comparison every branch uses, if they all use one.
@@ -127,9 +215,6 @@ pub struct Trees {
     pub single_entries: Option<Vec<(u32, f32)>>,
     /// Number of outputs (classes or targets).
     pub n_outputs: usize,
-    /// One more than the largest feature index any node reads (at least 1: leaves read
-    /// column 0 and ignore it).
-    pub n_features_used: usize,
 }
 
 /// [`LANES`] trees one row walks in lock-step.
@@ -182,8 +267,9 @@ const MODES_BY_CODE: [Mode; 6] = [
 impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
     fn feature(self, node: &Node) -> usize {
-        // No node has the NAN_TRUE bit on this path.
-        node.feature as usize
+        // No node has the NAN_TRUE bit on this path, but the walks' bounds rest on the
+        // column being masked, and the `and` costs nothing measurable.
+        (node.feature & !NAN_TRUE) as usize
     }
 
     #[inline(always)]
@@ -318,59 +404,63 @@ impl Trees {
         input: &[f32],
         width: usize,
     ) -> Scores {
-        let rows = input.len().checked_div(width).unwrap_or(0);
+        // The walks read only the first `columns` values of a row, and trust them there.
+        let columns = self.nodes.columns();
+        assert!(
+            width >= columns,
+            "rows of {width} values, the trees read {columns}"
+        );
+        let rows = input.len() / width;
         let outputs = self.n_outputs;
         let mut scores = Scores {
             values: vec![0.0; rows * outputs],
             present: vec![false; rows * outputs],
         };
-        if rows < LANES {
-            // Per tree (plus one slot for padding lanes), the leaf the current row reached.
-            let mut leaves = vec![0u32; self.roots.len() + 1];
-            for (row, features) in input.chunks_exact(width).enumerate() {
-                self.row_through_groups(compare, features, &mut leaves);
+        // Per tree (plus one slot for padding lanes), the leaf the current row reached.
+        let mut leaves = vec![0u32; self.roots.len() + 1];
+        let mut one_by_one = |scores: &mut Scores, first: usize| {
+            for (row, features) in input.chunks_exact(width).enumerate().skip(first) {
+                self.row_through_groups(compare, &features[..columns], &mut leaves);
                 // In tree order, so sums round as a tree-by-tree evaluation does.
                 for &leaf in &leaves[..self.roots.len()] {
-                    accumulate.add_leaf(self, &mut scores, row * outputs, leaf);
+                    accumulate.add_leaf(self, scores, row * outputs, leaf);
                 }
             }
+        };
+        let groups = rows / LANES;
+        if groups == 0 {
+            one_by_one(&mut scores, 0);
             return scores;
         }
-        let block_rows = (BLOCK_VALUES / width).clamp(LANES, 4096);
-        for first in (0..rows).step_by(block_rows) {
-            let last = (first + block_rows).min(rows);
+        // Each group of LANES rows copied feature-major (feature f of lane l at
+        // `f * LANES + l`): one base address serves every lane, where row-major rows
+        // would need a register per lane.
+        let group_values = columns * LANES;
+        let mut lanes = Vec::with_capacity(groups * group_values);
+        for group in input.chunks_exact(LANES * width).take(groups) {
+            for feature in 0..columns {
+                lanes.extend((0..LANES).map(|lane| group[lane * width + feature]));
+            }
+        }
+        let block = (BLOCK_VALUES / group_values).clamp(1, MAX_BLOCK_ROWS / LANES);
+        for first in (0..groups).step_by(block) {
+            let last = (first + block).min(groups);
             for (&root, &depth) in self.roots.iter().zip(&self.depths) {
-                let mut row = first;
-                while row + LANES <= last {
-                    let block = &input[row * width..(row + LANES) * width];
-                    let leaves = self.rows_through_tree(compare, root, depth, block, width);
+                for group in first..last {
+                    let values = &lanes[group * group_values..(group + 1) * group_values];
+                    let leaves = self.rows_through_tree(compare, root, depth, values);
                     for (lane, leaf) in leaves.into_iter().enumerate() {
-                        accumulate.add_leaf(self, &mut scores, (row + lane) * outputs, leaf);
+                        let row = group * LANES + lane;
+                        accumulate.add_leaf(self, &mut scores, row * outputs, leaf);
                     }
-                    row += LANES;
-                }
-                for row in row..last {
-                    let features = &input[row * width..(row + 1) * width];
-                    let mut at = root;
-                    for _ in 0..depth {
-                        at = self.step(compare, at, features);
-                    }
-                    accumulate.add_leaf(self, &mut scores, row * outputs, at);
                 }
             }
         }
+        one_by_one(&mut scores, groups * LANES);
         scores
     }
 
-    /// One step of a walk: the child of node `at` that `features` takes (a leaf stays).
-    #[inline(always)]
-    fn step<C: Compare>(&self, compare: C, at: u32, features: &[f32]) -> u32 {
-        let node = &self.nodes[at as usize];
-        let value = features[compare.feature(node)];
-        node.children[compare.goes_true(node, at as usize, value) as usize]
-    }
-
-    /// The leaves [`LANES`] consecutive rows of `block` (`width` apart) reach in the
+    /// The leaves the [`LANES`] rows of `values` (a feature-major group) reach in the
     /// tree at `root`, walked in lock-step: one walk is a chain of dependent loads, and
     /// interleaving independent chains lets the CPU overlap their latencies.
     #[inline(always)]
@@ -379,32 +469,140 @@ impl Trees {
         compare: C,
         root: u32,
         depth: u32,
-        block: &[f32],
-        width: usize,
+        values: &[f32],
     ) -> [u32; LANES] {
-        let rows: [&[f32]; LANES] = std::array::from_fn(|lane| &block[lane * width..]);
-        let mut at = [root; LANES];
+        assert!(values.len() >= self.nodes.columns() * LANES);
+        let mut at = [self.nodes.check(root); LANES];
         for _ in 0..depth {
-            for lane in 0..LANES {
-                at[lane] = self.step(compare, at[lane], rows[lane]);
+            for (lane, at) in at.iter_mut().enumerate() {
+                // SAFETY: `at` starts at a checked root and only takes values `step`
+                // returns; `values` holds `columns * LANES` values (asserted above).
+                *at = unsafe { self.nodes.step(compare, *at, values, LANES, lane) };
             }
         }
         at
     }
 
-    /// Puts in `leaves[tree]` the leaf one row reaches in each tree, walking the trees
-    /// of a group in lock-step.
+    /// Puts in `leaves[tree]` the leaf one row (its first `columns` values) reaches in
+    /// each tree, walking the trees of a group in lock-step.
     #[inline(always)]
     fn row_through_groups<C: Compare>(&self, compare: C, features: &[f32], leaves: &mut [u32]) {
+        assert!(features.len() >= self.nodes.columns());
         for group in &self.tree_groups {
-            let mut at = group.roots;
+            let mut at = group.roots.map(|root| self.nodes.check(root));
             for _ in 0..group.depth {
-                for lane in at.iter_mut() {
-                    *lane = self.step(compare, *lane, features);
+                for at in at.iter_mut() {
+                    // SAFETY: `at` starts at a checked root and only takes values `step`
+                    // returns; `features` holds `columns` values (asserted above).
+                    *at = unsafe { self.nodes.step(compare, *at, features, 1, 0) };
                 }
             }
             for (&tree, leaf) in group.trees.iter().zip(at) {
                 leaves[tree as usize] = leaf;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn branch(feature: u32, threshold: f32, children: [u32; 2]) -> Node {
+        Node {
+            feature,
+            threshold,
+            children,
+        }
+    }
+
+    /// A stump on feature 2: node 0 branches to leaves 1 (false) and 2 (true), whose
+    /// single entries vote for outputs 0 and 1.
+    fn stump(nan_true: bool) -> Trees {
+        let feature = 2 | if nan_true { NAN_TRUE } else { 0 };
+        let nodes = vec![branch(feature, 0.5, [1, 2]), Node::leaf(1), Node::leaf(2)];
+        Trees {
+            nodes: Nodes::new(nodes).unwrap(),
+            modes: vec![Mode::Leq; 3],
+            uniform: Some(Mode::Leq),
+            any_nan_true: nan_true,
+            roots: vec![0],
+            depths: vec![1],
+            tree_groups: vec![TreeGroup {
+                roots: [0, 1, 1, 1, 1, 1, 1, 1],
+                trees: [0, 1, 1, 1, 1, 1, 1, 1],
+                depth: 1,
+            }],
+            leaf_offsets: vec![0, 0, 1, 2],
+            leaf_outputs: vec![0, 1],
+            leaf_weights: vec![1.0, 1.0],
+            weights_positive: true,
+            leaves_dense: false,
+            single_entries: Some(vec![(0, 0.0), (0, 1.0), (1, 1.0)]),
+            n_outputs: 2,
+        }
+    }
+
+    #[test]
+    fn nodes_refuse_a_child_outside_the_array() {
+        let err = Nodes::new(vec![branch(0, 0.0, [1, 3]), Node::leaf(1)]).unwrap_err();
+        assert!(err.contains("node 0"), "{err}");
+        assert!(Nodes::new(vec![branch(0, 0.0, [1, 1]), Node::leaf(1)]).is_ok());
+    }
+
+    #[test]
+    fn columns_count_the_highest_feature_without_the_missing_value_flag() {
+        let nodes = Nodes::new(vec![branch(4 | NAN_TRUE, 0.0, [1, 1]), Node::leaf(1)]).unwrap();
+        assert_eq!(nodes.columns(), 5);
+        assert_eq!(Nodes::new(vec![Node::leaf(0)]).unwrap().columns(), 1);
+    }
+
+    #[test]
+    fn a_root_outside_the_nodes_panics_instead_of_reading_past_them() {
+        let mut trees = stump(false);
+        trees.roots = vec![7];
+        let walk = std::panic::catch_unwind(|| trees.scores(&[0.0; 3 * 8], 3, Aggregate::Sum));
+        assert!(walk.is_err());
+    }
+
+    #[test]
+    fn rows_narrower_than_the_columns_read_panic_instead_of_reading_past_them() {
+        let trees = stump(false);
+        for rows in [1, 8] {
+            let input = vec![0.0; 2 * rows];
+            let walk = std::panic::catch_unwind(|| trees.scores(&input, 2, Aggregate::Sum));
+            assert!(walk.is_err(), "{rows} rows of 2 values, feature 2 read");
+        }
+    }
+
+    /// Every path of `scores_with` (one row, groups of LANES rows with a tail, several
+    /// blocks) reads each row's own values: row r gets output 1 exactly when its
+    /// feature 2 is <= 0.5, or NaN with the missing-value flag.
+    #[test]
+    fn each_row_of_every_path_reads_its_own_values() {
+        for nan_true in [false, true] {
+            let trees = stump(nan_true);
+            for rows in [1, 7, 8, 9, 23, 5000] {
+                let width = 4;
+                let input: Vec<f32> = (0..rows * width)
+                    .map(|i| match (i / width % 3, i % width) {
+                        (_, c) if c != 2 => 9.0,
+                        (0, _) => 0.25,
+                        (1, _) => 0.75,
+                        _ => f32::NAN,
+                    })
+                    .collect();
+                let scores = trees.scores(&input, width, Aggregate::Sum);
+                for (row, features) in input.chunks(width).enumerate() {
+                    let x = features[2];
+                    let goes_true = x <= 0.5 || (nan_true && x.is_nan());
+                    let want = if goes_true { [0.0, 1.0] } else { [1.0, 0.0] };
+                    assert_eq!(
+                        scores.values[row * 2..row * 2 + 2],
+                        want,
+                        "row {row}/{rows}"
+                    );
+                }
             }
         }
     }

@@ -6,11 +6,14 @@
 //! - `kernel`: the flat layout (leaves loop to themselves, so a walk takes its tree's
 //!   depth in steps with no leaf test) and the walks: 8 trees in lock-step for one row,
 //!   8 rows in lock-step through one tree for batches, specialised for the common cases
-//!   (one comparison mode, sums that need no presence flags, one entry per leaf).
+//!   (one comparison mode, sums that need no presence flags, one entry per leaf), with
+//!   bounds checked once per model instead of once per step.
 //! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does.
 //! - `op`: the tract builder, inference rules and typed op.
 
 mod finalize;
+// Unchecked indexing in the walks; each `unsafe` states the invariant it relies on.
+#[allow(unsafe_code)]
 mod kernel;
 mod op;
 mod parse;

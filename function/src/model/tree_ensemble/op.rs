@@ -205,10 +205,10 @@ impl EvalOp for TreeEnsemble {
             );
         };
         ensure!(
-            width >= self.trees.n_features_used,
+            width >= self.trees.nodes.columns(),
             "{}: the trees read feature {} but rows have {width} features",
             self.name,
-            self.trees.n_features_used - 1
+            self.trees.nodes.columns() - 1
         );
         // tract tensors are dense and row-major: the plain slice is the rows. Outputs are
         // written in place; on one row, allocations cost as much as the walk.

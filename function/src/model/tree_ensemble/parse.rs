@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb::{AttributeProto, NodeProto};
 
-use super::kernel::{Aggregate, Mode, Node, TreeGroup, Trees, LANES, NAN_TRUE};
+use super::kernel::{Aggregate, Mode, Node, Nodes, TreeGroup, Trees, LANES, NAN_TRUE};
 use super::PostTransform;
 
 /// A model we refuse at load time, naming the attribute and what we accept.
@@ -256,7 +256,6 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     let mut nodes = Vec::with_capacity(n + 1);
     let mut leaf_offsets = vec![0u32];
     let (mut outputs, mut weights) = (Vec::new(), Vec::new());
-    let mut n_features_used = 1;
     for i in 0..n {
         match modes[i] {
             Some(_) => {
@@ -269,7 +268,6 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
                             features[i]
                         ))
                     })?;
-                n_features_used = n_features_used.max(feature as usize + 1);
                 let nan_true = missing_true.get(i).is_some_and(|&t| t != 0);
                 nodes.push(Node {
                     feature: feature | if nan_true { NAN_TRUE } else { 0 },
@@ -330,6 +328,7 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         outputs.dedup();
         mode.is_some() || outputs.len() == n_outputs
     });
+    let nodes = Nodes::new(nodes).map_err(err)?;
     Ok(Trees {
         nodes,
         // A leaf's comparison does not matter (both children are itself).
@@ -356,7 +355,6 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         leaf_outputs: outputs,
         leaf_weights: weights,
         n_outputs,
-        n_features_used,
     })
 }
 
