@@ -4,16 +4,23 @@ forest the tree benchmarks use.
 
     target/interop-venv/bin/python bench/tree_models.py make target/bench/rf500.onnx
     target/interop-venv/bin/python bench/tree_models.py time models/iris-forest.onnx target/bench/rf500.onnx
+    target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion MODELS...
 
 `make` trains scikit-learn's RandomForestClassifier(500 trees, max_depth=12) on 30
 synthetic features and converts it with skl2onnx (zipmap off, ai.onnx.ml opset 3).
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
 N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests).
+With `--criterion DIR` it then prints one table per model and batch: the medians per
+row that `cargo bench --bench tree_ensemble` left in DIR for our op and tract's, next to
+ONNX Runtime's, and ONNX Runtime's time over ours. Medians on both sides: on a shared
+machine the mean (criterion's headline figure) moves with every neighbour's burst.
 The venv is the interop one: `tests/interop/run.sh` creates it.
 """
+import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,7 +58,7 @@ def per_row(session, name, width, rows, runs=9):
     return statistics.median(samples)
 
 
-def time_models(paths):
+def time_models(paths, criterion=None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -59,18 +66,48 @@ def time_models(paths):
     options.inter_op_num_threads = 1
     print(f"onnxruntime {ort.__version__}, 1 thread, median time per row")
     print(f"{'model':<32} {'batch 1':>10} {'batch 1000':>12}")
+    ort_per_row = {}
     for path in paths:
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         (inp,) = session.get_inputs()
         width = inp.shape[1]
         one = per_row(session, inp.name, width, 1)
         many = per_row(session, inp.name, width, 1000)
+        ort_per_row[path] = {1: one, 1000: many}
         print(f"{path:<32} {one * 1e6:>8.2f}us {many * 1e6:>10.2f}us")
+    if criterion:
+        side_by_side(criterion, ort_per_row)
+
+
+def criterion_median(criterion, model, batch, label):
+    """Criterion's median time per row for one benchmark, or None if it was not run."""
+    path = Path(criterion) / f"{model}_batch-{batch}" / label / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["median"]["point_estimate"] / 1e9 / batch
+
+
+def side_by_side(criterion, ort_per_row):
+    def us(seconds):
+        return "-" if seconds is None else f"{seconds * 1e6:.3f} us"
+
+    print()
+    print("median per row | ours | tract 0.23's op | onnxruntime, 1 thread | onnxruntime / ours")
+    print("---|---|---|---|---")
+    for path, timings in ort_per_row.items():
+        model = Path(path).stem
+        for batch, ort_time in timings.items():
+            ours = criterion_median(criterion, model, batch, "ours")
+            builtin = criterion_median(criterion, model, batch, "tract-0.23")
+            ratio = "-" if ours is None else f"{ort_time / ours:.1f}x"
+            print(f"{model}, batch {batch} | {us(ours)} | {us(builtin)} | {us(ort_time)} | {ratio}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif len(sys.argv) >= 5 and sys.argv[1:3] == ["time", "--criterion"]:
+        time_models(sys.argv[4:], criterion=sys.argv[3])
     elif len(sys.argv) >= 3 and sys.argv[1] == "time":
         time_models(sys.argv[2:])
     else:

@@ -28,4 +28,5 @@ TREE_BENCH_MODELS="$large" cargo bench --quiet -p function --bench tree_ensemble
   2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
   grep -E '^[a-z0-9-]+/|time:|thrpt:' | grep -v '%'
 echo "== ONNX Runtime, same files"
-"$python" bench/tree_models.py time models/iris-forest.onnx "$large"
+"$python" bench/tree_models.py time --criterion "${CARGO_TARGET_DIR:-target}/criterion" \
+  models/iris-forest.onnx "$large"
