@@ -14,8 +14,10 @@
 //! - [`limits`]: body, batch, concurrency and time limits; the guard around each request.
 //! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
-// One module may use `unsafe`: the tree walk (`model::tree_ensemble::kernel`), which
-// reads nodes and row values unchecked after checking their bounds once per model.
+//! - [`memory`]: free memory handed back to the kernel when the last connection closes.
+// Two modules use `unsafe`: the tree walk (`model::tree_ensemble::kernel`), which reads
+// nodes and row values unchecked after checking their bounds once per model, and
+// `memory`, which calls glibc's malloc_trim.
 #![deny(unsafe_code)]
 
 pub mod config;
@@ -23,6 +25,7 @@ pub mod error;
 pub mod health;
 pub mod limits;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod observe;

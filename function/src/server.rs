@@ -15,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::limits::InFlight;
+use crate::memory::{Connections, TRIM_INTERVAL};
 use crate::observe;
 use crate::router::App;
 
@@ -43,6 +44,7 @@ pub async fn run(
     let in_flight = InFlight::new(app.limits.max_in_flight);
     let first_request_timeout = app.limits.header_read_timeout;
     let graceful = GracefulShutdown::new();
+    let connections = Connections::new(TRIM_INTERVAL);
     tokio::pin!(shutdown);
     let mut accept_failures = 0u32;
     loop {
@@ -75,7 +77,10 @@ pub async fn run(
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
+        let open = connections.open();
         tokio::spawn(async move {
+            // Counted until the task ends, whichever way: the last one out trims memory.
+            let _open = open;
             tokio::pin!(connection);
             // hyper's header timer starts only once the protocol is known: a client that
             // sends nothing, part of the HTTP/2 preface, or only HTTP/2 settings would
