@@ -63,8 +63,14 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 out="$root/target/bench"
 mkdir -p "$out"
 
-say "building the binaries as they ship (profile dist: LTO; ~10 min cold)"
-cargo build --profile dist --quiet -p function -p ceiling
+# The function as the image ships it: profile dist (LTO), static, non-PIE, built as the
+# Dockerfile and tests/container/run.sh build it (same flags, so they share the cache);
+# the ceiling the same way, so neither pays a dynamic loader or relocations the other
+# does not.
+say "building the binaries as they ship (profile dist: LTO, static; ~10 min cold)"
+target=x86_64-unknown-linux-gnu
+RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' \
+  cargo build --profile dist --quiet --target "$target" -p function -p ceiling
 
 # ---- the tutorial stack: a pinned venv and the tutorial's model.joblib ----
 tutorial_args=()
@@ -97,7 +103,7 @@ fi
 # uvicorn imports app); the venv's packages keep the bytecode pip compiled.
 export PYTHONDONTWRITEBYTECODE=1
 exec python3 "$root/bench/compare.py" \
-  --function "$target_dir/dist/function" --ceiling "$target_dir/dist/ceiling" \
+  --function "$target_dir/$target/dist/function" --ceiling "$target_dir/$target/dist/ceiling" \
   "${tutorial_args[@]}" \
   --seconds "${BENCH_SECONDS:-10}" --warmup "${BENCH_WARMUP_SECONDS:-2}" \
   --cold-runs "${BENCH_COLD_RUNS:-20}" --tutorial-cold-runs "${BENCH_TUTORIAL_COLD_RUNS:-5}" \

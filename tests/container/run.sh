@@ -51,7 +51,7 @@ fi
 
 # ---- the static binaries, sharing target/ with the rest of the workspace ----
 say "building the static binaries (profile dist, as the Dockerfile)"
-(cd "$root" && RUSTFLAGS='-C target-feature=+crt-static' timeout 2400 \
+(cd "$root" && RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' timeout 2400 \
   cargo build --profile dist --locked --target "$target" -p function -p converter --quiet) \
   || fail "static dist build failed"
 file_type="$(file -b "$bin/function" 2>/dev/null || true)"

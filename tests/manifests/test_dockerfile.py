@@ -49,6 +49,21 @@ def test_build_stage_makes_a_static_binary_and_the_model():
     assert re.search(r"strip /out/function", text), "tests/container/run.sh strips the same way"
 
 
+def rustflags(text):
+    """The RUSTFLAGS='...' values a file sets."""
+    return re.findall(r"RUSTFLAGS='([^']*)'", text)
+
+
+def test_the_container_test_and_the_benchmark_build_the_binary_the_dockerfile_ships():
+    (shipped,) = rustflags(build_text())
+    # Static (no loader on scratch) and non-PIE (no start-up relocations, see the Dockerfile).
+    assert shipped.split() == ["-C", "target-feature=+crt-static", "-C", "relocation-model=static"]
+    for script in ["tests/container/run.sh", "bench/compare.sh"]:
+        text = (ROOT / script).read_text()
+        assert rustflags(text) == [shipped], f"{script} builds with other flags than the Dockerfile"
+        assert "--profile dist" in text and "x86_64-unknown-linux-gnu" in text, script
+
+
 def environment(stage):
     """Every KEY=value the ENV instructions of `stage` set."""
     return dict(pair.partition("=")[::2] for env in values(stage, "ENV") for pair in shlex.split(env))
