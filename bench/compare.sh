@@ -9,7 +9,8 @@
 # Measured for each server: requests/s and latency p50/p99 with wrk at 1, 16 and 256
 # connections (single-row /predict, after a warm-up); rows/s for 1000-row batches at 16
 # connections (function and ceiling); cold start, exec -> first 200 (bench/cold_start.py);
-# VmRSS after the warm-up and after the load; the image size that tests/container/run.sh
+# VmRSS after the warm-up and after the load (after 1 s idle), and its peak with 256
+# connections open; the image size that tests/container/run.sh
 # last wrote to target/container-size.txt. See BENCHMARKS.md for what each column means.
 #
 # Needs: cargo, wrk (apt-get install wrk), python3 (standard library only). For the
