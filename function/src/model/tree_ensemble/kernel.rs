@@ -83,6 +83,13 @@ pub struct Node {
 }
 
 impl Node {
+    /// The input column the node reads, without the [`NAN_TRUE`] flag. Every walk reads
+    /// it through here, so the bounds [`Nodes`] checks are the ones the walks use.
+    #[inline(always)]
+    pub fn column(&self) -> usize {
+        (self.feature & !NAN_TRUE) as usize
+    }
+
     /// A leaf at index `at`.
     pub fn leaf(at: u32) -> Node {
         Node {
@@ -114,7 +121,7 @@ impl Nodes {
         }
         let columns = nodes
             .iter()
-            .map(|node| (node.feature & !NAN_TRUE) as usize + 1)
+            .map(|node| node.column() + 1)
             .max()
             .unwrap_or(1);
         Ok(Nodes { nodes, columns })
@@ -155,9 +162,9 @@ impl Nodes {
         debug_assert!(lane < stride && self.columns * stride <= values.len());
         // SAFETY: `at` is below the node count (the caller's contract).
         let node = unsafe { self.nodes.get_unchecked(at as usize) };
-        // SAFETY: `compare.feature` is below `columns` (checked in `new`), so the index is
-        // at most `(columns - 1) * stride + lane < columns * stride <= values.len()`.
-        let value = unsafe { *values.get_unchecked(compare.feature(node) * stride + lane) };
+        // SAFETY: `node.column()` is below `columns` (its definition in `new`), so the
+        // index is at most `(columns - 1) * stride + lane < columns * stride <= values.len()`.
+        let value = unsafe { *values.get_unchecked(node.column() * stride + lane) };
         // A conditional move, never a branch: LLVM picks the child's address with a
         // `cmov` and loads from it. Measured ~5% faster than indexing `children` by the
         // comparison; reading both children as one u64 and shifting was no faster.
@@ -240,8 +247,6 @@ pub struct Scores {
 
 /// How a walk decides a branch: one mode fixed at compile time, or the node's own.
 trait Compare: Copy {
-    /// The input column `node` reads.
-    fn feature(self, node: &Node) -> usize;
     fn goes_true(self, node: &Node, index: usize, value: f32) -> bool;
 }
 
@@ -267,13 +272,6 @@ const MODES_BY_CODE: [Mode; 6] = [
 
 impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
-    fn feature(self, node: &Node) -> usize {
-        // No node has the NAN_TRUE bit on this path, but the walks' bounds rest on the
-        // column being masked, and the `and` costs nothing measurable.
-        (node.feature & !NAN_TRUE) as usize
-    }
-
-    #[inline(always)]
     fn goes_true(self, node: &Node, _index: usize, value: f32) -> bool {
         Self::MODE.holds(value, node.threshold)
     }
@@ -284,11 +282,6 @@ impl<const M: u8> Compare for Fixed<M> {
 struct PerNode<'a>(&'a [Mode]);
 
 impl Compare for PerNode<'_> {
-    #[inline(always)]
-    fn feature(self, node: &Node) -> usize {
-        (node.feature & !NAN_TRUE) as usize
-    }
-
     #[inline(always)]
     fn goes_true(self, node: &Node, index: usize, value: f32) -> bool {
         // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
