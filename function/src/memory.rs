@@ -59,11 +59,6 @@ impl Connections {
         Open(Arc::clone(self))
     }
 
-    /// Connections open now.
-    pub fn count(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
     /// The last connection closed: trims unless the last trim was under an interval ago.
     /// Returns whether it trimmed.
     fn last_closed(&self) -> bool {
@@ -128,7 +123,7 @@ mod tests {
     fn trims_when_the_last_connection_closes_and_not_again_within_the_interval() {
         let connections = Connections::with_trim(Duration::from_millis(200), counted_trim);
         let (a, b) = (connections.open(), connections.open());
-        assert_eq!(connections.count(), 2);
+        assert_eq!(connections.open.load(Ordering::Relaxed), 2);
         drop(a);
         assert_eq!(
             TRIMS.load(Ordering::Relaxed),
@@ -136,7 +131,7 @@ mod tests {
             "one connection is still open"
         );
         drop(b);
-        assert_eq!(connections.count(), 0);
+        assert_eq!(connections.open.load(Ordering::Relaxed), 0);
         assert_eq!(TRIMS.load(Ordering::Relaxed), 1);
         // A connection per request: the count keeps falling to zero, trims stay rare.
         for _ in 0..50 {
