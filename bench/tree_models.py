@@ -10,9 +10,9 @@ forest the tree benchmarks use.
 synthetic features and converts it with skl2onnx (zipmap off, ai.onnx.ml opset 3).
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
 N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests).
-With `--criterion DIR` it then prints one table per model and batch: the medians per
-row that `cargo bench --bench tree_ensemble` left in DIR for our op and tract's, next to
-ONNX Runtime's, and ONNX Runtime's time over ours. Medians on both sides: on a shared
+With `--criterion DIR` it then prints one table, a line per model and batch: the medians
+per row that `cargo bench --bench tree_ensemble` left in DIR for our op and tract's, next
+to ONNX Runtime's, and ONNX Runtime's time over ours. Medians on both sides: on a shared
 machine the mean (criterion's headline figure) moves with every neighbour's burst.
 The venv is the interop one: `tests/interop/run.sh` creates it.
 """
