@@ -14,6 +14,10 @@
 //!   stays in cache), the rows of a group in lock-step.
 //! - Smaller batches, and the tail of a batch: each row goes through [`LANES`] trees in
 //!   lock-step.
+//! - Trees of at most 32 leaves are not walked at all: [`small_trees`] tests all their
+//!   branches at once and reads the leaf off a bit set, for a group of rows or for one
+//!   row and [`LANES`] trees (on the Iris forest, 4.8 leaves per tree, a third less time
+//!   per row in batches than the walks).
 //!
 //! A step reads its node and the row's value without bounds checks: [`Nodes`] checks
 //! once, when the model loads, that every child index and feature is in range, and a
@@ -22,6 +26,10 @@
 //! (`tests/tree_ensemble.rs`, run with debug assertions on every step) cover them.
 
 #![warn(clippy::undocumented_unsafe_blocks)]
+
+mod small_trees;
+
+pub use small_trees::SmallTrees;
 
 /// In [`Node::feature`]: a NaN feature value takes the true branch.
 pub const NAN_TRUE: u32 = 1 << 31;
@@ -127,6 +135,11 @@ impl Nodes {
         Ok(Nodes { nodes, columns })
     }
 
+    /// The nodes, in index order.
+    pub fn as_slice(&self) -> &[Node] {
+        &self.nodes
+    }
+
     /// One more than the largest feature index any node reads (at least 1: leaves read
     /// column 0 and ignore it). Rows must have at least this many values.
     pub fn columns(&self) -> usize {
@@ -170,7 +183,7 @@ impl Nodes {
         // comparison; reading both children as one u64 and shifting was no faster.
         let [if_false, if_true] = node.children;
         std::hint::select_unpredictable(
-            compare.goes_true(node, at as usize, value),
+            compare.goes_true(node.feature, node.threshold, at as usize, value),
             if_true,
             if_false,
         )
@@ -205,8 +218,11 @@ pub struct Trees {
     pub roots: Vec<u32>,
     /// Per tree, the steps from its root to its deepest leaf.
     pub depths: Vec<u32>,
-    /// The trees in groups of [`LANES`] that one row walks together.
+    /// The trees too large for [`Self::small_trees`] in groups of [`LANES`] that one row
+    /// walks together.
     pub tree_groups: Vec<TreeGroup>,
+    /// The trees small enough for groups of rows to skip the walk.
+    pub small_trees: SmallTrees,
     /// Node `i` owns leaf entries `leaf_offsets[i]..leaf_offsets[i + 1]` (none for
     /// branches).
     pub leaf_offsets: Vec<u32>,
@@ -247,7 +263,9 @@ pub struct Scores {
 
 /// How a walk decides a branch: one mode fixed at compile time, or the node's own.
 trait Compare: Copy {
-    fn goes_true(self, node: &Node, index: usize, value: f32) -> bool;
+    /// Whether `value` takes the true branch of node `index`, whose `feature` (with its
+    /// [`NAN_TRUE`] flag) and `threshold` are given.
+    fn goes_true(self, feature: u32, threshold: f32, index: usize, value: f32) -> bool;
 }
 
 /// One mode for every node and no node sending NaN to its true child, fixed at compile
@@ -272,8 +290,8 @@ const MODES_BY_CODE: [Mode; 6] = [
 
 impl<const M: u8> Compare for Fixed<M> {
     #[inline(always)]
-    fn goes_true(self, node: &Node, _index: usize, value: f32) -> bool {
-        Self::MODE.holds(value, node.threshold)
+    fn goes_true(self, _feature: u32, threshold: f32, _index: usize, value: f32) -> bool {
+        Self::MODE.holds(value, threshold)
     }
 }
 
@@ -283,10 +301,9 @@ struct PerNode<'a>(&'a [Mode]);
 
 impl Compare for PerNode<'_> {
     #[inline(always)]
-    fn goes_true(self, node: &Node, index: usize, value: f32) -> bool {
+    fn goes_true(self, feature: u32, threshold: f32, index: usize, value: f32) -> bool {
         // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
-        self.0[index].holds(value, node.threshold)
-            | ((node.feature & NAN_TRUE != 0) & value.is_nan())
+        self.0[index].holds(value, threshold) | ((feature & NAN_TRUE != 0) & value.is_nan())
     }
 }
 
@@ -439,10 +456,14 @@ impl Trees {
         let block = (BLOCK_VALUES / group_values).clamp(1, MAX_BLOCK_ROWS / LANES);
         for first in (0..groups).step_by(block) {
             let last = (first + block).min(groups);
-            for (&root, &depth) in self.roots.iter().zip(&self.depths) {
+            for (tree, (&root, &depth)) in self.roots.iter().zip(&self.depths).enumerate() {
+                let small = self.small_trees.tree(tree);
                 for group in first..last {
                     let values = &lanes[group * group_values..(group + 1) * group_values];
-                    let leaves = self.rows_through_tree(compare, root, depth, values);
+                    let leaves = match small {
+                        Some(small) => self.small_trees.rows_through(compare, small, values),
+                        None => self.rows_through_tree(compare, root, depth, values),
+                    };
                     for (lane, leaf) in leaves.into_iter().enumerate() {
                         let row = group * LANES + lane;
                         accumulate.add_leaf(self, &mut scores, row * outputs, leaf);
@@ -482,6 +503,12 @@ impl Trees {
     #[inline(always)]
     fn row_through_groups<C: Compare>(&self, compare: C, features: &[f32], leaves: &mut [u32]) {
         assert!(features.len() >= self.nodes.columns());
+        for group in self.small_trees.groups() {
+            let reached = self.small_trees.row_through_group(compare, group, features);
+            for (&tree, leaf) in group.trees.iter().zip(reached) {
+                leaves[tree as usize] = leaf;
+            }
+        }
         for group in &self.tree_groups {
             let mut at = group.roots.map(|root| self.nodes.check(root));
             for _ in 0..group.depth {
@@ -516,6 +543,7 @@ mod tests {
         let feature = 2 | if nan_true { NAN_TRUE } else { 0 };
         let nodes = vec![branch(feature, 0.5, [1, 2]), Node::leaf(1), Node::leaf(2)];
         Trees {
+            small_trees: SmallTrees::new(&nodes, &[0], &[1]),
             nodes: Nodes::new(nodes).unwrap(),
             modes: vec![Mode::Leq; 3],
             uniform: Some(Mode::Leq),
@@ -555,6 +583,8 @@ mod tests {
     fn a_root_outside_the_nodes_panics_instead_of_reading_past_them() {
         let mut trees = stump(false);
         trees.roots = vec![7];
+        // Only the walks read roots.
+        trees.small_trees = SmallTrees::default();
         let walk = std::panic::catch_unwind(|| trees.scores(&[0.0; 3 * 8], 3, Aggregate::Sum));
         assert!(walk.is_err());
     }
@@ -574,8 +604,11 @@ mod tests {
     /// feature 2 is <= 0.5, or NaN with the missing-value flag.
     #[test]
     fn each_row_of_every_path_reads_its_own_values() {
-        for nan_true in [false, true] {
-            let trees = stump(nan_true);
+        for (nan_true, walk_only) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut trees = stump(nan_true);
+            if walk_only {
+                trees.small_trees = SmallTrees::default();
+            }
             for rows in [1, 7, 8, 9, 23, 5000] {
                 let width = 4;
                 let input: Vec<f32> = (0..rows * width)

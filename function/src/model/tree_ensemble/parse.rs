@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tract_onnx::pb::{AttributeProto, NodeProto};
 
-use super::kernel::{Aggregate, Mode, Node, Nodes, TreeGroup, Trees, LANES, NAN_TRUE};
+use super::kernel::{Aggregate, Mode, Node, Nodes, SmallTrees, TreeGroup, Trees, LANES, NAN_TRUE};
 use super::PostTransform;
 
 /// A model we refuse at load time, naming the attribute and what we accept.
@@ -301,11 +301,16 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         })
         .collect();
     let is_branch: Vec<bool> = modes.iter().map(Option::is_some).chain([false]).collect();
-    let node_depths = node_depths(&nodes, &is_branch, &roots).map_err(err)?;
+    let nodes = Nodes::new(nodes).map_err(err)?;
+    let node_depths = node_depths(nodes.as_slice(), &is_branch, &roots).map_err(err)?;
     let depths: Vec<u32> = roots.iter().map(|&r| node_depths[r as usize]).collect();
-    // Trees of like depth share a group, so few lanes idle at a leaf while the group's
-    // deepest tree finishes (the walk puts leaves back in tree order before adding).
-    let mut by_depth: Vec<usize> = (0..roots.len()).collect();
+    let small_trees = SmallTrees::new(nodes.as_slice(), &roots, &depths);
+    // The other trees are walked. Trees of like depth share a group, so few lanes idle
+    // at a leaf while the group's deepest tree finishes (the walk puts leaves back in
+    // tree order before adding).
+    let mut by_depth: Vec<usize> = (0..roots.len())
+        .filter(|&tree| small_trees.tree(tree).is_none())
+        .collect();
     by_depth.sort_by_key(|&tree| depths[tree]);
     let tree_groups = by_depth
         .chunks(LANES)
@@ -321,14 +326,16 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         // Only leaves: no comparison is ever made, any mode will do.
         None => Some(Mode::Lt),
     };
-    let any_nan_true = nodes.iter().any(|node| node.feature & NAN_TRUE != 0);
+    let any_nan_true = nodes
+        .as_slice()
+        .iter()
+        .any(|node| node.feature & NAN_TRUE != 0);
     let leaves_dense = entries.iter().zip(&modes).all(|(entries, mode)| {
         let mut outputs: Vec<u32> = entries.iter().map(|&(output, _)| output).collect();
         outputs.sort_unstable();
         outputs.dedup();
         mode.is_some() || outputs.len() == n_outputs
     });
-    let nodes = Nodes::new(nodes).map_err(err)?;
     Ok(Trees {
         nodes,
         // A leaf's comparison does not matter (both children are itself).
@@ -351,6 +358,7 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         roots,
         depths,
         tree_groups,
+        small_trees,
         leaf_offsets,
         leaf_outputs: outputs,
         leaf_weights: weights,
