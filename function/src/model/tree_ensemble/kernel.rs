@@ -234,6 +234,8 @@ pub struct Trees {
     pub weights_positive: bool,
     /// Every leaf has an entry for every output, so every output of every row is present.
     pub leaves_dense: bool,
+    /// Every leaf's entries are one per output, in output order.
+    pub leaves_by_output: bool,
     /// When no leaf has more than one entry: per node, its leaf's entry (`(0, 0.0)` for
     /// branches and leaves without one, which only [`Sum`] may add).
     pub single_entries: Option<Vec<(u32, f32)>>,
@@ -375,6 +377,47 @@ impl Accumulate for SumSingle<'_> {
     }
 }
 
+/// [`Sum`] when every leaf's entries are one per output in output order
+/// ([`Trees::leaves_by_output`]): a leaf's weights are a row added to the row's scores.
+#[derive(Clone, Copy)]
+struct SumRows;
+
+impl Accumulate for SumRows {
+    #[inline(always)]
+    fn add_leaf(self, trees: &Trees, scores: &mut Scores, out: usize, leaf: u32) {
+        let weights = &trees.leaf_weights[trees.entries(leaf)];
+        let values = &mut scores.values[out..out + weights.len()];
+        for (value, weight) in values.iter_mut().zip(weights) {
+            *value += weight;
+        }
+    }
+
+    /// As [`SumSingle::add_row`]: the row's sums in registers, each leaf's row added as
+    /// one vector (padded with 0.0, which changes no bit).
+    #[inline(always)]
+    fn add_row(self, trees: &Trees, scores: &mut Scores, out: usize, leaves: &[u32]) {
+        let outputs = trees.n_outputs;
+        if outputs > REGISTER_SUMS {
+            for &leaf in leaves {
+                self.add_leaf(trees, scores, out, leaf);
+            }
+            return;
+        }
+        let mut sums = [0.0f32; REGISTER_SUMS];
+        for &leaf in leaves {
+            let weights = &trees.leaf_weights[trees.entries(leaf)];
+            let row: [f32; REGISTER_SUMS] =
+                std::array::from_fn(|o| weights.get(o).copied().unwrap_or(0.0));
+            for (sum, weight) in sums.iter_mut().zip(row) {
+                *sum += weight;
+            }
+        }
+        for (value, sum) in scores.values[out..out + outputs].iter_mut().zip(sums) {
+            *value += sum;
+        }
+    }
+}
+
 /// Any aggregate, recording which outputs some leaf contributed to.
 #[derive(Clone, Copy)]
 struct Tracked(Aggregate);
@@ -420,6 +463,7 @@ impl Trees {
         };
         let mut scores = match (fixed, &self.single_entries) {
             (Some(mode), Some(single)) => self.scores_fixed(mode, SumSingle(single), i, w),
+            (Some(mode), None) if self.leaves_by_output => self.scores_fixed(mode, SumRows, i, w),
             (Some(mode), None) => self.scores_fixed(mode, Sum, i, w),
             (None, _) if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
             (None, _) => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
@@ -594,6 +638,7 @@ mod tests {
             leaf_weights: vec![1.0, 1.0],
             weights_positive: true,
             leaves_dense: false,
+            leaves_by_output: false,
             single_entries: Some(vec![(0, 0.0), (0, 1.0), (1, 1.0)]),
             n_outputs: 2,
         }
@@ -661,6 +706,33 @@ mod tests {
         let bits = |s: &Scores| s.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&by_row), bits(&by_leaf));
         assert_eq!(by_row.values[..3], [0.0; 3], "the other row is untouched");
+    }
+
+    /// Leaf rows added as vectors give the sums `add_leaf` writes, bit for bit.
+    #[test]
+    fn a_rows_register_sums_of_leaf_rows_equal_adding_leaf_by_leaf() {
+        let mut trees = stump(false);
+        trees.n_outputs = 2;
+        let rows = [[1.0, 0.5], [1e8, -0.25], [-1e8, -0.5], [0.125, 3.0]];
+        trees.leaf_offsets = (0..=rows.len() as u32).map(|leaf| 2 * leaf).collect();
+        trees.leaf_outputs = rows.iter().flat_map(|_| [0, 1]).collect();
+        trees.leaf_weights = rows.iter().flatten().copied().collect();
+        let leaves: Vec<u32> = (0..rows.len() as u32).collect();
+        let fresh = || Scores {
+            values: vec![0.0; 4],
+            present: vec![false; 4],
+        };
+        let (mut by_leaf, mut by_row) = (fresh(), fresh());
+        for &leaf in &leaves {
+            SumRows.add_leaf(&trees, &mut by_leaf, 2, leaf);
+            Sum.add_leaf(&trees, &mut by_row, 0, leaf);
+        }
+        SumRows.add_row(&trees, &mut by_row, 2, &leaves);
+        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&by_row.values[2..]), bits(&by_leaf.values[2..]));
+        // And both are what the general sum gives (row 0 of `by_row`).
+        assert_eq!(bits(&by_row.values[..2]), bits(&by_leaf.values[2..]));
+        assert_eq!(by_leaf.values[..2], [0.0; 2], "the other row is untouched");
     }
 
     /// Every path of `scores_with` (one row, groups of LANES rows with a tail, several

@@ -230,6 +230,19 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
             })?;
         entries[at].push((output as u32, leaf_weights[j]));
     }
+    // When every leaf has one entry per output (scikit-learn's forests), put them in
+    // output order, so a leaf's weights add to a row's scores as a row. Each output still
+    // gets one add per leaf, in tree order: the sums are unchanged.
+    let leaves_by_output = (0..n).all(|i| {
+        let mut outputs: Vec<u32> = entries[i].iter().map(|&(output, _)| output).collect();
+        outputs.sort_unstable();
+        modes[i].is_some() || outputs.into_iter().eq(0..n_outputs as u32)
+    });
+    if leaves_by_output {
+        for entries in &mut entries {
+            entries.sort_by_key(|&(output, _)| output);
+        }
+    }
 
     // Node i of the flat layout is attribute position i; one more node, a leaf without
     // entries, pads the last group of trees a row walks together.
@@ -348,6 +361,7 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         any_nan_true,
         weights_positive: weights.iter().all(|&w| w > 0.0),
         leaves_dense,
+        leaves_by_output,
         single_entries: entries.iter().all(|entries| entries.len() <= 1).then(|| {
             entries
                 .iter()
