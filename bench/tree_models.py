@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Times ONNX Runtime (single-threaded) on tree-ensemble ONNX files, and writes the large
-forest the tree benchmarks use.
+"""Times ONNX Runtime (single-threaded) on tree-ensemble ONNX files, and writes the
+scikit-learn forests the tree benchmarks use.
 
     target/interop-venv/bin/python bench/tree_models.py make target/bench/rf500.onnx
+    target/interop-venv/bin/python bench/tree_models.py make-iris target/bench/iris-sklearn.onnx
     target/interop-venv/bin/python bench/tree_models.py time models/iris-forest.onnx target/bench/rf500.onnx
     target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion MODELS...
 
 `make` trains scikit-learn's RandomForestClassifier(500 trees, max_depth=12) on 30
 synthetic features and converts it with skl2onnx (zipmap off, ai.onnx.ml opset 3).
+`make-iris` does the same for the tutorial's model (bench/tutorial/train.py: 100 trees
+on Iris, grown to purity, seeded here so every run times the same trees): scikit-learn
+users bring this file, whose leaves hold one weight per class, where the bundled forest
+(the converter's) has one vote per leaf and half as many leaves.
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
 N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests).
 With `--criterion DIR` it then prints one table, a line per model and batch: the medians
@@ -35,6 +40,24 @@ def make(path):
     )
     model = RandomForestClassifier(n_estimators=500, max_depth=12, random_state=0, n_jobs=-1)
     model.fit(x, y)
+    onnx = to_onnx(
+        model,
+        x[:1].astype(np.float32),
+        options={id(model): {"zipmap": False}},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    with open(path, "wb") as f:
+        f.write(onnx.SerializeToString())
+    print(f"wrote {path}: {sum(e.tree_.node_count for e in model.estimators_)} nodes")
+
+
+def make_iris(path):
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from skl2onnx import to_onnx
+
+    x, y = load_iris(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=100, random_state=0).fit(x, y)
     onnx = to_onnx(
         model,
         x[:1].astype(np.float32),
@@ -106,6 +129,8 @@ def side_by_side(criterion, ort_per_row):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "make-iris":
+        make_iris(sys.argv[2])
     elif len(sys.argv) >= 5 and sys.argv[1:3] == ["time", "--criterion"]:
         time_models(sys.argv[4:], criterion=sys.argv[3])
     elif len(sys.argv) >= 3 and sys.argv[1] == "time":

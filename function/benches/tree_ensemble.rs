@@ -2,11 +2,12 @@
 //! through a whole optimised tract plan with a reused run state (as the function runs
 //! it), on the bundled Iris forest and on any ONNX files listed in `TREE_BENCH_MODELS`
 //! (comma-separated, relative to the repository root or absolute;
-//! `bench/tree_models.py make` writes a 500-tree forest, and
-//! `bench/tree_models.py time` times ONNX Runtime on the same files and rows):
+//! `bench/tree_models.py make` writes a 500-tree forest, `make-iris` the tutorial's
+//! scikit-learn Iris forest, and `time` times ONNX Runtime on the same files and rows):
 //!
 //! ```text
-//! env -u RUST_BACKTRACE TREE_BENCH_MODELS=target/bench/rf500.onnx \
+//! env -u RUST_BACKTRACE \
+//!     TREE_BENCH_MODELS=target/bench/iris-sklearn.onnx,target/bench/rf500.onnx \
 //!     cargo bench -p function --bench tree_ensemble
 //! ```
 //!
