@@ -2,8 +2,6 @@
 //! (opset 1-3) into the flat [`Trees`] layout, checking every cross-reference so the walk
 //! can never leave its arrays or loop.
 
-use std::collections::HashMap;
-
 use tract_onnx::pb::{AttributeProto, NodeProto};
 
 use super::kernel::{Aggregate, Mode, Node, Nodes, SmallTrees, TreeGroup, Trees, LANES, NAN_TRUE};
@@ -71,6 +69,11 @@ impl<'a> Attributes<'a> {
         })
     }
 
+    /// A `strings` attribute as raw bytes, empty when absent.
+    pub fn byte_strings(&self, name: &str) -> &'a [Vec<u8>] {
+        self.get(name).map_or(&[], |a| &a.strings[..])
+    }
+
     /// A `string` attribute, or `default`.
     pub fn string(&self, name: &str, default: &str) -> String {
         self.get(name).map_or(default.to_string(), |a| {
@@ -110,17 +113,62 @@ pub fn aggregate(attributes: &Attributes) -> Result<Aggregate, ParseError> {
     }
 }
 
-fn mode(name: &str) -> Option<Option<Mode>> {
+/// A `nodes_modes` entry, read as bytes: no string per node.
+fn mode(name: &[u8]) -> Option<Option<Mode>> {
     Some(match name {
-        "BRANCH_LEQ" => Some(Mode::Leq),
-        "BRANCH_LT" => Some(Mode::Lt),
-        "BRANCH_GTE" => Some(Mode::Gte),
-        "BRANCH_GT" => Some(Mode::Gt),
-        "BRANCH_EQ" => Some(Mode::Eq),
-        "BRANCH_NEQ" => Some(Mode::Neq),
-        "LEAF" => None,
+        b"BRANCH_LEQ" => Some(Mode::Leq),
+        b"BRANCH_LT" => Some(Mode::Lt),
+        b"BRANCH_GTE" => Some(Mode::Gte),
+        b"BRANCH_GT" => Some(Mode::Gt),
+        b"BRANCH_EQ" => Some(Mode::Eq),
+        b"BRANCH_NEQ" => Some(Mode::Neq),
+        b"LEAF" => None,
         _ => return None,
     })
+}
+
+/// Where each (tree id, node id) sits in the attribute arrays, and each tree's root: a
+/// sorted index, not a hash map (SipHash over every node was a fifth of a model's load).
+struct Positions {
+    /// (tree id, node id, position), sorted.
+    sorted: Vec<(i64, i64, usize)>,
+    /// Per tree, in order of first appearance, the position of its first node: its root,
+    /// as onnxruntime reads it.
+    roots: Vec<usize>,
+}
+
+impl Positions {
+    fn new(tree_ids: &[i64], node_ids: &[i64]) -> Result<Positions, String> {
+        let mut sorted: Vec<(i64, i64, usize)> = (tree_ids.iter().zip(node_ids).enumerate())
+            .map(|(at, (&tree, &node))| (tree, node, at))
+            .collect();
+        sorted.sort_unstable();
+        if let Some(twice) = sorted
+            .windows(2)
+            .find(|w| w[0].0 == w[1].0 && w[0].1 == w[1].1)
+        {
+            let (tree, node, _) = twice[0];
+            return Err(format!("node {node} appears twice in tree {tree}"));
+        }
+        let mut roots: Vec<usize> = (sorted.chunk_by(|a, b| a.0 == b.0))
+            .map(|tree| tree.iter().map(|&(_, _, at)| at).min().unwrap_or(0))
+            .collect();
+        roots.sort_unstable();
+        Ok(Positions { sorted, roots })
+    }
+
+    /// The position of node `node` of tree `tree`.
+    fn get(&self, tree: i64, node: i64) -> Option<usize> {
+        let at = (self.sorted)
+            .binary_search_by(|&(t, n, _)| (t, n).cmp(&(tree, node)))
+            .ok()?;
+        Some(self.sorted[at].2)
+    }
+
+    /// Each tree's root, in order of first appearance.
+    fn roots(&self) -> &[usize] {
+        &self.roots
+    }
 }
 
 /// Builds the flat trees. `prefix` is `class` or `target` (the leaf attributes'
@@ -139,7 +187,7 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     let values = attributes.floats("nodes_values");
     let true_ids = attributes.ints("nodes_truenodeids");
     let false_ids = attributes.ints("nodes_falsenodeids");
-    let mode_names = attributes.strings("nodes_modes").unwrap_or_default();
+    let mode_names = attributes.byte_strings("nodes_modes");
     let missing_true = attributes.ints("nodes_missing_value_tracks_true");
     for (name, len) in [
         ("nodes_nodeids", node_ids.len()),
@@ -162,25 +210,13 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         )));
     }
 
-    // (tree, node id) -> position in the attribute arrays.
-    let mut position: HashMap<(i64, i64), usize> = HashMap::with_capacity(n);
-    let mut tree_order: Vec<i64> = Vec::new();
+    let position = Positions::new(tree_ids, node_ids).map_err(err)?;
     let mut modes = Vec::with_capacity(n);
-    for i in 0..n {
-        if position.insert((tree_ids[i], node_ids[i]), i).is_some() {
-            return Err(err(format!(
-                "node {} appears twice in tree {}",
-                node_ids[i], tree_ids[i]
-            )));
-        }
-        if !tree_order.contains(&tree_ids[i]) {
-            // The first node listed for a tree is its root, as onnxruntime reads it.
-            tree_order.push(tree_ids[i]);
-        }
-        let m = mode(&mode_names[i]).ok_or_else(|| {
+    for (i, name) in mode_names.iter().enumerate() {
+        let m = mode(name).ok_or_else(|| {
             err(format!(
                 "nodes_modes[{i}] = {} is not one of BRANCH_LEQ, BRANCH_LT, BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ, LEAF",
-                mode_names[i]
+                String::from_utf8_lossy(name)
             ))
         })?;
         modes.push(m);
@@ -205,14 +241,12 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     }
     let mut entries: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
     for j in 0..m {
-        let at = *position
-            .get(&(leaf_trees[j], leaf_nodes[j]))
-            .ok_or_else(|| {
-                err(format!(
-                    "{prefix} weight {j} is for node {} of tree {}, which does not exist",
-                    leaf_nodes[j], leaf_trees[j]
-                ))
-            })?;
+        let at = position.get(leaf_trees[j], leaf_nodes[j]).ok_or_else(|| {
+            err(format!(
+                "{prefix} weight {j} is for node {} of tree {}, which does not exist",
+                leaf_nodes[j], leaf_trees[j]
+            ))
+        })?;
         if modes[at].is_some() {
             return Err(err(format!(
                 "{prefix} weight {j} is for node {} of tree {}, which is not a LEAF",
@@ -257,8 +291,8 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     let empty_leaf = n_slots - 1;
     let child = |i: usize, id: i64, which: &str| -> Result<u32, ParseError> {
         position
-            .get(&(tree_ids[i], id))
-            .map(|&c| c as u32)
+            .get(tree_ids[i], id)
+            .map(|c| c as u32)
             .ok_or_else(|| {
                 err(format!(
                     "node {} of tree {} has {which} child {id}, which does not exist in that tree",
@@ -304,15 +338,7 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
     nodes.push(Node::leaf(empty_leaf));
     leaf_offsets.push(outputs.len() as u32);
 
-    let roots: Vec<u32> = tree_order
-        .iter()
-        .map(|tree| {
-            tree_ids
-                .iter()
-                .position(|t| t == tree)
-                .expect("tree seen above") as u32
-        })
-        .collect();
+    let roots: Vec<u32> = position.roots().iter().map(|&root| root as u32).collect();
     let is_branch: Vec<bool> = modes.iter().map(Option::is_some).chain([false]).collect();
     let nodes = Nodes::new(nodes).map_err(err)?;
     let node_depths = node_depths(nodes.as_slice(), &is_branch, &roots).map_err(err)?;
