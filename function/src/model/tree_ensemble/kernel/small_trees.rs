@@ -1,5 +1,5 @@
-//! Trees of at most [`MAX_LEAVES`] leaves, evaluated for a group of rows without walking
-//! them.
+//! Trees of at most [`MAX_LEAVES`] leaves, evaluated without walking them, for a group of
+//! rows through one tree or for one row through [`LANES`] trees.
 //!
 //! A tree's leaves are numbered left to right, every true subtree before its false
 //! sibling. A row that fails a branch's test cannot end in any leaf under that branch's
@@ -17,6 +17,10 @@
 //! [`LANES`] rows of a feature-major group are independent comparisons of adjacent values
 //! against one threshold, which compile to a few vector instructions. It costs a test
 //! per branch instead of one per level, which is why it is kept to small trees.
+//!
+//! A single row has no lanes of rows to fill, so it takes [`LANES`] trees at once: a
+//! [`SmallGroup`] stores branch `k` of each of its trees side by side (a [`Level`]), the
+//! row's values for them are gathered, then tested together the same way.
 
 #![forbid(unsafe_code)]
 
@@ -118,13 +122,13 @@ impl SmallTrees {
         for chunk in by_size.chunks(LANES) {
             // Padding lanes repeat the first tree; their leaves go to the unused slot.
             let lane = |lane: usize| chunk.get(lane).unwrap_or(&chunk[0]);
-            let depth = chunk
+            let n_levels = chunk
                 .iter()
                 .map(|(_, t)| t.branches.len())
                 .max()
                 .unwrap_or(0);
             let first = self.levels.len() as u32;
-            for k in 0..depth {
+            for k in 0..n_levels {
                 let branch = |l: usize| {
                     let tree = lane(l).1;
                     match tree.branches.clone().nth(k) {
