@@ -33,31 +33,27 @@ import numpy as np
 def make(path):
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
-    from skl2onnx import to_onnx
 
     x, y = make_classification(
         n_samples=20_000, n_features=30, n_informative=20, n_classes=3, random_state=0
     )
     model = RandomForestClassifier(n_estimators=500, max_depth=12, random_state=0, n_jobs=-1)
-    model.fit(x, y)
-    onnx = to_onnx(
-        model,
-        x[:1].astype(np.float32),
-        options={id(model): {"zipmap": False}},
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    with open(path, "wb") as f:
-        f.write(onnx.SerializeToString())
-    print(f"wrote {path}: {sum(e.tree_.node_count for e in model.estimators_)} nodes")
+    write_onnx(model.fit(x, y), x, path)
 
 
 def make_iris(path):
     from sklearn.datasets import load_iris
     from sklearn.ensemble import RandomForestClassifier
-    from skl2onnx import to_onnx
 
     x, y = load_iris(return_X_y=True)
-    model = RandomForestClassifier(n_estimators=100, random_state=0).fit(x, y)
+    model = RandomForestClassifier(n_estimators=100, random_state=0)
+    write_onnx(model.fit(x, y), x, path)
+
+
+def write_onnx(model, x, path):
+    """Converts a fitted forest with skl2onnx (zipmap off, ai.onnx.ml opset 3)."""
+    from skl2onnx import to_onnx
+
     onnx = to_onnx(
         model,
         x[:1].astype(np.float32),

@@ -351,29 +351,46 @@ impl Accumulate for SumSingle<'_> {
         scores.values[out + output as usize] += weight;
     }
 
-    /// Every tree adds to one of the row's few sums, so the adds form a chain; through
-    /// memory each waits for the previous store, here they stay in vector registers.
-    /// Adding 0.0 to the other outputs leaves them as they were, bit for bit (a sum
-    /// that starts at +0.0 never becomes -0.0), so the result is `add_leaf`'s.
+    /// The leaf's weight as a row: 0.0 for the other outputs.
     #[inline(always)]
     fn add_row(self, trees: &Trees, scores: &mut Scores, out: usize, leaves: &[u32]) {
-        let outputs = trees.n_outputs;
-        if outputs > REGISTER_SUMS {
-            for &leaf in leaves {
-                self.add_leaf(trees, scores, out, leaf);
-            }
-            return;
-        }
-        let mut sums = [0.0f32; REGISTER_SUMS];
-        for &leaf in leaves {
+        add_row_in_registers(self, trees, scores, out, leaves, |leaf| {
             let (output, weight) = self.0[leaf as usize];
-            for (lane, sum) in sums.iter_mut().enumerate() {
-                *sum += if lane == output as usize { weight } else { 0.0 };
-            }
+            std::array::from_fn(|lane| if lane == output as usize { weight } else { 0.0 })
+        });
+    }
+}
+
+/// Adds one row's `leaves` in tree order, each as `leaf_row(leaf)` (its weight per output,
+/// 0.0 where it has none), with the row's sums in vector registers. Every tree adds to one
+/// of the row's few sums, so the adds form a chain; through memory each would wait for the
+/// previous store. Adding 0.0 leaves a sum as it was, bit for bit (a sum that starts at
+/// +0.0 never becomes -0.0), so the result is `add_leaf`'s. More than [`REGISTER_SUMS`]
+/// outputs take `accumulate.add_leaf`.
+#[inline(always)]
+fn add_row_in_registers<A: Accumulate>(
+    accumulate: A,
+    trees: &Trees,
+    scores: &mut Scores,
+    out: usize,
+    leaves: &[u32],
+    leaf_row: impl Fn(u32) -> [f32; REGISTER_SUMS],
+) {
+    let outputs = trees.n_outputs;
+    if outputs > REGISTER_SUMS {
+        for &leaf in leaves {
+            accumulate.add_leaf(trees, scores, out, leaf);
         }
-        for (value, sum) in scores.values[out..out + outputs].iter_mut().zip(sums) {
-            *value += sum;
+        return;
+    }
+    let mut sums = [0.0f32; REGISTER_SUMS];
+    for &leaf in leaves {
+        for (sum, weight) in sums.iter_mut().zip(leaf_row(leaf)) {
+            *sum += weight;
         }
+    }
+    for (value, sum) in scores.values[out..out + outputs].iter_mut().zip(sums) {
+        *value += sum;
     }
 }
 
@@ -392,29 +409,13 @@ impl Accumulate for SumRows {
         }
     }
 
-    /// As [`SumSingle::add_row`]: the row's sums in registers, each leaf's row added as
-    /// one vector (padded with 0.0, which changes no bit).
+    /// The leaf's weights, padded with 0.0.
     #[inline(always)]
     fn add_row(self, trees: &Trees, scores: &mut Scores, out: usize, leaves: &[u32]) {
-        let outputs = trees.n_outputs;
-        if outputs > REGISTER_SUMS {
-            for &leaf in leaves {
-                self.add_leaf(trees, scores, out, leaf);
-            }
-            return;
-        }
-        let mut sums = [0.0f32; REGISTER_SUMS];
-        for &leaf in leaves {
+        add_row_in_registers(self, trees, scores, out, leaves, |leaf| {
             let weights = &trees.leaf_weights[trees.entries(leaf)];
-            let row: [f32; REGISTER_SUMS] =
-                std::array::from_fn(|o| weights.get(o).copied().unwrap_or(0.0));
-            for (sum, weight) in sums.iter_mut().zip(row) {
-                *sum += weight;
-            }
-        }
-        for (value, sum) in scores.values[out..out + outputs].iter_mut().zip(sums) {
-            *value += sum;
-        }
+            std::array::from_fn(|o| weights.get(o).copied().unwrap_or(0.0))
+        });
     }
 }
 
@@ -607,7 +608,8 @@ impl Trees {
 mod tests {
     use super::*;
 
-    fn branch(feature: u32, threshold: f32, children: [u32; 2]) -> Node {
+    /// A branch node (shared with `small_trees`' tests).
+    pub(super) fn branch(feature: u32, threshold: f32, children: [u32; 2]) -> Node {
         Node {
             feature,
             threshold,

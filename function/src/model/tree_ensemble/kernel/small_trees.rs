@@ -263,16 +263,9 @@ impl SmallTrees {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::branch;
     use super::super::{Fixed, Mode};
     use super::*;
-
-    fn branch(feature: u32, threshold: f32, children: [u32; 2]) -> Node {
-        Node {
-            feature,
-            threshold,
-            children,
-        }
-    }
 
     #[test]
     fn leaves_are_numbered_true_subtree_first_and_each_branch_keeps_the_rest() {
