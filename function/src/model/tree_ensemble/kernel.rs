@@ -77,6 +77,13 @@ impl Mode {
     }
 }
 
+/// The input column a node's `feature` names, without the [`NAN_TRUE`] flag. Every walk
+/// and test reads it through here, so the bounds [`Nodes`] checks are the ones they use.
+#[inline(always)]
+fn column(feature: u32) -> usize {
+    (feature & !NAN_TRUE) as usize
+}
+
 /// A node. A leaf is a node whose two children are itself, so a walk can take a fixed
 /// number of steps (its tree's depth) with no test for "reached a leaf" in the loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,11 +98,10 @@ pub struct Node {
 }
 
 impl Node {
-    /// The input column the node reads, without the [`NAN_TRUE`] flag. Every walk reads
-    /// it through here, so the bounds [`Nodes`] checks are the ones the walks use.
+    /// The input column the node reads (see [`column()`]).
     #[inline(always)]
     pub fn column(&self) -> usize {
-        (self.feature & !NAN_TRUE) as usize
+        column(self.feature)
     }
 
     /// A leaf at index `at`.
@@ -322,7 +328,7 @@ trait Accumulate: Copy {
     }
 }
 
-/// The most outputs [`SumSingle::add_row`] keeps in registers.
+/// The most outputs [`add_row_in_registers`] keeps in registers.
 const REGISTER_SUMS: usize = 8;
 
 /// Sum (and AVERAGE, divided later) where presence is known without tracking it

@@ -26,7 +26,7 @@
 
 use std::ops::Range;
 
-use super::{Compare, Node, NAN_TRUE};
+use super::{column, Compare, Node};
 use crate::model::tree_ensemble::kernel::LANES;
 
 /// The most leaves a tree may have to be evaluated here: one bit each in a `u32`.
@@ -35,7 +35,7 @@ pub const MAX_LEAVES: usize = 32;
 /// A branch as the bit-vector evaluation reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Branch {
-    /// The node's feature, with its [`NAN_TRUE`] flag.
+    /// The node's feature, with its [`super::NAN_TRUE`] flag.
     feature: u32,
     /// The node's split value.
     threshold: f32,
@@ -209,24 +209,20 @@ impl SmallTrees {
     ) -> [u32; LANES] {
         let mut candidates = [u32::MAX; LANES];
         for branch in &self.branches[tree.branches.start as usize..tree.branches.end as usize] {
-            let column = (branch.feature & !NAN_TRUE) as usize;
-            let lanes: &[f32; LANES] = values[column * LANES..][..LANES]
+            let lanes: &[f32; LANES] = values[column(branch.feature) * LANES..][..LANES]
                 .try_into()
                 .expect("a slice of LANES values");
             for (candidates, &value) in candidates.iter_mut().zip(lanes) {
                 let goes_true =
                     compare.goes_true(branch.feature, branch.threshold, branch.at as usize, value);
-                // All ones when the test holds, else the leaves that survive its failure.
-                *candidates &= branch.keep | (goes_true as u32).wrapping_neg();
+                *candidates &= surviving(branch.keep, goes_true);
             }
         }
         let leaves = &self.leaves[tree.leaves.start as usize..tree.leaves.end as usize];
         // The row's own leaf always survives, so a candidate is left.
         candidates.map(|candidates| leaves[candidates.trailing_zeros() as usize])
     }
-}
 
-impl SmallTrees {
     /// The leaves one row (at least `columns` values, as the walks read it) reaches in
     /// the trees of `group`, in lane order.
     #[inline(always)]
@@ -241,7 +237,7 @@ impl SmallTrees {
             // The gather first, then tests with no bounds checks between them, which
             // the compiler turns into vector instructions as in `rows_through`.
             let values: [f32; LANES] =
-                std::array::from_fn(|lane| row[(level.features[lane] & !NAN_TRUE) as usize]);
+                std::array::from_fn(|lane| row[column(level.features[lane])]);
             for lane in 0..LANES {
                 let goes_true = compare.goes_true(
                     level.features[lane],
@@ -249,7 +245,7 @@ impl SmallTrees {
                     level.ats[lane] as usize,
                     values[lane],
                 );
-                candidates[lane] &= level.keeps[lane] | (goes_true as u32).wrapping_neg();
+                candidates[lane] &= surviving(level.keeps[lane], goes_true);
             }
         }
         let mut reached = [0; LANES];
@@ -259,6 +255,13 @@ impl SmallTrees {
         }
         reached
     }
+}
+
+/// The candidate leaves a branch's test leaves standing: all of them when it holds, else
+/// the ones it `keep`s. Computed without a branch, which would be unpredictable.
+#[inline(always)]
+fn surviving(keep: u32, goes_true: bool) -> u32 {
+    keep | (goes_true as u32).wrapping_neg()
 }
 
 #[cfg(test)]
