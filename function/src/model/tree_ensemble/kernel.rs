@@ -624,23 +624,28 @@ mod tests {
     }
 
     /// A stump on feature 2: node 0 branches to leaves 1 (false) and 2 (true), whose
-    /// single entries vote for outputs 0 and 1.
-    fn stump(nan_true: bool) -> Trees {
+    /// single entries vote for outputs 0 and 1. As `parse` lays trees out, it is either
+    /// a small tree (`small`) or walked, never both.
+    fn stump(nan_true: bool, small: bool) -> Trees {
         let feature = 2 | if nan_true { NAN_TRUE } else { 0 };
         let nodes = vec![branch(feature, 0.5, [1, 2]), Node::leaf(1), Node::leaf(2)];
+        let walked = TreeGroup {
+            roots: [0, 1, 1, 1, 1, 1, 1, 1],
+            trees: [0, 1, 1, 1, 1, 1, 1, 1],
+            depth: 1,
+        };
         Trees {
-            small_trees: SmallTrees::new(&nodes, &[0], &[1]),
+            small_trees: match small {
+                true => SmallTrees::new(&nodes, &[0], &[1]),
+                false => SmallTrees::default(),
+            },
+            tree_groups: if small { vec![] } else { vec![walked] },
             nodes: Nodes::new(nodes).unwrap(),
             modes: vec![Mode::Leq; 3],
             uniform: Some(Mode::Leq),
             any_nan_true: nan_true,
             roots: vec![0],
             depths: vec![1],
-            tree_groups: vec![TreeGroup {
-                roots: [0, 1, 1, 1, 1, 1, 1, 1],
-                trees: [0, 1, 1, 1, 1, 1, 1, 1],
-                depth: 1,
-            }],
             leaf_offsets: vec![0, 0, 1, 2],
             leaf_outputs: vec![0, 1],
             leaf_weights: vec![1.0, 1.0],
@@ -668,21 +673,22 @@ mod tests {
 
     #[test]
     fn a_root_outside_the_nodes_panics_instead_of_reading_past_them() {
-        let mut trees = stump(false);
-        trees.roots = vec![7];
         // Only the walks read roots.
-        trees.small_trees = SmallTrees::default();
+        let mut trees = stump(false, false);
+        trees.roots = vec![7];
         let walk = std::panic::catch_unwind(|| trees.scores(&[0.0; 3 * 8], 3, Aggregate::Sum));
         assert!(walk.is_err());
     }
 
     #[test]
     fn rows_narrower_than_the_columns_read_panic_instead_of_reading_past_them() {
-        let trees = stump(false);
-        for rows in [1, 8] {
-            let input = vec![0.0; 2 * rows];
-            let walk = std::panic::catch_unwind(|| trees.scores(&input, 2, Aggregate::Sum));
-            assert!(walk.is_err(), "{rows} rows of 2 values, feature 2 read");
+        for small in [false, true] {
+            let trees = stump(false, small);
+            for rows in [1, 8] {
+                let input = vec![0.0; 2 * rows];
+                let walk = std::panic::catch_unwind(|| trees.scores(&input, 2, Aggregate::Sum));
+                assert!(walk.is_err(), "{rows} rows of 2 values, feature 2 read");
+            }
         }
     }
 
@@ -691,7 +697,7 @@ mod tests {
     /// weights first), and through zero (output 1).
     #[test]
     fn a_rows_register_sums_equal_adding_leaf_by_leaf() {
-        let mut trees = stump(false);
+        let mut trees = stump(false, true);
         trees.n_outputs = 3;
         let single = [
             (0, 1.0),
@@ -719,7 +725,7 @@ mod tests {
     /// Leaf rows added as vectors give the sums `add_leaf` writes, bit for bit.
     #[test]
     fn a_rows_register_sums_of_leaf_rows_equal_adding_leaf_by_leaf() {
-        let mut trees = stump(false);
+        let mut trees = stump(false, true);
         trees.n_outputs = 2;
         let rows = [[1.0, 0.5], [1e8, -0.25], [-1e8, -0.5], [0.125, 3.0]];
         trees.leaf_offsets = (0..=rows.len() as u32).map(|leaf| 2 * leaf).collect();
@@ -748,11 +754,8 @@ mod tests {
     /// feature 2 is <= 0.5, or NaN with the missing-value flag.
     #[test]
     fn each_row_of_every_path_reads_its_own_values() {
-        for (nan_true, walk_only) in [(false, false), (true, false), (false, true), (true, true)] {
-            let mut trees = stump(nan_true);
-            if walk_only {
-                trees.small_trees = SmallTrees::default();
-            }
+        for (nan_true, small) in [(false, false), (true, false), (false, true), (true, true)] {
+            let trees = stump(nan_true, small);
             for rows in [1, 7, 8, 9, 23, 5000] {
                 let width = 4;
                 let input: Vec<f32> = (0..rows * width)
