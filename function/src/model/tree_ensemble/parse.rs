@@ -264,14 +264,23 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
             })?;
         entries[at].push((output as u32, leaf_weights[j]));
     }
+    // Per leaf, its outputs: every leaf naming every output makes the leaves dense, and
+    // naming each exactly once lets them be rows.
+    let (mut leaves_dense, mut leaves_by_output) = (true, true);
+    for (entries, _) in entries
+        .iter()
+        .zip(&modes)
+        .filter(|(_, mode)| mode.is_none())
+    {
+        let mut outputs: Vec<u32> = entries.iter().map(|&(output, _)| output).collect();
+        outputs.sort_unstable();
+        leaves_by_output &= outputs.iter().copied().eq(0..n_outputs as u32);
+        outputs.dedup();
+        leaves_dense &= outputs.len() == n_outputs;
+    }
     // When every leaf has one entry per output (scikit-learn's forests), put them in
     // output order, so a leaf's weights add to a row's scores as a row. Each output still
     // gets one add per leaf, in tree order: the sums are unchanged.
-    let leaves_by_output = (0..n).all(|i| {
-        let mut outputs: Vec<u32> = entries[i].iter().map(|&(output, _)| output).collect();
-        outputs.sort_unstable();
-        modes[i].is_some() || outputs.into_iter().eq(0..n_outputs as u32)
-    });
     if leaves_by_output {
         for entries in &mut entries {
             entries.sort_by_key(|&(output, _)| output);
@@ -369,12 +378,6 @@ pub fn trees(attributes: &Attributes, prefix: &str, n_outputs: usize) -> Result<
         .as_slice()
         .iter()
         .any(|node| node.feature & NAN_TRUE != 0);
-    let leaves_dense = entries.iter().zip(&modes).all(|(entries, mode)| {
-        let mut outputs: Vec<u32> = entries.iter().map(|&(output, _)| output).collect();
-        outputs.sort_unstable();
-        outputs.dedup();
-        mode.is_some() || outputs.len() == n_outputs
-    });
     Ok(Trees {
         nodes,
         // A leaf's comparison does not matter (both children are itself).
