@@ -1,5 +1,6 @@
 //! Loading: decode the ONNX protobuf, check it is a classifier we can serve, read its
-//! labels and metadata, then let tract build an optimised plan with a symbolic batch.
+//! labels and metadata, then either build the tree-ensemble op directly (a graph that is
+//! that one node) or let tract build an optimised plan with a symbolic batch.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tract_onnx::pb::{
 use tract_onnx::prelude::*;
 
 use super::check::{check_output_names, check_outputs, unknown_operator};
+use super::tree_ensemble::TreeEnsemble;
 use super::{Labels, ModelInfo, Task};
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
@@ -51,10 +53,24 @@ pub(super) fn unsupported(message: impl Into<String>) -> LoadError {
     LoadError::Unsupported(message.into())
 }
 
-/// Decodes, checks and optimises the model in `bytes`.
+/// How a loaded model runs.
+#[derive(Debug)]
+pub(super) enum Runner {
+    /// The graph is one tree-ensemble node from the input straight to the outputs (what
+    /// the converter and skl2onnx's forests without ZipMap export): its op is called
+    /// directly. tract's plan would only wrap the same call in tensors and run states,
+    /// and building that plan is most of a start-up.
+    TreeEnsemble(TreeEnsemble),
+    /// Any other graph: tract's optimised plan.
+    Plan(Arc<TypedSimplePlan>),
+}
+
+/// Decodes, checks and prepares the model in `bytes`; `through_tract` builds tract's
+/// plan even for a graph the tree-ensemble op could run alone (to compare the two).
 pub(super) fn load(
     bytes: &[u8],
-) -> Result<(Arc<TypedSimplePlan>, ModelInfo, Option<super::EnsembleSize>), LoadError> {
+    through_tract: bool,
+) -> Result<(Runner, ModelInfo, Option<super::EnsembleSize>), LoadError> {
     let onnx = super::onnx_loader();
     let proto = onnx
         .proto_model_for_read(&mut &bytes[..])
@@ -65,8 +81,12 @@ pub(super) fn load(
     // fuzz/load_model): a panic here must be a load error naming the file's problem,
     // not a crash of the server or the converter. Unwind-safe in effect: nothing tract
     // touched is used after a panic.
-    let optimise = std::panic::AssertUnwindSafe(|| optimise(&onnx, &proto, &info));
-    let optimised = std::panic::catch_unwind(optimise).map_err(|panic| {
+    let single = single_tree_ensemble(&proto, &info).filter(|_| !through_tract);
+    let prepare = std::panic::AssertUnwindSafe(|| match single {
+        Some(node) => TreeEnsemble::from_node(node).map(Runner::TreeEnsemble),
+        None => optimise(&onnx, &proto, &info).map(Runner::Plan),
+    });
+    let prepared = std::panic::catch_unwind(prepare).map_err(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -74,11 +94,64 @@ pub(super) fn load(
             .unwrap_or_default();
         LoadError::Tract(format!("the graph is malformed ({message})"))
     })?;
-    let plan = optimised.map_err(|e| {
+    let runner = prepared.map_err(|e| {
         unknown_operator(&onnx, &proto).unwrap_or_else(|| LoadError::Tract(format!("{e:#}")))
     })?;
-    check_outputs(&plan, &info)?;
-    Ok((plan, info, super::size::ensemble_size(&proto)))
+    match &runner {
+        Runner::Plan(plan) => check_outputs(plan, &info)?,
+        // tract would find this out only when a request arrives.
+        Runner::TreeEnsemble(op) if op.columns() > info.n_features => {
+            return Err(unsupported(format!(
+                "the trees read feature {} but input `{}` has {} features",
+                op.columns() - 1,
+                info.input_name,
+                info.n_features
+            )))
+        }
+        Runner::TreeEnsemble(_) => {}
+    }
+    Ok((runner, info, super::size::ensemble_size(&proto)))
+}
+
+/// The graph's only node when it is a tree ensemble reading the graph's input and
+/// making exactly the graph's outputs, in order, with the element types the op makes
+/// (or none declared). Any other graph goes through tract, which also reports what is
+/// wrong with it.
+fn single_tree_ensemble<'p>(proto: &'p ModelProto, info: &ModelInfo) -> Option<&'p NodeProto> {
+    let graph = proto.graph.as_ref()?;
+    let [node] = &graph.node[..] else {
+        return None;
+    };
+    let outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    if node.input != [info.input_name.as_str()] || node.output != outputs {
+        return None;
+    }
+    let label = match (node.op_type.as_str(), &info.task) {
+        (
+            "TreeEnsembleClassifier",
+            Task::Classifier {
+                labels: Labels::Int(_),
+            },
+        ) => DataType::Int64,
+        (
+            "TreeEnsembleClassifier",
+            Task::Classifier {
+                labels: Labels::Str(_),
+            },
+        ) => DataType::String,
+        ("TreeEnsembleRegressor", Task::Regressor { .. }) => DataType::Float,
+        _ => return None,
+    };
+    let expected = [label, DataType::Float];
+    let declared_as_made = graph.output.iter().zip(expected).all(|(output, made)| {
+        match output.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(tensor)) => {
+                tensor.elem_type == DataType::Undefined as i32 || tensor.elem_type == made as i32
+            }
+            None => true,
+        }
+    });
+    declared_as_made.then_some(node)
 }
 
 /// Reads input width, outputs, labels and metadata from the protobuf.
@@ -313,6 +386,68 @@ mod tests {
             .unwrap();
         tree.attribute.last_mut().unwrap().ints = tracks;
         assert!(handles_missing(&graph.node));
+    }
+
+    /// The bundled model's protobuf, to alter.
+    fn bundled_proto() -> ModelProto {
+        let onnx = tract_onnx::onnx();
+        onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap()
+    }
+
+    #[test]
+    fn a_graph_of_one_tree_ensemble_node_is_run_without_tract() {
+        let proto = bundled_proto();
+        let info = describe(&proto).unwrap();
+        assert!(single_tree_ensemble(&proto, &info).is_some());
+        assert!(!Model::from_bytes(BUNDLED_MODEL)
+            .unwrap()
+            .runs_through_tract());
+
+        // Any other graph goes through tract: a second node (here an unused one) ...
+        let mut extra = proto.clone();
+        extra.graph.as_mut().unwrap().node.push(NodeProto {
+            op_type: "Identity".into(),
+            input: vec![info.input_name.clone()],
+            output: vec!["copy".into()],
+            ..Default::default()
+        });
+        assert!(single_tree_ensemble(&extra, &info).is_none());
+        let bytes = prost::Message::encode_to_vec(&extra);
+        assert!(Model::from_bytes(&bytes).unwrap().runs_through_tract());
+        // ... only the label as output ...
+        let mut label_only = proto.clone();
+        label_only.graph.as_mut().unwrap().output.truncate(1);
+        assert!(single_tree_ensemble(&label_only, &info).is_none());
+        // ... or outputs declared with another element type than the op makes.
+        let mut declared_float = proto.clone();
+        let output = &mut declared_float.graph.as_mut().unwrap().output[0];
+        let Some(type_proto::Value::TensorType(t)) =
+            output.r#type.as_mut().and_then(|t| t.value.as_mut())
+        else {
+            unreachable!()
+        };
+        t.elem_type = DataType::Float as i32;
+        assert!(single_tree_ensemble(&declared_float, &info).is_none());
+    }
+
+    #[test]
+    fn trees_reading_a_feature_the_input_lacks_are_refused_at_load() {
+        let mut proto = bundled_proto();
+        let graph = proto.graph.as_mut().unwrap();
+        let tree = &mut graph.node[0];
+        let features = tree
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "nodes_featureids")
+            .unwrap();
+        features.ints[0] = 7;
+        let bytes = prost::Message::encode_to_vec(&proto);
+        let err = Model::from_bytes(&bytes).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the trees read feature 7 but input `input` has 4 features"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -199,25 +199,53 @@ const MAX_IDLE_STATES: usize = 64;
 /// A loaded, optimised model. Cheap to share: clone the [`Arc`].
 #[derive(Debug)]
 pub struct Model {
-    plan: Arc<TypedSimplePlan>,
+    runner: Runner,
     info: ModelInfo,
     /// Trees and nodes, for a tree ensemble.
     ensemble_size: Option<EnsembleSize>,
-    /// Run states of finished predictions. Making a state for every run costs as much
-    /// as predicting one row with the whole forest (measured: 4.0 us per row with a
-    /// new state, 2.3 us with a reused one), so predictions borrow one from here.
-    idle_states: Mutex<Vec<TypedSimpleState>>,
+}
+
+/// What runs a prediction.
+#[derive(Debug)]
+enum Runner {
+    /// A graph that is one tree-ensemble node: its op, called directly.
+    TreeEnsemble(tree_ensemble::TreeEnsemble),
+    /// tract's plan, with the run states of finished predictions. Making a state for
+    /// every run costs as much as predicting one row with the whole forest (measured:
+    /// 4.0 us per row with a new state, 2.3 us with a reused one), so predictions
+    /// borrow one from here.
+    Plan {
+        plan: Arc<TypedSimplePlan>,
+        idle_states: Mutex<Vec<TypedSimpleState>>,
+    },
 }
 
 impl Model {
     /// Loads a model from the bytes of an ONNX file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, LoadError> {
-        let (plan, info, ensemble_size) = load::load(bytes)?;
+        Model::load(bytes, false)
+    }
+
+    /// Loads a model from the bytes of an ONNX file and runs it through tract's plan
+    /// even when the tree-ensemble op could run it alone: for tests and benchmarks that
+    /// compare the two.
+    pub fn from_bytes_through_tract(bytes: &[u8]) -> Result<Model, LoadError> {
+        Model::load(bytes, true)
+    }
+
+    fn load(bytes: &[u8], through_tract: bool) -> Result<Model, LoadError> {
+        let (runner, info, ensemble_size) = load::load(bytes, through_tract)?;
+        let runner = match runner {
+            load::Runner::TreeEnsemble(op) => Runner::TreeEnsemble(op),
+            load::Runner::Plan(plan) => Runner::Plan {
+                plan,
+                idle_states: Mutex::new(Vec::new()),
+            },
+        };
         Ok(Model {
-            plan,
+            runner,
             info,
             ensemble_size,
-            idle_states: Mutex::new(Vec::new()),
         })
     }
 
@@ -228,6 +256,12 @@ impl Model {
             source,
         })?;
         Model::from_bytes(&bytes)
+    }
+
+    /// Whether predictions go through tract's plan (false: the tree-ensemble op is
+    /// called directly).
+    pub fn runs_through_tract(&self) -> bool {
+        matches!(self.runner, Runner::Plan { .. })
     }
 
     /// The model's description.
@@ -254,14 +288,29 @@ impl Model {
 
     /// Predicts every row of `batch`.
     pub fn predict(&self, batch: &Batch) -> Result<Prediction, PredictError> {
-        let input = Tensor::from_shape(&[batch.rows, self.info.n_features], &batch.values)?;
-        let idle = self.idle_states.lock().ok().and_then(|mut idle| idle.pop());
+        match &self.runner {
+            Runner::TreeEnsemble(op) => Ok(op.predict(&batch.values, self.info.n_features)?),
+            Runner::Plan { plan, idle_states } => self.predict_with_plan(plan, idle_states, batch),
+        }
+    }
+
+    fn predict_with_plan(
+        &self,
+        plan: &Arc<TypedSimplePlan>,
+        idle_states: &Mutex<Vec<TypedSimpleState>>,
+        batch: &Batch,
+    ) -> Result<Prediction, PredictError> {
+        // Aligned as f32 needs: tract's default goes through posix_memalign (see the
+        // tree-ensemble op).
+        let shape = [batch.rows, self.info.n_features];
+        let input = Tensor::from_shape_align(&shape, &batch.values, align_of::<f32>())?;
+        let idle = idle_states.lock().ok().and_then(|mut idle| idle.pop());
         let mut state = match idle {
             Some(state) => state,
-            None => self.plan.spawn()?,
+            None => plan.spawn()?,
         };
         let outputs = state.run(tvec!(input.into_tvalue()))?;
-        if let Ok(mut idle) = self.idle_states.lock() {
+        if let Ok(mut idle) = idle_states.lock() {
             if idle.len() < MAX_IDLE_STATES {
                 idle.push(state);
             }
@@ -308,6 +357,46 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `n` rows of 4 features spread over Iris' ranges (a fixed sequence, no RNG).
+    fn iris_like_rows(n: usize) -> Vec<f32> {
+        let (low, span) = ([4.0, 2.0, 1.0, 0.1], [4.0, 2.5, 6.0, 2.5]);
+        let mut state = 0x2545_f491_u32;
+        (0..n * 4)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                low[i % 4] + span[i % 4] * (state as f32 / u32::MAX as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tree_ensemble_run_directly_answers_as_tracts_plan() {
+        let direct = Model::from_bytes(BUNDLED_MODEL).unwrap();
+        let planned = Model::from_bytes_through_tract(BUNDLED_MODEL).unwrap();
+        assert!(!direct.runs_through_tract());
+        assert!(planned.runs_through_tract());
+        let rows = iris_like_rows(500);
+        let all = Batch::new(rows.clone(), 4);
+        let answer = direct.predict(&all).unwrap();
+        assert_eq!(answer, planned.predict(&all).unwrap());
+        let Predicted::Labels(Labels::Int(labels)) = &answer.predicted else {
+            panic!("the bundled model is a classifier")
+        };
+        let mut seen = labels.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, [0, 1, 2], "the rows reach every class");
+        for row in rows.chunks(4).take(50) {
+            let one = Batch::new(row.to_vec(), 4);
+            assert_eq!(
+                direct.predict(&one).unwrap(),
+                planned.predict(&one).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn reused_run_states_answer_the_same_for_any_batch_size() {

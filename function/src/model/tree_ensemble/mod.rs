@@ -21,6 +21,7 @@ mod op;
 mod parse;
 
 pub use op::register;
+pub(super) use op::TreeEnsemble;
 
 /// The `post_transform` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

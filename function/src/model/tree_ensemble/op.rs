@@ -1,5 +1,7 @@
 //! tract integration: builders registered under the ONNX op names, an inference-time
-//! expansion (shapes and types), and the typed op tract optimises and runs.
+//! expansion (shapes and types), and the typed op tract optimises and runs. The op's
+//! work is [`TreeEnsemble::predict`], which the model also calls directly when the graph
+//! is nothing but this op (see `crate::model`).
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 use super::finalize::{ClassifierFinish, RegressorFinish};
 use super::kernel::{Aggregate, Trees};
 use super::parse::{self, Attributes};
+use crate::model::{Labels, Predicted, Prediction};
 
 /// Replaces tract's tree-ensemble builders (and adds the regressor it lacks) for every
 /// model loaded through `register`.
@@ -25,7 +28,7 @@ enum Head {
     Classifier {
         finish: ClassifierFinish,
         /// int64 or string class labels.
-        labels: Arc<Tensor>,
+        labels: Labels,
     },
     Regressor(RegressorFinish),
 }
@@ -53,84 +56,142 @@ fn classifier(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let attributes = Attributes::new(node)?;
-    let labels =
-        match (
-            attributes.ints("classlabels_int64s"),
-            attributes.strings("classlabels_strings"),
-        ) {
-            (ints, None) if !ints.is_empty() => rctensor1(ints),
-            (&[], Some(strings)) if !strings.is_empty() => rctensor1(&strings),
-            _ => return Err(attributes
-                .error(
-                    "exactly one of classlabels_int64s and classlabels_strings must be non-empty",
-                )
-                .into()),
-        };
-    let n_classes = labels.len();
-    let trees = parse::trees(&attributes, "class", n_classes)?;
-    let base_values = attributes.floats("base_values").to_vec();
-    if !base_values.is_empty() && base_values.len() != n_classes && n_classes > 2 {
-        return Err(attributes
-            .error(format!(
-                "base_values has {} entries for {n_classes} classes",
-                base_values.len()
-            ))
-            .into());
-    }
-    let mut classes_with_weights = trees.leaf_outputs.clone();
-    classes_with_weights.sort_unstable();
-    classes_with_weights.dedup();
-    let finish = ClassifierFinish {
-        n_classes,
-        base_values,
-        post_transform: parse::post_transform(&attributes)?,
-        binary_case: n_classes == 2 && classes_with_weights.len() == 1,
-        weights_all_positive: trees.leaf_weights.iter().all(|w| *w >= 0.0),
-    };
-    let op = TreeEnsemble {
-        name: "TreeEnsembleClassifier",
-        trees: Arc::new(trees),
-        head: Head::Classifier { finish, labels },
-    };
-    Ok((expand(op), vec![]))
+    Ok((expand(TreeEnsemble::classifier(node)?), vec![]))
 }
 
 fn regressor(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let attributes = Attributes::new(node)?;
-    let n_targets = attributes
-        .int("n_targets")
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n > 0)
-        .ok_or_else(|| attributes.error("n_targets must be a positive integer"))?;
-    let trees = parse::trees(&attributes, "target", n_targets)?;
-    let base_values = attributes.floats("base_values").to_vec();
-    if base_values.len() > 1 && base_values.len() != n_targets {
-        return Err(attributes
-            .error(format!(
-                "base_values has {} entries for {n_targets} targets",
-                base_values.len()
-            ))
-            .into());
-    }
-    let finish = RegressorFinish {
-        aggregate: parse::aggregate(&attributes)?,
-        base_values,
-        post_transform: parse::post_transform(&attributes)?,
-        n_trees: trees.roots.len(),
-    };
-    let op = TreeEnsemble {
-        name: "TreeEnsembleRegressor",
-        trees: Arc::new(trees),
-        head: Head::Regressor(finish),
-    };
-    Ok((expand(op), vec![]))
+    Ok((expand(TreeEnsemble::regressor(node)?), vec![]))
 }
 
 impl TreeEnsemble {
+    /// The op of a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node.
+    pub fn from_node(node: &NodeProto) -> TractResult<TreeEnsemble> {
+        match node.op_type.as_str() {
+            "TreeEnsembleClassifier" => TreeEnsemble::classifier(node),
+            "TreeEnsembleRegressor" => TreeEnsemble::regressor(node),
+            other => bail!("{other} is not a tree ensemble"),
+        }
+    }
+
+    fn classifier(node: &NodeProto) -> TractResult<TreeEnsemble> {
+        let attributes = Attributes::new(node)?;
+        let labels = match (
+            attributes.ints("classlabels_int64s"),
+            attributes.strings("classlabels_strings"),
+        ) {
+            (ints, None) if !ints.is_empty() => Labels::Int(ints.to_vec()),
+            (&[], Some(strings)) if !strings.is_empty() => Labels::Str(strings),
+            _ => return Err(attributes
+                .error(
+                    "exactly one of classlabels_int64s and classlabels_strings must be non-empty",
+                )
+                .into()),
+        };
+        let n_classes = labels.len();
+        let trees = parse::trees(&attributes, "class", n_classes)?;
+        let base_values = attributes.floats("base_values").to_vec();
+        if !base_values.is_empty() && base_values.len() != n_classes && n_classes > 2 {
+            return Err(attributes
+                .error(format!(
+                    "base_values has {} entries for {n_classes} classes",
+                    base_values.len()
+                ))
+                .into());
+        }
+        let mut classes_with_weights = trees.leaf_outputs.clone();
+        classes_with_weights.sort_unstable();
+        classes_with_weights.dedup();
+        let finish = ClassifierFinish {
+            n_classes,
+            base_values,
+            post_transform: parse::post_transform(&attributes)?,
+            binary_case: n_classes == 2 && classes_with_weights.len() == 1,
+            weights_all_positive: trees.leaf_weights.iter().all(|w| *w >= 0.0),
+        };
+        Ok(TreeEnsemble {
+            name: "TreeEnsembleClassifier",
+            trees: Arc::new(trees),
+            head: Head::Classifier { finish, labels },
+        })
+    }
+
+    fn regressor(node: &NodeProto) -> TractResult<TreeEnsemble> {
+        let attributes = Attributes::new(node)?;
+        let n_targets = attributes
+            .int("n_targets")
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| attributes.error("n_targets must be a positive integer"))?;
+        let trees = parse::trees(&attributes, "target", n_targets)?;
+        let base_values = attributes.floats("base_values").to_vec();
+        if base_values.len() > 1 && base_values.len() != n_targets {
+            return Err(attributes
+                .error(format!(
+                    "base_values has {} entries for {n_targets} targets",
+                    base_values.len()
+                ))
+                .into());
+        }
+        let finish = RegressorFinish {
+            aggregate: parse::aggregate(&attributes)?,
+            base_values,
+            post_transform: parse::post_transform(&attributes)?,
+            n_trees: trees.roots.len(),
+        };
+        Ok(TreeEnsemble {
+            name: "TreeEnsembleRegressor",
+            trees: Arc::new(trees),
+            head: Head::Regressor(finish),
+        })
+    }
+
+    /// The number of features the trees read: rows must be at least this wide.
+    pub fn columns(&self) -> usize {
+        self.trees.nodes.columns()
+    }
+
+    /// Predicts `data`, rows of `width` features each, row-major: what the op outputs,
+    /// as plain vectors.
+    pub fn predict(&self, data: &[f32], width: usize) -> TractResult<Prediction> {
+        ensure!(
+            width >= self.columns(),
+            "{}: the trees read feature {} but rows have {width} features",
+            self.name,
+            self.columns() - 1
+        );
+        Ok(match &self.head {
+            Head::Classifier { finish, labels } => {
+                let scores = self.trees.scores(data, width, Aggregate::Sum);
+                let rows = data.len().checked_div(width).unwrap_or(0);
+                let mut probabilities = vec![0.0; rows * finish.n_classes];
+                let winners = finish.finish(&scores, &mut probabilities);
+                let labels = match labels {
+                    Labels::Int(ints) => Labels::Int(winners.iter().map(|&w| ints[w]).collect()),
+                    Labels::Str(strings) => {
+                        Labels::Str(winners.iter().map(|&w| strings[w].clone()).collect())
+                    }
+                };
+                Prediction {
+                    predicted: Predicted::Labels(labels),
+                    probabilities: Some(probabilities),
+                }
+            }
+            Head::Regressor(finish) => {
+                let scores = self.trees.scores(data, width, finish.aggregate);
+                Prediction {
+                    predicted: Predicted::Values {
+                        values: finish.finish(scores, self.trees.n_outputs),
+                        targets: self.trees.n_outputs,
+                    },
+                    probabilities: None,
+                }
+            }
+        })
+    }
+
     fn n_outputs(&self) -> usize {
         match self.head {
             Head::Classifier { .. } => 2,
@@ -159,7 +220,7 @@ impl Expansion for TreeEnsemble {
         s.equals(&inputs[0].rank, 2)?;
         let scores = match &self.head {
             Head::Classifier { labels, .. } => {
-                s.equals(&outputs[0].datum_type, labels.datum_type())?;
+                s.equals(&outputs[0].datum_type, label_type(labels))?;
                 s.equals(&outputs[0].rank, 1)?;
                 s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
                 &outputs[1]
@@ -204,59 +265,47 @@ impl EvalOp for TreeEnsemble {
                 input.shape()
             );
         };
-        ensure!(
-            width >= self.trees.nodes.columns(),
-            "{}: the trees read feature {} but rows have {width} features",
-            self.name,
-            self.trees.nodes.columns() - 1
-        );
         // tract tensors are dense and row-major: the plain slice is the rows. Outputs are
-        // written in place, aligned as their element type needs and no more: tract's
-        // default (its SIMD width, 32 bytes here) goes through posix_memalign, which
-        // bypasses glibc's per-thread cache and cost a seventh of a one-row prediction
-        // for these two small tensors.
+        // aligned as their element type needs and no more: tract's default (its SIMD
+        // width, 32 bytes here) goes through posix_memalign, which bypasses glibc's
+        // per-thread cache and cost a seventh of a one-row prediction.
         let data = input.try_as_plain_ram()?.as_slice::<f32>()?;
-        match &self.head {
-            Head::Classifier { finish, labels } => {
-                let scores = self.trees.scores(data, width, Aggregate::Sum);
-                let mut probabilities =
-                    Tensor::zero_aligned::<f32>(&[rows, finish.n_classes], align_of::<f32>())?;
-                let winners = finish.finish(
-                    &scores,
-                    probabilities
-                        .try_as_plain_ram_mut()?
-                        .as_slice_mut::<f32>()?,
-                );
-                let labels = labels.try_as_plain_ram()?;
-                // Test the type before `as_slice`: a failed `as_slice` builds an error
-                // value (with a backtrace under RUST_BACKTRACE) on every run.
-                let labels = if labels.datum_type() == String::datum_type() {
-                    let strings = labels.as_slice::<String>()?;
-                    tensor1(
-                        &winners
-                            .iter()
-                            .map(|&w| strings[w].clone())
-                            .collect::<Vec<_>>(),
-                    )
-                } else {
-                    let ints = labels.as_slice::<i64>()?;
-                    let mut out = Tensor::zero_aligned::<i64>(&[rows], align_of::<i64>())?;
-                    let mut slots = out.try_as_plain_ram_mut()?;
-                    for (slot, &w) in slots.as_slice_mut::<i64>()?.iter_mut().zip(&winners) {
-                        *slot = ints[w];
-                    }
-                    out
-                };
-                Ok(tvec!(labels.into_tvalue(), probabilities.into_tvalue()))
+        let Prediction {
+            predicted,
+            probabilities,
+        } = self.predict(data, width)?;
+        let f32s = |values: &[f32], shape: &[usize]| {
+            Tensor::from_shape_align(shape, values, align_of::<f32>())
+        };
+        Ok(match predicted {
+            Predicted::Labels(Labels::Int(ints)) => tvec!(
+                Tensor::from_shape_align(&[rows], &ints, align_of::<i64>())?.into_tvalue(),
+                f32s(
+                    &probabilities.unwrap_or_default(),
+                    &[rows, self.trees.n_outputs]
+                )?
+                .into_tvalue(),
+            ),
+            Predicted::Labels(Labels::Str(strings)) => tvec!(
+                tensor1(&strings).into_tvalue(),
+                f32s(
+                    &probabilities.unwrap_or_default(),
+                    &[rows, self.trees.n_outputs]
+                )?
+                .into_tvalue(),
+            ),
+            Predicted::Values { values, targets } => {
+                tvec!(f32s(&values, &[rows, targets])?.into_tvalue())
             }
-            Head::Regressor(finish) => {
-                let scores = self.trees.scores(data, width, finish.aggregate);
-                let values = finish.finish(scores, self.trees.n_outputs);
-                let shape = [rows, self.trees.n_outputs];
-                let values = Tensor::from_shape_align(&shape, &values, align_of::<f32>())?;
-                Ok(tvec!(values.into_tvalue()))
-            }
-        }
+        })
+    }
+}
+
+/// The element type of the label output.
+fn label_type(labels: &Labels) -> DatumType {
+    match labels {
+        Labels::Int(_) => i64::datum_type(),
+        Labels::Str(_) => String::datum_type(),
     }
 }
 
@@ -265,7 +314,7 @@ impl TypedOp for TreeEnsemble {
         let rows = inputs[0].shape[0].clone();
         let scores = f32::fact(&[rows.clone(), self.trees.n_outputs.to_dim()]);
         Ok(match &self.head {
-            Head::Classifier { labels, .. } => tvec!(labels.datum_type().fact(&[rows]), scores),
+            Head::Classifier { labels, .. } => tvec!(label_type(labels).fact(&[rows]), scores),
             Head::Regressor(_) => tvec!(scores),
         })
     }
