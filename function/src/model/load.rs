@@ -71,10 +71,10 @@ pub(super) fn load(
     bytes: &[u8],
     through_tract: bool,
 ) -> Result<(Runner, ModelInfo, Option<super::EnsembleSize>), LoadError> {
-    let onnx = super::onnx_loader();
-    let proto = onnx
-        .proto_model_for_read(&mut &bytes[..])
-        .map_err(|e| LoadError::Decode(format!("{e:#}")))?;
+    // Decoded here rather than by tract's loader, which copies the bytes first; the
+    // loader (a registry of every ONNX operator) is built only for a graph tract runs.
+    let proto = <ModelProto as prost::Message>::decode(bytes)
+        .map_err(|e| LoadError::Decode(e.to_string()))?;
     let info = describe(&proto)?;
     check_output_names(&proto)?;
     // tract indexes by name and asserts in places a malformed file reaches (found by
@@ -82,9 +82,11 @@ pub(super) fn load(
     // not a crash of the server or the converter. Unwind-safe in effect: nothing tract
     // touched is used after a panic.
     let single = single_tree_ensemble(&proto, &info).filter(|_| !through_tract);
+    let onnx = std::cell::OnceCell::new();
+    let onnx = || onnx.get_or_init(super::onnx_loader);
     let prepare = std::panic::AssertUnwindSafe(|| match single {
         Some(node) => TreeEnsemble::from_node(node).map(Runner::TreeEnsemble),
-        None => optimise(&onnx, &proto, &info).map(Runner::Plan),
+        None => optimise(onnx(), &proto, &info).map(Runner::Plan),
     });
     let prepared = std::panic::catch_unwind(prepare).map_err(|panic| {
         let message = panic
@@ -95,7 +97,7 @@ pub(super) fn load(
         LoadError::Tract(format!("the graph is malformed ({message})"))
     })?;
     let runner = prepared.map_err(|e| {
-        unknown_operator(&onnx, &proto).unwrap_or_else(|| LoadError::Tract(format!("{e:#}")))
+        unknown_operator(onnx(), &proto).unwrap_or_else(|| LoadError::Tract(format!("{e:#}")))
     })?;
     match &runner {
         Runner::Plan(plan) => check_outputs(plan, &info)?,
