@@ -1,6 +1,8 @@
-//! The model runtime: loads an ONNX classifier with tract once, remembers what the file
-//! says about itself, and predicts batches. Protocols hand it a [`Batch`]; it never sees
-//! JSON.
+//! The model runtime: loads an ONNX classifier or regressor once, remembers what the
+//! file says about itself, and predicts batches. A graph that is one tree-ensemble node
+//! runs on our tree op directly; any other graph runs through tract's optimised plan
+//! (with the same op for its tree ensembles). Protocols hand it a [`Batch`]; it never
+//! sees JSON.
 
 mod check;
 mod load;
