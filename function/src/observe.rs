@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Request, Response};
 
 use crate::limits::{self, InFlight};
@@ -21,6 +21,9 @@ use crate::router::{self, App};
 pub const REQUEST_ID: &str = "x-request-id";
 /// W3C Trace Context: its trace id is the request id when no `X-Request-Id` is sent.
 pub const TRACEPARENT: &str = "traceparent";
+/// The two as header names, made once: a `&str` name is parsed on every lookup.
+const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+const TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
 /// Longest client-sent request id kept; a longer one is replaced by a generated one.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -63,21 +66,21 @@ pub async fn serve(
             "request"
         );
     }
-    response.headers_mut().insert(REQUEST_ID, request_id);
+    response.headers_mut().insert(REQUEST_ID_NAME, request_id);
     Ok(response)
 }
 
 /// The request's id: the client's `X-Request-Id` if it is printable and not too long,
 /// else the trace id of a valid `traceparent`, else a new one.
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get(REQUEST_ID).filter(|id| {
+    if let Some(id) = headers.get(REQUEST_ID_NAME).filter(|id| {
         (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
             && id.as_bytes().iter().all(|b| b.is_ascii_graphic())
     }) {
         return id.clone();
     }
     if let Some(trace_id) = headers
-        .get(TRACEPARENT)
+        .get(TRACEPARENT_NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(trace_id)
     {
@@ -118,14 +121,27 @@ fn generated_id() -> HeaderValue {
         hasher.write_u32(std::process::id());
         format!("{:012x}-", hasher.finish() & 0xffff_ffff_ffff)
     });
-    use std::io::Write;
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     // One allocation, which the header value then owns (this runs on every request).
     let mut id = Vec::with_capacity(prefix.len() + 20);
     id.extend_from_slice(prefix.as_bytes());
-    write!(id, "{n}").expect("writing to a Vec cannot fail");
+    push_decimal(&mut id, NEXT.fetch_add(1, Ordering::Relaxed));
     HeaderValue::from_maybe_shared(Bytes::from(id))
         .expect("hex digits, '-' and digits are header-safe")
+}
+
+/// Appends `n` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 #[cfg(test)]
@@ -138,6 +154,15 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn writes_counters_in_decimal() {
+        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            let mut out = b"x-".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x-{n}").into_bytes());
+        }
     }
 
     #[test]
