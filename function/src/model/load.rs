@@ -396,6 +396,22 @@ mod tests {
         onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap()
     }
 
+    /// Why `proto` does not load.
+    fn load_error(proto: &ModelProto) -> String {
+        let bytes = prost::Message::encode_to_vec(proto);
+        Model::from_bytes(&bytes).unwrap_err().to_string()
+    }
+
+    /// Declares the tensor `value` with element type `elem_type`.
+    fn declare(value: &mut ValueInfoProto, elem_type: DataType) {
+        let Some(type_proto::Value::TensorType(tensor)) =
+            value.r#type.as_mut().and_then(|t| t.value.as_mut())
+        else {
+            unreachable!("the bundled model declares tensors")
+        };
+        tensor.elem_type = elem_type as i32;
+    }
+
     #[test]
     fn a_graph_of_one_tree_ensemble_node_is_run_without_tract() {
         let proto = bundled_proto();
@@ -422,13 +438,10 @@ mod tests {
         assert!(single_tree_ensemble(&label_only, &info).is_none());
         // ... or outputs declared with another element type than the op makes.
         let mut declared_float = proto.clone();
-        let output = &mut declared_float.graph.as_mut().unwrap().output[0];
-        let Some(type_proto::Value::TensorType(t)) =
-            output.r#type.as_mut().and_then(|t| t.value.as_mut())
-        else {
-            unreachable!()
-        };
-        t.elem_type = DataType::Float as i32;
+        declare(
+            &mut declared_float.graph.as_mut().unwrap().output[0],
+            DataType::Float,
+        );
         assert!(single_tree_ensemble(&declared_float, &info).is_none());
     }
 
@@ -443,11 +456,9 @@ mod tests {
             .find(|a| a.name == "nodes_featureids")
             .unwrap();
         features.ints[0] = 7;
-        let bytes = prost::Message::encode_to_vec(&proto);
-        let err = Model::from_bytes(&bytes).unwrap_err();
+        let err = load_error(&proto);
         assert!(
-            err.to_string()
-                .contains("the trees read feature 7 but input `input` has 4 features"),
+            err.contains("the trees read feature 7 but input `input` has 4 features"),
             "{err}"
         );
     }
@@ -491,11 +502,9 @@ mod tests {
         let onnx = tract_onnx::onnx();
         let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
         proto.graph.as_mut().unwrap().output[1].name = "arpbobilities".into();
-        let bytes = prost::Message::encode_to_vec(&proto);
-        let err = Model::from_bytes(&bytes).unwrap_err();
+        let err = load_error(&proto);
         assert!(
-            err.to_string()
-                .contains("graph output \"arpbobilities\" is not made by any node"),
+            err.contains("graph output \"arpbobilities\" is not made by any node"),
             "{err}"
         );
     }
@@ -515,15 +524,8 @@ mod tests {
 
     #[test]
     fn rejects_an_input_that_is_not_float() {
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
-        let input = &mut proto.graph.as_mut().unwrap().input[0];
-        let Some(type_proto::Value::TensorType(t)) =
-            input.r#type.as_mut().and_then(|t| t.value.as_mut())
-        else {
-            unreachable!()
-        };
-        t.elem_type = DataType::Int64 as i32;
+        let mut proto = bundled_proto();
+        declare(&mut proto.graph.as_mut().unwrap().input[0], DataType::Int64);
         let err = describe(&proto).unwrap_err();
         assert!(err.to_string().contains("element type is INT64"), "{err}");
     }
