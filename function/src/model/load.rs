@@ -2,7 +2,7 @@
 //! labels and metadata, then either build the tree-ensemble op directly (a graph that is
 //! that one node) or let tract build an optimised plan with a symbolic batch.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tract_onnx::pb::{
     tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto,
@@ -12,7 +12,7 @@ use tract_onnx::prelude::*;
 
 use super::check::{check_output_names, check_outputs, unknown_operator};
 use super::tree_ensemble::TreeEnsemble;
-use super::{Labels, ModelInfo, Task};
+use super::{Labels, ModelInfo, Runner, Task};
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
 /// int64 labels (string labels are `classlabels_strings` for both).
@@ -53,18 +53,6 @@ pub(super) fn unsupported(message: impl Into<String>) -> LoadError {
     LoadError::Unsupported(message.into())
 }
 
-/// How a loaded model runs.
-#[derive(Debug)]
-pub(super) enum Runner {
-    /// The graph is one tree-ensemble node from the input straight to the outputs (what
-    /// the converter and skl2onnx's forests without ZipMap export): its op is called
-    /// directly. tract's plan would only wrap the same call in tensors and run states,
-    /// and building that plan is most of a start-up.
-    TreeEnsemble(TreeEnsemble),
-    /// Any other graph: tract's optimised plan.
-    Plan(Arc<TypedSimplePlan>),
-}
-
 /// Decodes, checks and prepares the model in `bytes`; `through_tract` builds tract's
 /// plan even for a graph the tree-ensemble op could run alone (to compare the two).
 pub(super) fn load(
@@ -86,7 +74,10 @@ pub(super) fn load(
     let onnx = || onnx.get_or_init(super::onnx_loader);
     let prepare = std::panic::AssertUnwindSafe(|| match single {
         Some(node) => TreeEnsemble::from_node(node).map(Runner::TreeEnsemble),
-        None => optimise(onnx(), &proto, &info).map(Runner::Plan),
+        None => optimise(onnx(), &proto, &info).map(|plan| Runner::Plan {
+            plan,
+            idle_states: Mutex::new(Vec::new()),
+        }),
     });
     let prepared = std::panic::catch_unwind(prepare).map_err(|panic| {
         let message = panic
@@ -100,7 +91,7 @@ pub(super) fn load(
         unknown_operator(onnx(), &proto).unwrap_or_else(|| LoadError::Tract(format!("{e:#}")))
     })?;
     match &runner {
-        Runner::Plan(plan) => check_outputs(plan, &info)?,
+        Runner::Plan { plan, .. } => check_outputs(plan, &info)?,
         // tract would find this out only when a request arrives.
         Runner::TreeEnsemble(op) if op.columns() > info.n_features => {
             return Err(unsupported(format!(

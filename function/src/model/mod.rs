@@ -210,7 +210,10 @@ pub struct Model {
 /// What runs a prediction.
 #[derive(Debug)]
 enum Runner {
-    /// A graph that is one tree-ensemble node: its op, called directly.
+    /// The graph is one tree-ensemble node from the input straight to the outputs (what
+    /// the converter and skl2onnx's forests without ZipMap export): its op is called
+    /// directly. tract's plan would only wrap the same call in tensors and run states,
+    /// and building that plan is most of a start-up.
     TreeEnsemble(tree_ensemble::TreeEnsemble),
     /// tract's plan, with the run states of finished predictions. Making a state for
     /// every run costs as much as predicting one row with the whole forest (measured:
@@ -237,13 +240,6 @@ impl Model {
 
     fn load(bytes: &[u8], through_tract: bool) -> Result<Model, LoadError> {
         let (runner, info, ensemble_size) = load::load(bytes, through_tract)?;
-        let runner = match runner {
-            load::Runner::TreeEnsemble(op) => Runner::TreeEnsemble(op),
-            load::Runner::Plan(plan) => Runner::Plan {
-                plan,
-                idle_states: Mutex::new(Vec::new()),
-            },
-        };
         Ok(Model {
             runner,
             info,
