@@ -277,27 +277,20 @@ impl EvalOp for TreeEnsemble {
         let f32s = |values: &[f32], shape: &[usize]| {
             Tensor::from_shape_align(shape, values, align_of::<f32>())
         };
-        Ok(match predicted {
-            Predicted::Labels(Labels::Int(ints)) => tvec!(
-                Tensor::from_shape_align(&[rows], &ints, align_of::<i64>())?.into_tvalue(),
-                f32s(
-                    &probabilities.unwrap_or_default(),
-                    &[rows, self.trees.n_outputs]
-                )?
-                .into_tvalue(),
-            ),
-            Predicted::Labels(Labels::Str(strings)) => tvec!(
-                tensor1(&strings).into_tvalue(),
-                f32s(
-                    &probabilities.unwrap_or_default(),
-                    &[rows, self.trees.n_outputs]
-                )?
-                .into_tvalue(),
-            ),
-            Predicted::Values { values, targets } => {
-                tvec!(f32s(&values, &[rows, targets])?.into_tvalue())
+        let labels = match predicted {
+            Predicted::Labels(Labels::Int(ints)) => {
+                Tensor::from_shape_align(&[rows], &ints, align_of::<i64>())?
             }
-        })
+            Predicted::Labels(Labels::Str(strings)) => tensor1(&strings),
+            Predicted::Values { values, targets } => {
+                return Ok(tvec!(f32s(&values, &[rows, targets])?.into_tvalue()))
+            }
+        };
+        let probabilities = probabilities.unwrap_or_default();
+        Ok(tvec!(
+            labels.into_tvalue(),
+            f32s(&probabilities, &[rows, self.trees.n_outputs])?.into_tvalue(),
+        ))
     }
 }
 
