@@ -347,8 +347,7 @@ mod tests {
 
     #[test]
     fn a_tree_ensemble_with_missing_branches_takes_missing_values() {
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let mut proto = bundled_proto();
         let graph = proto.graph.as_mut().unwrap();
         assert!(!handles_missing(&graph.node));
         let tree = graph
@@ -383,8 +382,7 @@ mod tests {
 
     /// The bundled model's protobuf, to alter.
     fn bundled_proto() -> ModelProto {
-        let onnx = tract_onnx::onnx();
-        onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap()
+        prost::Message::decode(BUNDLED_MODEL).unwrap()
     }
 
     /// Why `proto` does not load.
@@ -474,8 +472,7 @@ mod tests {
 
     #[test]
     fn an_unknown_operator_no_output_needs_is_dropped_and_the_model_loads() {
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let mut proto = bundled_proto();
         let graph = proto.graph.as_mut().unwrap();
         let input = graph.input[0].name.clone();
         graph.node.push(tract_onnx::pb::NodeProto {
@@ -490,8 +487,7 @@ mod tests {
 
     #[test]
     fn rejects_an_output_no_node_makes() {
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let mut proto = bundled_proto();
         proto.graph.as_mut().unwrap().output[1].name = "arpbobilities".into();
         let err = load_error(&proto);
         assert!(
@@ -502,8 +498,7 @@ mod tests {
 
     #[test]
     fn rejects_a_model_without_classifier() {
-        let onnx = tract_onnx::onnx();
-        let mut proto = onnx.proto_model_for_read(&mut &BUNDLED_MODEL[..]).unwrap();
+        let mut proto = bundled_proto();
         proto.graph.as_mut().unwrap().node[0].op_type = "Identity".into();
         let err = describe(&proto).unwrap_err();
         assert!(
