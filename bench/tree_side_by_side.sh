@@ -26,7 +26,7 @@ mkdir -p target/bench
 unset RUST_BACKTRACE
 echo "== tract plans: ours vs tract 0.23 (criterion; time per call, thrpt in rows/s)"
 # Criterion's progress lines go to stderr; keep its other messages (and any error).
-TREE_BENCH_MODELS="$sklearn_iris,$large" cargo bench --quiet -p function --bench tree_ensemble \
+TREE_BENCH_MODELS="$sklearn_iris,$large" cargo bench --quiet -p model --bench tree_ensemble \
   2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
   grep -E '^[a-z0-9-]+/|time:|thrpt:' | grep -v '%'
 echo "== ONNX Runtime, same files"

@@ -7,8 +7,8 @@ mod common;
 use clap::Parser;
 use common::{bodiless, post_json, rows_json, send, TestServer};
 use converter::cli::{Cli, Command, TrainOutcome};
-use function::model::{Labels, Model, Task};
 use hyper::{Method, StatusCode};
+use model::{Labels, Model, Task};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/iris.csv");
 const CLASSES: [&str; 3] = ["setosa", "versicolor", "virginica"];

@@ -8,9 +8,9 @@ use clap::Parser;
 use common::{bodiless, post_json, rows_json, send, send_h2c, TestServer};
 use converter::cli::{Cli, Command, TrainArgs, TrainOutcome};
 use converter::train::{forest_votes, Trained};
-use function::model::{Model, BUNDLED_MODEL};
 use hyper::{Method, StatusCode};
 use linfa::prelude::Predict;
+use model::{Model, BUNDLED_MODEL};
 
 fn train_args(flags: &[&str]) -> TrainArgs {
     let argv = ["converter", "train"]

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::{bodiless, post_json, send, Reply, TestServer, TIMEOUT};
 use function::limits::Limits;
-use function::model::{Model, BUNDLED_MODEL};
 use hyper::{Method, StatusCode};
+use model::{Model, BUNDLED_MODEL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

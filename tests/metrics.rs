@@ -8,8 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use common::{bodiless, post_json, send, send_h2c, TestServer};
-use function::model::{Model, BUNDLED_MODEL};
 use hyper::{Method, StatusCode};
+use model::{Model, BUNDLED_MODEL};
 
 const ROW: &str = "[5.1,3.5,1.4,0.2]";
 

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{bodiless, post_json, send, TestServer, TIMEOUT};
-use function::model::{Model, BUNDLED_MODEL};
 use hyper::{Method, StatusCode};
+use model::{Model, BUNDLED_MODEL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn bundled() -> TestServer {

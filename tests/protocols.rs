@@ -7,9 +7,9 @@ mod common;
 
 use bytes::Bytes;
 use common::{bodiless, post_json, send, Reply, TestServer};
-use function::model::{Model, BUNDLED_MODEL};
 use http_body_util::Full;
 use hyper::{Method, Request, StatusCode};
+use model::{Model, BUNDLED_MODEL};
 use serde_json::{json, Value};
 
 /// Iris rows across the three classes and near their boundaries.

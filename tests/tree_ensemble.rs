@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use converter::onnx::{floats, int, ints, ml_node, string, strings};
-use function::model::onnx_loader;
+use model::onnx_loader;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tract_onnx::pb::{self, NodeProto};

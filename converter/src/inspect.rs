@@ -406,7 +406,7 @@ fn or_none(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use function::model::BUNDLED_MODEL;
+    use model::BUNDLED_MODEL;
 
     #[test]
     fn describes_the_bundled_forest() {

@@ -1,6 +1,6 @@
 //! Trains tabular classifiers with linfa on a user's CSV file (or the bundled Iris set),
 //! evaluates them honestly, and exports standard ONNX that any ONNX runtime loads (and
-//! that the `function` crate serves).
+//! that the `model` crate, the function's runtime, serves).
 //!
 //! - [`data`]: tables (bundled Iris, CSV files), the seeded hold-out split and folds.
 //! - [`train`]: random forest and decision tree (linfa-trees), logistic regression

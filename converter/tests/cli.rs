@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use function::model::{Batch, Labels, Model, Predicted};
+use model::{Batch, Labels, Model, Predicted};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_converter");

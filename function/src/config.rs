@@ -11,7 +11,7 @@ use crate::limits::{
     Limits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_IN_FLIGHT, DEFAULT_REQUEST_TIMEOUT,
 };
-use crate::model::BUNDLED_MODEL_NAME;
+use model::BUNDLED_MODEL_NAME;
 
 /// Port to listen on; Knative sets it from the container port (default 8080).
 pub const ENV_PORT: &str = "PORT";

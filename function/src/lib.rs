@@ -2,7 +2,6 @@
 //! and answers predictions over HTTP/1.1 and h2c.
 //!
 //! - [`config`]: flags and environment, validated into a [`config::Config`].
-//! - [`model`]: the runtime: load with tract, describe, predict a [`model::Batch`].
 //! - [`protocol`]: request/response adapters: `/predict`, KServe V1, Open Inference
 //!   Protocol V2, CloudEvents, and the OpenAPI document.
 //! - [`router`]: every route in one table, and the shared [`router::App`].
@@ -15,9 +14,7 @@
 //! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 //! - [`memory`]: free memory handed back to the kernel when the last connection closes.
-// Two modules use `unsafe`: the tree walk (`model::tree_ensemble::kernel`), which reads
-// nodes and row values unchecked after checking their bounds once per model, and
-// `memory`, which calls glibc's malloc_trim.
+// One module uses `unsafe`: `memory`, which calls glibc's malloc_trim.
 #![deny(unsafe_code)]
 
 pub mod config;
@@ -27,7 +24,6 @@ pub mod limits;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
-pub mod model;
 pub mod observe;
 pub mod protocol;
 pub mod router;

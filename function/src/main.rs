@@ -8,9 +8,9 @@ use clap::Parser;
 use function::config::{Args, Config, ModelSource};
 use function::logging::LogConfig;
 use function::metrics::Metrics;
-use function::model::{Batch, Model, Task, BUNDLED_MODEL};
 use function::runtime::{CpuBudget, Offload};
 use function::App;
+use model::{Batch, Model, Task, BUNDLED_MODEL};
 
 /// Exit code for a usage or configuration error (BSD `EX_USAGE`).
 const EXIT_USAGE: u8 = 64;

@@ -30,9 +30,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::error::{json_response, ApiError};
 use crate::limits::Limits;
 use crate::metrics::{Endpoint, Metrics};
-use crate::model::Model;
 use crate::runtime::Offload;
 use crate::{health, protocol};
+use model::Model;
 
 /// What every request handler shares: the model and the serving limits.
 #[derive(Debug)]

@@ -127,7 +127,7 @@ fn assert_one_line_failure(output: &Output, cause: &str) {
 /// The bundled model as a protobuf, for tests that break it in one place.
 fn bundled_proto() -> tract_onnx::pb::ModelProto {
     use prost::Message;
-    tract_onnx::pb::ModelProto::decode(function::model::BUNDLED_MODEL).unwrap()
+    tract_onnx::pb::ModelProto::decode(model::BUNDLED_MODEL).unwrap()
 }
 
 fn encode(proto: &tract_onnx::pb::ModelProto) -> Vec<u8> {
@@ -136,7 +136,7 @@ fn encode(proto: &tract_onnx::pb::ModelProto) -> Vec<u8> {
 
 #[test]
 fn a_truncated_model_file_is_one_line_and_exit_1() {
-    let bundled = function::model::BUNDLED_MODEL;
+    let bundled = model::BUNDLED_MODEL;
     let output = run_with_model("truncated", &bundled[..bundled.len() * 2 / 3]);
     assert_one_line_failure(&output, "not an ONNX model");
 }

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use function::error::ApiError;
-use function::model::{Batch, Model, ModelInfo, BUNDLED_MODEL};
+use model::{Batch, Model, ModelInfo, BUNDLED_MODEL};
 
 /// Small, so that a large decoded batch (a 413) is cheap to reach.
 pub const MAX_ROWS: usize = 64;

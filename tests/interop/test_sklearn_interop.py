@@ -8,7 +8,7 @@ TreeEnsembleClassifier / TreeEnsembleRegressor ops rather than opset 5's TreeEns
 serves the file with the real `function` binary and compares its answer with
 onnxruntime's for a batch of in-range rows, rows exactly on (and one f32 step either
 side of) split thresholds, and far-out rows. This exercises our own tree-ensemble ops
-(function/src/model/tree_ensemble/) on the layouts scikit-learn actually produces:
+(function/model/src/tree_ensemble/) on the layouts scikit-learn actually produces:
 forest and single-tree probabilities (the binary layout gives only the positive class's
 weight), gradient-boosting margins under LOGISTIC and SOFTMAX with base values, string
 and non-0..n-1 integer class labels, regressors (forests as a SUM of weights skl2onnx

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
-use function::model::{Batch, Labels, Model, Predicted};
+use model::{Batch, Labels, Model, Predicted};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns};

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use function::model::{Batch, Labels, Model, Predicted, Task};
+use model::{Batch, Labels, Model, Predicted, Task};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns};

@@ -2,7 +2,7 @@
 //! and `GET /metrics` in the Prometheus text format (0.0.4) or OpenMetrics.
 //!
 //! - [`Endpoint`]: the fixed `route` and `protocol` label values of every route.
-//! - `model`: `model_info`, the model's size and load time.
+//! - `model_info`: `model_info`, the model's size and load time.
 //! - [`process`]: start time, memory, file descriptors and CPU of the process.
 //!
 //! Exported (names follow Prometheus' conventions; KServe's and MLServer's closest
@@ -25,7 +25,7 @@
 //! scraping every few seconds would show up as traffic and as one request in flight.
 
 mod endpoint;
-mod model;
+mod model_info;
 pub mod process;
 
 pub use endpoint::{Endpoint, ErrorKind};
@@ -43,7 +43,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::model::Model;
+use model::Model;
 
 /// OpenMetrics 1.0, sent when the scraper's `Accept` asks for it (Prometheus does).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -150,7 +150,7 @@ impl Metrics {
             "Prediction requests refused or failed, by protocol and kind (invalid_request, unknown_model, payload_too_large, unsupported_media_type, method_not_allowed: the client's; timeout: no full request in time; overloaded: too many requests at once; internal: the model failed or a handler panicked)",
             errors.clone(),
         );
-        model::register(&mut registry, model, name, version, load);
+        model_info::register(&mut registry, model, name, version, load);
         registry.register_collector(Box::new(process::ProcessCollector::new(started)));
         Metrics {
             registry,
@@ -265,7 +265,7 @@ impl Drop for InFlight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BUNDLED_MODEL;
+    use model::BUNDLED_MODEL;
 
     fn metrics() -> Metrics {
         let model = Model::from_bytes(BUNDLED_MODEL).unwrap();

@@ -20,8 +20,8 @@ use hyper::{header, HeaderMap, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Batch, ModelInfo};
 use crate::router::App;
+use model::{Batch, ModelInfo};
 
 /// The type of every reply event.
 pub const RESPONSE_TYPE: &str = "dev.tabular-function.prediction.response";

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{Batch, ModelInfo};
+use model::{Batch, ModelInfo};
 
 /// The batch in `body` if it is `{"<field>": row}` or `{"<field>": [row, ...]}` with
 /// at most `max_rows` rows, each as wide as the model's input and every value a feature

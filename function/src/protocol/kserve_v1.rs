@@ -10,8 +10,8 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Batch, ModelInfo, Predicted};
 use crate::router::App;
+use model::{Batch, ModelInfo, Predicted};
 
 /// The accepted request shape, quoted in errors.
 const SHAPE: &str = r#"{"instances": [[f1, f2, ...], ...]}"#;
@@ -86,7 +86,7 @@ pub fn encode(predicted: &Predicted) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Labels;
+    use model::Labels;
 
     fn info() -> ModelInfo {
         ModelInfo::for_tests(Labels::Int(vec![0, 1]), &["label"])

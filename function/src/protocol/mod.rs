@@ -1,6 +1,6 @@
-//! Protocol adapters: each decodes its request body into a [`crate::model::Batch`], runs
+//! Protocol adapters: each decodes its request body into a [`model::Batch`], runs
 //! it through [`run`] (the one call into the model), and encodes the
-//! [`crate::model::Prediction`] back, so the same rows give the same numbers everywhere.
+//! [`model::Prediction`] back, so the same rows give the same numbers everywhere.
 //!
 //! - [`predict`]: the tutorial's `/predict`.
 //! - [`kserve_v1`]: KServe V1 (`/v1/models/...`).
@@ -22,8 +22,8 @@ use hyper::{header, HeaderMap, Request};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::model::{Batch, Prediction};
 use crate::router::App;
+use model::{Batch, Prediction};
 
 /// Deepest JSON nesting accepted. The deepest valid request (an Open Inference request
 /// with nested `data` and `parameters`) needs 6; serde_json's own limit is 128.
@@ -108,7 +108,7 @@ pub fn check_rows(rows: usize, limit: usize) -> Result<(), ApiError> {
 
 /// A feature value for the model from a JSON number (or `null`, a missing value).
 /// NaN reaches the model only as `null`, and only when the model takes missing values
-/// ([`crate::model::ModelInfo::handles_missing`]); infinities never do.
+/// ([`model::ModelInfo::handles_missing`]); infinities never do.
 pub fn feature(value: Option<f64>, handles_missing: bool) -> Result<f32, FeatureError> {
     let Some(number) = value else {
         return if handles_missing {

@@ -8,8 +8,8 @@ use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::error::json_response;
-use crate::model::{Labels, ModelInfo, Task};
 use crate::router::App;
+use model::{Labels, ModelInfo, Task};
 
 use super::cloudevents::{IN_RESPONSE_TO, RESPONSE_TYPE, STRUCTURED};
 

@@ -10,8 +10,8 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Batch, ModelInfo, Predicted, Prediction};
 use crate::router::App;
+use model::{Batch, ModelInfo, Predicted, Prediction};
 
 /// The accepted request shapes, quoted in errors.
 const SHAPES: &str = r#"{"input": [f1, f2, ...]} or {"input": [[f1, f2, ...], ...]}"#;
@@ -198,7 +198,7 @@ pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Labels, Task};
+    use model::{Labels, Task};
 
     fn iris_info() -> ModelInfo {
         ModelInfo {

@@ -8,8 +8,8 @@ use hyper::{Response, StatusCode};
 use super::check_model;
 use super::datatype::Datatype;
 use crate::error::{json_response, ApiError};
-use crate::model::{Labels, ModelInfo, Task};
 use crate::router::App;
+use model::{Labels, ModelInfo, Task};
 
 /// `platform` in the model metadata: tract running an ONNX graph (Triton's
 /// `<backend>_<format>` convention, as in its `onnxruntime_onnx`).

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{json_response, ApiError};
-use crate::model::{Batch, Labels, ModelInfo, Predicted, Prediction};
 use crate::router::App;
+use model::{Batch, Labels, ModelInfo, Predicted, Prediction};
 
 /// Header of the binary tensor extension: the length of the JSON part of the body.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::datatype::Datatype;
 use crate::error::ApiError;
-use crate::model::{Batch, ModelInfo};
 use crate::protocol::check_rows;
+use model::{Batch, ModelInfo};
 
 /// Where an input tensor's elements come from.
 pub enum Elements<'a> {
@@ -157,7 +157,7 @@ fn nested(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Labels;
+    use model::Labels;
     use serde_json::json;
 
     fn info() -> ModelInfo {

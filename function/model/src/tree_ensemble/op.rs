@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 use super::finalize::{ClassifierFinish, RegressorFinish};
 use super::kernel::{Aggregate, Trees};
 use super::parse::{self, Attributes};
-use crate::model::{Labels, Predicted, Prediction};
+use crate::{Labels, Predicted, Prediction};
 
 /// Replaces tract's tree-ensemble builders (and adds the regressor it lacks) for every
 /// model loaded through `register`.

@@ -27,7 +27,7 @@
 use std::ops::Range;
 
 use super::{column, Compare, Node};
-use crate::model::tree_ensemble::kernel::LANES;
+use crate::tree_ensemble::kernel::LANES;
 
 /// The most leaves a tree may have to be evaluated here: one bit each in a `u32`.
 pub const MAX_LEAVES: usize = 32;

@@ -3,6 +3,9 @@
 //! runs on our tree op directly; any other graph runs through tract's optimised plan
 //! (with the same op for its tree ensembles). Protocols hand it a [`Batch`]; it never
 //! sees JSON.
+// One module uses `unsafe`: the tree walk (`tree_ensemble::kernel`), which reads nodes and
+// row values unchecked after checking their bounds once per model.
+#![deny(unsafe_code)]
 
 mod check;
 mod load;
@@ -170,10 +173,9 @@ pub struct ModelInfo {
     pub handles_missing: bool,
 }
 
-#[cfg(test)]
 impl ModelInfo {
-    /// A two-feature classifier as protocol tests need one, with `labels` and the
-    /// graph outputs `outputs`.
+    /// A two-feature classifier with `labels` and the graph outputs `outputs`, as the
+    /// protocols' unit tests need one (no file behind it).
     pub fn for_tests(labels: Labels, outputs: &[&str]) -> ModelInfo {
         ModelInfo {
             n_features: 2,

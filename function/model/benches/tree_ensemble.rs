@@ -8,7 +8,7 @@
 //! ```text
 //! env -u RUST_BACKTRACE \
 //!     TREE_BENCH_MODELS=target/bench/iris-sklearn.onnx,target/bench/rf500.onnx \
-//!     cargo bench -p function --bench tree_ensemble
+//!     cargo bench -p model --bench tree_ensemble
 //! ```
 //!
 //! Groups are `<model>/batch-<rows>` with a per-row throughput; `load` times reading and
@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use function::model::{onnx_loader, Model, BUNDLED_MODEL};
+use model::{onnx_loader, Model, BUNDLED_MODEL};
 use tract_onnx::pb::{tensor_shape_proto::dimension::Value as Dim, type_proto};
 use tract_onnx::prelude::*;
 
