@@ -254,7 +254,7 @@ async fn metadata_describes_the_onnx_signature() {
     assert_eq!(
         metadata,
         json!({
-            "name": NAME, "versions": ["1"], "platform": "tract_onnx",
+            "name": NAME, "versions": ["1"], "platform": "tree_kernel_onnx",
             "inputs": [{ "name": "input", "datatype": "FP32", "shape": [-1, 4] }],
             "outputs": [
                 { "name": "label", "datatype": "INT64", "shape": [-1] },

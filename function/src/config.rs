@@ -13,6 +13,8 @@ use crate::limits::{
 };
 use model::BUNDLED_MODEL_NAME;
 
+use crate::state::Serving;
+
 /// Port to listen on; Knative sets it from the container port (default 8080).
 pub const ENV_PORT: &str = "PORT";
 /// Path of the ONNX model file.
@@ -143,6 +145,20 @@ pub struct Config {
     pub limits: Limits,
     /// Worker threads, if set; `None` sizes them to the CPU budget.
     pub workers: Option<usize>,
+}
+
+impl Config {
+    /// How the model is served, with `workers` worker threads (the flag's, or the
+    /// CPU budget's when it is unset).
+    pub fn serving(&self, workers: usize) -> Serving {
+        Serving {
+            model_name: self.model_name.clone(),
+            model_version: self.model_version.clone(),
+            metrics: self.metrics,
+            limits: self.limits,
+            workers,
+        }
+    }
 }
 
 /// A flag or variable with a value we cannot use.

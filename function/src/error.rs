@@ -5,7 +5,11 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{header, Response, StatusCode};
 
-use crate::metrics::ErrorKind;
+/// Why a request was refused, as the `kind` label of `model_prediction_errors_total`:
+/// [`ApiError::into_response`] attaches it to the response as an extension, and the
+/// request layer reads it from there for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind(pub &'static str);
 
 /// Everything a request can be refused for. Messages name the problem and what would be
 /// accepted.
@@ -159,5 +163,17 @@ mod tests {
         let response = ApiError::BadRequest("bad `input`".into()).into_response();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            response.extensions().get::<ErrorKind>(),
+            Some(&ErrorKind("invalid_request"))
+        );
+        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+            response.into_body(),
+        ))
+        .expect("a full body is ready")
+        .unwrap()
+        .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json, serde_json::json!({ "error": "bad `input`" }));
     }
 }

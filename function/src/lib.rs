@@ -1,33 +1,45 @@
-//! A tabular-model inference function for Knative: loads an ONNX classifier with tract
-//! and answers predictions over HTTP/1.1 and h2c.
+//! A tabular-model inference function for Knative: serves an ONNX classifier or
+//! regressor, loaded by the `model` crate, over HTTP/1.1 and h2c. Modules from the
+//! bottom up; each imports only those above it in this list:
 //!
 //! - [`config`]: flags and environment, validated into a [`config::Config`].
-//! - [`protocol`]: request/response adapters: `/predict`, KServe V1, Open Inference
-//!   Protocol V2, CloudEvents, and the OpenAPI document.
-//! - [`router`]: every route in one table, and the shared [`router::App`].
-//! - [`health`]: liveness and readiness.
-//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
-//! - [`observe`]: the layer around every request: request id, metrics, request log.
-//! - [`logging`]: JSON or text logs, with the Knative revision on every line.
+//! - [`limits`]: body, batch, concurrency and time limits, and their defaults.
 //! - [`error`]: the HTTP error type and its JSON body.
-//! - [`limits`]: body, batch, concurrency and time limits; the guard around each request.
-//! - [`server`]: accept loop, HTTP/1.1 + h2c, graceful drain.
+//! - [`routes`]: the one route table: paths, methods, metric labels, summaries.
+//! - [`ids`]: ids for requests and events, unique across replicas.
+//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
+//! - [`logging`]: JSON or text logs, with the Knative revision on every line.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 //! - [`memory`]: free memory handed back to the kernel when the last connection closes.
+//! - [`state`]: [`App`], what every request shares, built by [`App::new`].
+//! - [`body`]: reading request bodies within the limits.
+//! - [`infer`]: the one call into the model, measured.
+//! - [`protocol`]: `/predict`, KServe V1, Open Inference Protocol V2 and CloudEvents,
+//!   each decoding its body into a batch and encoding the prediction back.
+//! - [`http`]: accept, the request layers, the router, health, `GET /`, OpenAPI.
+//! - [`startup`]: load the model, bind, serve until SIGTERM, drain.
+//!
+//! A request's path: [`http::server`] accepts -> [`http::layers`] (route resolved once,
+//! request id, metrics, limits) -> [`http::router`] -> a [`protocol`] decodes ->
+//! [`infer::predict`] -> the protocol encodes -> the response.
 // One module uses `unsafe`: `memory`, which calls glibc's malloc_trim.
 #![deny(unsafe_code)]
 
+pub mod body;
 pub mod config;
 pub mod error;
-pub mod health;
+pub mod http;
+pub mod ids;
+pub mod infer;
 pub mod limits;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
-pub mod observe;
 pub mod protocol;
-pub mod router;
+pub mod routes;
 pub mod runtime;
-pub mod server;
+pub mod startup;
+pub mod state;
 
-pub use router::App;
+pub use http::server::run as serve;
+pub use state::{App, Serving, Started};

@@ -1,6 +1,7 @@
 //! Logging set-up: JSON lines (`LOG_FORMAT=json`, the image's default) for log
 //! collectors, or text for people; the level from `RUST_LOG`, else `LOG_LEVEL`, else
-//! `info`; and Knative's `K_SERVICE`, `K_CONFIGURATION` and `K_REVISION` on every line.
+//! `info`; Knative's `K_SERVICE`, `K_CONFIGURATION` and `K_REVISION` on every line; and
+//! panics as one error record.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -219,6 +220,22 @@ where
             None => write!(writer, "{body}{}{newline}", self.extra),
         }
     }
+}
+
+/// Logs every panic as one error record (location and message) instead of the default
+/// multi-line report on stderr: log collectors split records on newlines, and a panic
+/// caught by the request guard (`crate::http::layers`) or by the model loader must not break the log.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!(%location, "panic: {}", message.replace('\n', " "));
+    }));
 }
 
 #[cfg(test)]

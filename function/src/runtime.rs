@@ -121,8 +121,9 @@ pub struct Offload {
 }
 
 /// Work, in tree-rows (rows x trees), above which a prediction leaves the worker thread.
-/// A tree-row costs 5-25 ns with our tree kernel (more for deep trees), so this is about
-/// 0.1-0.5 ms of work, against ~10-20 us for the hand-off to the blocking pool.
+/// That is a fraction of a millisecond of tree walking, long enough that the hand-off to
+/// the blocking pool (tens of microseconds) is a small part of it, short enough that
+/// single-row requests are never queued behind a batch for long.
 pub const OFFLOAD_MIN_TREE_ROWS: usize = 20_000;
 
 impl Offload {

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use function::limits::Limits;
-use function::metrics::Metrics;
-use function::runtime::Offload;
-use function::App;
+use function::{App, Serving, Started};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -40,23 +38,15 @@ impl TestServer {
     pub async fn start_with(model: Model, limits: Limits) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let metrics = Metrics::new(
-            &model,
-            "test-model",
-            "1",
-            Duration::ZERO,
-            std::time::SystemTime::now(),
-        );
-        let app = Arc::new(App {
-            model: Arc::new(model),
+        let serving = Serving {
             model_name: "test-model".into(),
-            model_version: "1".into(),
-            metrics: Some(metrics),
             limits,
-            offload: Offload::new(2),
-        });
+            workers: 2,
+            ..Serving::default()
+        };
+        let app = Arc::new(App::new(model, serving, Started::now()));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(function::server::run(
+        let task = tokio::spawn(function::serve(
             listener,
             app,
             async {

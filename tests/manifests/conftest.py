@@ -98,18 +98,24 @@ def function_drain_seconds():
     return int(match.group(1))
 
 
+def function_route_paths(endpoint):
+    """The paths of the route table's row for `Endpoint::<endpoint>` (function/src/routes.rs)."""
+    routes = _source("function/src/routes.rs")
+    row = re.search(r"endpoint: Endpoint::" + endpoint + r",\s*methods: Methods::\w+,\s*paths: &\[(.*?)\],", routes, re.S)
+    assert row, f"function/src/routes.rs: no row for Endpoint::{endpoint}"
+    return set(re.findall(r'path\(\s*"([^"]+)"', row.group(1)))
+
+
 @lru_cache(maxsize=None)
 def function_health_paths():
     """{"live": {...}, "ready": {...}}: the GET paths the router sends to each handler."""
-    router = _source("function/src/router.rs")
+    router = _source("function/src/http/router.rs")
     paths = {}
     for kind, handler in (("live", r"health::live\("), ("ready", r"health::ready\(")):
-        # The dispatch arm names the Route variant; Route::parse maps paths to it.
-        arm = re.search(r"Route::(\w+) if read_only => Ok\(" + handler, router)
-        assert arm, f"function/src/router.rs: no route to {handler}"
-        parse = re.search(r'^\s*((?:"[^"]+"\s*\|?\s*)+)=> Route::' + arm.group(1) + ",", router, re.M)
-        assert parse, f"function/src/router.rs: no path parses to Route::{arm.group(1)}"
-        paths[kind] = set(re.findall(r'"([^"]+)"', parse.group(1)))
+        # The dispatch arm names the endpoint; the route table gives its paths.
+        arm = re.search(r"Endpoint::(\w+) => Ok\(" + handler, router)
+        assert arm, f"function/src/http/router.rs: no route to {handler}"
+        paths[kind] = function_route_paths(arm.group(1))
     return paths
 
 

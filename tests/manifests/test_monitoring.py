@@ -5,7 +5,7 @@ pods of the base Service, and the dashboard's label filters are the labels it at
 import json
 import re
 
-from conftest import KNATIVE, ROOT, knative_services, render
+from conftest import KNATIVE, ROOT, function_route_paths, knative_services, render
 
 MONITORING = "knative/monitoring"
 DASHBOARD = KNATIVE / "monitoring" / "grafana-dashboard.json"
@@ -27,8 +27,9 @@ def test_selects_the_pods_of_the_base_service_on_knatives_user_port():
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == KNATIVE_USER_PORT
     assert endpoint["path"] == "/metrics"
-    router = (ROOT / "function" / "src" / "router.rs").read_text()
-    assert '"/metrics" => Route::Metrics' in router, "the function no longer routes /metrics"
+    router = (ROOT / "function" / "src" / "http" / "router.rs").read_text()
+    assert "Endpoint::Metrics => " in router, "the function no longer routes /metrics"
+    assert function_route_paths("Metrics") == {"/metrics"}
 
 
 def test_dashboard_configmap_holds_the_dashboard_for_grafanas_sidecar():

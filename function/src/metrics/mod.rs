@@ -1,8 +1,9 @@
 //! Prometheus metrics: what the function counts, the label values it counts them under,
 //! and `GET /metrics` in the Prometheus text format (0.0.4) or OpenMetrics.
 //!
-//! - [`Endpoint`]: the fixed `route` and `protocol` label values of every route.
 //! - `model_info`: `model_info`, the model's size and load time.
+//!
+//! The `route` and `protocol` label values are the route table's ([`crate::routes`]).
 //! - [`process`]: start time, memory, file descriptors and CPU of the process.
 //!
 //! Exported (names follow Prometheus' conventions; KServe's and MLServer's closest
@@ -24,11 +25,8 @@
 //! Scrapes of `/metrics` are not counted: each would count itself, and a Prometheus
 //! scraping every few seconds would show up as traffic and as one request in flight.
 
-mod endpoint;
 mod model_info;
 pub mod process;
-
-pub use endpoint::{Endpoint, ErrorKind};
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -44,6 +42,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use model::Model;
+
+use crate::error::ErrorKind;
+use crate::routes::Endpoint;
 
 /// OpenMetrics 1.0, sent when the scraper's `Accept` asks for it (Prometheus does).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -186,7 +187,7 @@ impl Metrics {
         self.request_series[endpoint as usize][class]
             .get_or_init(|| {
                 self.requests.get_or_create_owned(&RequestLabels {
-                    route: endpoint.route(),
+                    route: endpoint.label(),
                     protocol: endpoint.protocol(),
                     code_class: CODE_CLASSES[class],
                 })
@@ -195,7 +196,7 @@ impl Metrics {
         self.duration_series[endpoint as usize]
             .get_or_init(|| {
                 self.durations.get_or_create_owned(&RouteLabels {
-                    route: endpoint.route(),
+                    route: endpoint.label(),
                     protocol: endpoint.protocol(),
                 })
             })

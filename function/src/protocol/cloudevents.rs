@@ -7,11 +7,6 @@
 //! answer, with type [`RESPONSE_TYPE`], source `/models/{name}`, a new id, and the
 //! request's id in the [`IN_RESPONSE_TO`] extension, so a Broker can route it back.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -19,8 +14,12 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{header, HeaderMap, Request, Response, StatusCode};
 use serde_json::{Map, Value};
 
+use super::json::parse_json;
+use super::predict::{self, Answer};
+use crate::body::{media_type, read_json_body};
 use crate::error::{json_response, ApiError};
-use crate::router::App;
+use crate::state::App;
+use crate::{ids, infer};
 use model::{Batch, ModelInfo};
 
 /// The type of every reply event.
@@ -46,7 +45,7 @@ pub async fn handle(
     request: Request<Incoming>,
     app: &App,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    let media_type = super::media_type(request.headers());
+    let media_type = media_type(request.headers());
     let mode = if request.headers().contains_key("ce-specversion") {
         Mode::Binary
     } else if media_type.as_deref() == Some(STRUCTURED) {
@@ -68,18 +67,18 @@ pub async fn handle(
         Mode::Binary => {
             binary_attributes(request.headers())?;
             let headers = request.headers().clone();
-            let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+            let body = read_json_body(request, app.limits.max_body_bytes).await?;
             decode_binary(&headers, &body, info, max_rows)?
         }
         Mode::Structured => {
-            let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+            let body = read_json_body(request, app.limits.max_body_bytes).await?;
             decode_structured(&body, info, max_rows)?
         }
     };
-    let prediction = super::run(app, batch).await?;
-    let answer = super::predict::Answer::new(&prediction, true);
+    let prediction = infer::predict(app, batch).await?;
+    let answer = Answer::new(&prediction, true);
     let reply = Reply {
-        id: new_event_id(),
+        id: ids::next_string(),
         source: format!("/models/{}", app.model_name),
         in_response_to: request_id,
     };
@@ -98,8 +97,8 @@ pub fn decode_binary(
     max_rows: usize,
 ) -> Result<(String, Batch), ApiError> {
     let id = binary_attributes(headers)?;
-    let data = super::parse_json(body)
-        .map_err(|e| ApiError::BadRequest(format!("the event's data {e}")))?;
+    let data =
+        parse_json(body).map_err(|e| ApiError::BadRequest(format!("the event's data {e}")))?;
     Ok((id, decode_data(data, info, max_rows)?))
 }
 
@@ -116,7 +115,7 @@ pub fn decode_structured(
 
 /// The batch in an event's data, a `/predict` request; 400 errors say it is the data.
 fn decode_data(data: Value, info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
-    super::predict::decode_value(data, info, max_rows).map_err(|error| match error {
+    predict::decode_value(data, info, max_rows).map_err(|error| match error {
         ApiError::BadRequest(message) => {
             ApiError::BadRequest(format!("the event's data: {message}"))
         }
@@ -151,7 +150,7 @@ fn binary_attributes(headers: &HeaderMap) -> Result<String, ApiError> {
 fn structured_event(body: &[u8]) -> Result<(String, Value), ApiError> {
     let bad = ApiError::BadRequest;
     let value: Value =
-        super::parse_json(body).map_err(|e| bad(format!("structured-mode CloudEvent {e}")))?;
+        parse_json(body).map_err(|e| bad(format!("structured-mode CloudEvent {e}")))?;
     let Value::Object(mut event) = value else {
         return Err(bad(
             "structured-mode CloudEvent must be a JSON object".into()
@@ -213,7 +212,7 @@ struct Reply {
 
 impl Reply {
     /// Binary mode: attributes in `ce-*` headers, the answer as the JSON body.
-    fn binary(self, answer: &super::predict::Answer<'_>) -> Response<Full<Bytes>> {
+    fn binary(self, answer: &Answer<'_>) -> Response<Full<Bytes>> {
         let body = serde_json::to_vec(answer).expect("labels and floats serialise");
         let mut response = json_response(StatusCode::OK, body);
         let headers = response.headers_mut();
@@ -234,7 +233,7 @@ impl Reply {
     }
 
     /// Structured mode: the whole event as the JSON body.
-    fn structured(self, answer: &super::predict::Answer<'_>) -> Response<Full<Bytes>> {
+    fn structured(self, answer: &Answer<'_>) -> Response<Full<Bytes>> {
         #[derive(serde::Serialize)]
         struct Event<'a> {
             specversion: &'static str,
@@ -244,7 +243,7 @@ impl Reply {
             kind: &'static str,
             datacontenttype: &'static str,
             inresponseto: &'a str,
-            data: &'a super::predict::Answer<'a>,
+            data: &'a Answer<'a>,
         }
         let event = Event {
             specversion: SPEC_VERSION,
@@ -262,17 +261,6 @@ impl Reply {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(STRUCTURED));
         response
     }
-}
-
-/// A new event id: a random per-process prefix and a counter, so ids are unique for
-/// this source across restarts and replicas without a UUID dependency.
-fn new_event_id() -> String {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // RandomState is seeded from the OS's randomness once per process.
-    let prefix = PREFIX.get_or_init(|| RandomState::new().hash_one(std::process::id()));
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}-{count}")
 }
 
 #[cfg(test)]
@@ -331,10 +319,5 @@ mod tests {
         )
         .contains("data_base64"));
         assert!(error("[]").contains("JSON object"));
-    }
-
-    #[test]
-    fn event_ids_are_unique() {
-        assert_ne!(new_event_id(), new_event_id());
     }
 }

@@ -14,6 +14,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use model::{Batch, ModelInfo};
 
+use super::rows::feature;
+
 /// The batch in `body` if it is `{"<field>": row}` or `{"<field>": [row, ...]}` with
 /// at most `max_rows` rows, each as wide as the model's input and every value a feature
 /// the model takes; `None` for anything else.
@@ -172,7 +174,7 @@ impl Item<'_> {
         if self.shape == Shape::Rows || self.values.len() >= self.width {
             return Err(refuse());
         }
-        let feature = super::feature(number, self.missing_ok).map_err(|_| refuse())?;
+        let feature = feature(number, self.missing_ok).map_err(|_| refuse())?;
         self.values.push(feature);
         Ok(Shape::Row)
     }
@@ -204,7 +206,7 @@ impl<'de> Visitor<'de> for Item<'_> {
             if self.values.len() - start == self.width {
                 return Err(refuse());
             }
-            let feature = super::feature(number, self.missing_ok).map_err(|_| refuse())?;
+            let feature = feature(number, self.missing_ok).map_err(|_| refuse())?;
             self.values.push(feature);
         }
         if self.values.len() - start != self.width {

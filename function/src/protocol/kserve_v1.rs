@@ -9,8 +9,12 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::json::parse_json;
+use super::rows::decode_rows;
+use crate::body::read_json_body;
 use crate::error::{json_response, ApiError};
-use crate::router::App;
+use crate::infer;
+use crate::state::App;
 use model::{Batch, ModelInfo, Predicted};
 
 /// The accepted request shape, quoted in errors.
@@ -24,22 +28,19 @@ pub fn list(app: &App) -> Response<Full<Bytes>> {
 
 /// `GET /v1/models/{name}`: `{"name": name, "ready": true}`. The port opens only after
 /// the model has loaded, so a served model is always ready.
-pub fn model(app: &App, name: &str) -> Result<Response<Full<Bytes>>, ApiError> {
-    super::check_model_name(app, name)?;
+pub fn model(app: &App) -> Response<Full<Bytes>> {
     let body = serde_json::json!({ "name": app.model_name, "ready": true });
-    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+    json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
 /// `POST /v1/models/{name}:predict`.
 pub async fn predict(
     request: Request<Incoming>,
     app: &App,
-    name: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    super::check_model_name(app, name)?;
-    let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+    let body = read_json_body(request, app.limits.max_body_bytes).await?;
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
-    let prediction = super::run(app, batch).await?;
+    let prediction = infer::predict(app, batch).await?;
     Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
 }
 
@@ -48,7 +49,7 @@ pub async fn predict(
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
     let value: Value =
-        super::parse_json(body).map_err(|e| bad(format!("request body {e}; send {SHAPE}")))?;
+        parse_json(body).map_err(|e| bad(format!("request body {e}; send {SHAPE}")))?;
     let Value::Object(mut fields) = value else {
         return Err(bad(format!("request body must be a JSON object: {SHAPE}")));
     };
@@ -68,7 +69,7 @@ pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, A
     if rows.is_empty() {
         return Err(bad("`instances` is empty; send at least one row".into()));
     }
-    super::predict::decode_rows(&rows, "instances", info, max_rows)
+    decode_rows(&rows, "instances", info, max_rows)
 }
 
 /// Encodes `{"predictions": [...]}`: the same per-row answers `/predict` gives.

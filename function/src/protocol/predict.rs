@@ -9,8 +9,12 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::json::parse_json;
+use super::rows::{decode_rows, push_row};
+use crate::body::read_json_body;
 use crate::error::{json_response, ApiError};
-use crate::router::App;
+use crate::infer;
+use crate::state::App;
 use model::{Batch, ModelInfo, Predicted, Prediction};
 
 /// The accepted request shapes, quoted in errors.
@@ -22,9 +26,9 @@ pub async fn handle(
     app: &App,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let with_probabilities = wants_probabilities(request.uri().query())?;
-    let body = super::read_json_body(request, app.limits.max_body_bytes).await?;
+    let body = read_json_body(request, app.limits.max_body_bytes).await?;
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
-    let prediction = super::run(app, batch).await?;
+    let prediction = infer::predict(app, batch).await?;
     Ok(json_response(
         StatusCode::OK,
         encode(&prediction, with_probabilities),
@@ -62,7 +66,7 @@ pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, A
 
 /// The general path: through a `serde_json::Value`, saying exactly what is wrong.
 fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
-    let value: Value = super::parse_json(body)
+    let value: Value = parse_json(body)
         .map_err(|e| ApiError::BadRequest(format!("request body {e}; send {SHAPES}")))?;
     decode_value(value, info, max_rows)
 }
@@ -96,78 +100,6 @@ pub fn decode_value(value: Value, info: &ModelInfo, max_rows: usize) -> Result<B
     decode_rows(&items, "input", info, max_rows)
 }
 
-/// Decodes a non-empty list of at most `max_rows` rows (`field[i]` is row `i`), each as
-/// wide as the model's input: the batch form of `/predict` and KServe V1's `instances`.
-pub fn decode_rows(
-    items: &[Value],
-    field: &str,
-    info: &ModelInfo,
-    max_rows: usize,
-) -> Result<Batch, ApiError> {
-    super::check_rows(items.len(), max_rows)?;
-    let width = info.n_features;
-    let mut values = Vec::with_capacity(items.len() * width);
-    for (i, item) in items.iter().enumerate() {
-        let Value::Array(row) = item else {
-            return Err(ApiError::BadRequest(format!(
-                "`{field}[{i}]` is {}, not a row of {width} numbers",
-                kind(item)
-            )));
-        };
-        push_row(&mut values, row, &format!("{field}[{i}]"), info)?;
-    }
-    Ok(Batch::new(values, width))
-}
-
-/// Appends one row of features, checking its width and that each value is a number
-/// that fits in the model's 32-bit float input (or `null` for a model that takes
-/// missing values).
-fn push_row(
-    values: &mut Vec<f32>,
-    row: &[Value],
-    at: &str,
-    info: &ModelInfo,
-) -> Result<(), ApiError> {
-    if row.len() != info.n_features {
-        let names = info
-            .feature_names
-            .as_ref()
-            .map(|names| format!(" ({})", names.join(", ")))
-            .unwrap_or_default();
-        return Err(ApiError::BadRequest(format!(
-            "`{at}` has {} features, the model takes {}{names}",
-            row.len(),
-            info.n_features
-        )));
-    }
-    for (j, value) in row.iter().enumerate() {
-        let number = match value {
-            Value::Null => None,
-            _ => Some(value.as_f64().ok_or_else(|| {
-                ApiError::BadRequest(format!("`{at}[{j}]` is {}, not a number", kind(value)))
-            })?),
-        };
-        let feature = super::feature(number, info.handles_missing).map_err(|e| {
-            ApiError::BadRequest(e.explain(&format!("`{at}[{j}]` = {}", kind(value))))
-        })?;
-        values.push(feature);
-    }
-    Ok(())
-}
-
-/// A short description of a JSON value for error messages.
-pub fn kind(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.len() <= 32 => format!("the string {s:?}"),
-        Value::String(_) => "a string".into(),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
-    }
-}
-
 /// The answer `{"prediction": [...]}`, plus `"probabilities"` when asked and available.
 ///
 /// Probabilities are written as `f32` (shortest round-trip form, `0.99999934` rather
@@ -184,7 +116,7 @@ impl<'a> Answer<'a> {
     pub fn new(prediction: &'a Prediction, with_probabilities: bool) -> Answer<'a> {
         Answer {
             prediction: &prediction.predicted,
-            probabilities: super::probability_rows(prediction).filter(|_| with_probabilities),
+            probabilities: probability_rows(prediction).filter(|_| with_probabilities),
         }
     }
 }
@@ -193,6 +125,16 @@ impl<'a> Answer<'a> {
 pub fn encode(prediction: &Prediction, with_probabilities: bool) -> Vec<u8> {
     serde_json::to_vec(&Answer::new(prediction, with_probabilities))
         .expect("labels and floats serialise")
+}
+
+/// The probabilities of `prediction` as one slice per row, when the model has them.
+pub fn probability_rows(prediction: &Prediction) -> Option<Vec<&[f32]>> {
+    let probabilities = prediction.probabilities.as_deref()?;
+    let classes = probabilities
+        .len()
+        .checked_div(prediction.predicted.rows())
+        .unwrap_or(0);
+    Some(probabilities.chunks(classes.max(1)).collect())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::protocol::feature;
+use crate::protocol::rows::feature;
 
 /// The datatypes the model's f32 features can be sent as, quoted in errors.
 const NUMERIC: &str =
@@ -121,7 +121,7 @@ impl Datatype {
         let Value::Number(number) = value else {
             return Err(format!(
                 "`{at}` is {}, not a number",
-                super::super::predict::kind(value)
+                crate::protocol::rows::kind(value)
             ));
         };
         if let Some((min, max)) = self.integer_range() {

@@ -5,15 +5,21 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
-use super::check_model;
 use super::datatype::Datatype;
-use crate::error::{json_response, ApiError};
-use crate::router::App;
-use model::{Labels, ModelInfo, Task};
+use crate::error::json_response;
+use crate::state::App;
+use model::{Labels, Model, ModelInfo, Task};
 
-/// `platform` in the model metadata: tract running an ONNX graph (Triton's
-/// `<backend>_<format>` convention, as in its `onnxruntime_onnx`).
-pub const PLATFORM: &str = "tract_onnx";
+/// `platform` in the model metadata: what runs the ONNX graph, in Triton's
+/// `<backend>_<format>` convention (as in its `onnxruntime_onnx`): our tree kernel when
+/// the graph is one tree ensemble, else tract's plan.
+pub fn platform(model: &Model) -> &'static str {
+    if model.runs_through_tract() {
+        "tract_onnx"
+    } else {
+        "tree_kernel_onnx"
+    }
+}
 
 /// `GET /v2`: the server's name, version and protocol extensions (none in full: binary
 /// tensors are read but never written).
@@ -37,30 +43,20 @@ pub fn ready() -> Response<Full<Bytes>> {
 }
 
 /// `GET /v2/models/{name}[/versions/{v}]/ready`.
-pub fn model_ready(
-    app: &App,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Response<Full<Bytes>>, ApiError> {
-    check_model(app, name, version)?;
+pub fn model_ready(app: &App) -> Response<Full<Bytes>> {
     let body = serde_json::json!({ "name": app.model_name, "ready": true });
-    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+    json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
 /// `GET /v2/models/{name}[/versions/{v}]`: the input and outputs as the ONNX declares
 /// them, with -1 for the batch dimension.
-pub fn model_metadata(
-    app: &App,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Response<Full<Bytes>>, ApiError> {
-    check_model(app, name, version)?;
+pub fn model_metadata(app: &App) -> Response<Full<Bytes>> {
     let info = app.model.info();
     let tensor = |spec: &OutputSpec| serde_json::json!({ "name": spec.name, "datatype": spec.datatype, "shape": spec.shape });
     let body = serde_json::json!({
         "name": app.model_name,
         "versions": [app.model_version],
-        "platform": PLATFORM,
+        "platform": platform(&app.model),
         "inputs": [{
             "name": info.input_name,
             "datatype": Datatype::Fp32.name(),
@@ -68,7 +64,7 @@ pub fn model_metadata(
         }],
         "outputs": output_specs(info).iter().map(tensor).collect::<Vec<_>>(),
     });
-    Ok(json_response(StatusCode::OK, body.to_string().into_bytes()))
+    json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
 /// What an output holds.
@@ -150,5 +146,14 @@ mod tests {
             (specs[0].datatype, &specs[0].shape[..]),
             ("BYTES", &[-1][..])
         );
+    }
+
+    #[test]
+    fn the_platform_names_what_runs_the_graph() {
+        use model::BUNDLED_MODEL;
+        let direct = Model::from_bytes(BUNDLED_MODEL).unwrap();
+        let planned = Model::from_bytes_through_tract(BUNDLED_MODEL).unwrap();
+        assert_eq!(platform(&direct), "tree_kernel_onnx");
+        assert_eq!(platform(&planned), "tract_onnx");
     }
 }

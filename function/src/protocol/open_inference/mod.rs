@@ -24,24 +24,15 @@ use hyper::{Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::json::parse_json;
+use crate::body::{read_body, read_json_body};
 use crate::error::{json_response, ApiError};
-use crate::router::App;
+use crate::infer;
+use crate::state::App;
 use model::{Batch, Labels, ModelInfo, Predicted, Prediction};
 
 /// Header of the binary tensor extension: the length of the JSON part of the body.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
-
-/// 404 unless `name` (and `version`, when the path has one) are the served model's.
-pub(super) fn check_model(app: &App, name: &str, version: Option<&str>) -> Result<(), ApiError> {
-    super::check_model_name(app, name)?;
-    match version {
-        Some(version) if version != app.model_version => Err(ApiError::ModelNotFound(format!(
-            "model {name:?} has no version {version:?}; it has version {:?}",
-            app.model_version
-        ))),
-        _ => Ok(()),
-    }
-}
 
 /// `$inference_request`. Unknown fields are ignored, as clients add their own.
 #[derive(Debug, Deserialize)]
@@ -104,10 +95,7 @@ enum TensorData<'a> {
 pub async fn infer(
     request: Request<Incoming>,
     app: &App,
-    name: &str,
-    version: Option<&str>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    check_model(app, name, version)?;
     let header_length = match request.headers().get(HEADER_LENGTH) {
         None => None,
         Some(value) => Some(
@@ -122,8 +110,8 @@ pub async fn infer(
     };
     let body = match header_length {
         // JSON followed by raw tensor bytes: whatever the content type says.
-        Some(_) => super::read_body(request, app.limits.max_body_bytes).await?,
-        None => super::read_json_body(request, app.limits.max_body_bytes).await?,
+        Some(_) => read_body(request, app.limits.max_body_bytes).await?,
+        None => read_json_body(request, app.limits.max_body_bytes).await?,
     };
     let info = app.model.info();
     let Decoded {
@@ -131,7 +119,7 @@ pub async fn infer(
         batch,
         outputs: specs,
     } = decode(&body, header_length, info, app.limits.max_batch_rows)?;
-    let prediction = super::run(app, batch).await?;
+    let prediction = infer::predict(app, batch).await?;
     let response = InferResponse {
         model_name: &app.model_name,
         model_version: &app.model_version,
@@ -175,7 +163,7 @@ pub fn decode<'a>(
         }
         None => (body, &[][..]),
     };
-    let request: InferRequest = super::parse_json(json).map_err(|e| {
+    let request: InferRequest = parse_json(json).map_err(|e| {
         ApiError::BadRequest(format!(
             "request body is not an inference request: it {e}; send \
              {{\"inputs\":[{{\"name\",\"shape\",\"datatype\",\"data\"}}]}}"

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::datatype::Datatype;
 use crate::error::ApiError;
-use crate::protocol::check_rows;
+use crate::protocol::rows::check_rows;
 use model::{Batch, ModelInfo};
 
 /// Where an input tensor's elements come from.
@@ -139,7 +139,7 @@ fn nested(
     let Value::Array(items) = value else {
         return Err(format!(
             "`{at}` is {}, not an array of {length}",
-            super::super::predict::kind(value)
+            crate::protocol::rows::kind(value)
         ));
     };
     if items.len() != length {

@@ -1,193 +1,54 @@
-//! The OpenAPI 3.0 document of every route, served at `GET /openapi.json`: each
-//! protocol's bodies and every status a route answers, precise enough to drive a
-//! schema-based fuzzer. Row widths, label types and examples come from the served model.
+//! The OpenAPI 3.0 document of every route, served at `GET /openapi.json`: the paths
+//! are the route table's ([`crate::routes`]), with each protocol's bodies and every
+//! status a route answers, precise enough to drive a schema-based fuzzer. Row widths,
+//! label types and examples come from the served model.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::error::json_response;
-use crate::router::App;
 use model::{Labels, ModelInfo, Task};
 
-use super::cloudevents::{IN_RESPONSE_TO, RESPONSE_TYPE, STRUCTURED};
+use crate::error::json_response;
+use crate::protocol::cloudevents::{IN_RESPONSE_TO, RESPONSE_TYPE, STRUCTURED};
+use crate::routes::{Endpoint, ROUTES};
+use crate::state::App;
 
 /// `GET /openapi.json`.
 pub fn document(app: &App) -> Response<Full<Bytes>> {
     json_response(StatusCode::OK, spec(app).to_string().into_bytes())
 }
 
-/// The document as JSON.
+/// The document as JSON: one path per path of the route table, each with the
+/// operations of the routes answering on it.
 pub fn spec(app: &App) -> Value {
     let info = app.model.info();
     let mut paths = serde_json::Map::new();
-    let mut add = |path: &str, operations: Value| {
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        for (method, operation) in operations.as_object().expect("operations are an object") {
-            entry[method] = operation.clone();
-        }
-    };
-    add(
-        "/predict",
-        json!({ "post": {
-            "operationId": "predict",
-            "summary": "The tutorial's contract: one row or a batch of rows",
-            "parameters": [{
-                "name": "probabilities", "in": "query", "required": false,
-                "description": "true or 1 adds class probabilities; false or 0 does not",
-                "schema": { "type": "string", "enum": ["true", "false", "1", "0"] },
-            }],
-            "requestBody": body(reference("PredictRequest")),
-            "responses": post_responses(reference("PredictResponse"), false),
-        }}),
-    );
-    add(
-        "/",
-        get(
-            "index",
-            "Model and route summary",
-            json!({ "type": "object" }),
-            false,
-        ),
-    );
-    add("/", cloudevents_operation());
-    for (path, id) in [("/healthz", "healthz"), ("/health/liveness", "liveness")] {
-        add(path, get(id, "Liveness", reference("Health"), false));
-    }
-    for (path, id) in [("/readyz", "readyz"), ("/health/readiness", "readiness")] {
-        add(path, get(id, "Readiness", reference("Health"), false));
-    }
-    add(
-        "/openapi.json",
-        get(
-            "openapi",
-            "This document",
-            json!({ "type": "object" }),
-            false,
-        ),
-    );
-    // Text, not JSON: the Prometheus text format, or OpenMetrics when Accept asks for it.
-    let text = json!({ "schema": { "type": "string" } });
-    add(
-        "/metrics",
-        json!({
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics (text format 0.0.4; OpenMetrics 1.0 when Accept asks for application/openmetrics-text)",
-                "parameters": [],
-                "responses": {
-                    "200": { "description": "OK",
-                        "content": { "text/plain": text, "application/openmetrics-text": text } },
-                    "404": { "description": "Metrics are turned off (--no-metrics, METRICS=off)" },
-                },
-            },
-            "head": {
-                "operationId": "metricsHead",
-                "summary": "Prometheus metrics (headers only)",
-                "parameters": [],
-                "responses": { "200": { "description": "OK" }, "404": { "description": "Metrics are turned off" } },
-            },
-        }),
-    );
-
-    add(
-        "/v1/models",
-        get(
-            "v1ListModels",
-            "KServe V1: the served models",
-            reference("V1Models"),
-            false,
-        ),
-    );
-    add(
-        "/v1/models/{name}",
-        get(
-            "v1ModelReady",
-            "KServe V1: model readiness",
-            reference("V1ModelReady"),
-            true,
-        ),
-    );
-    add(
-        "/v1/models/{name}:predict",
-        json!({ "post": {
-            "operationId": "v1Predict",
-            "summary": "KServe V1: one prediction per instance",
-            "parameters": [param("ModelName")],
-            "requestBody": body(reference("V1PredictRequest")),
-            "responses": post_responses(reference("V1PredictResponse"), true),
-        }}),
-    );
-
-    add(
-        "/v2",
-        get(
-            "v2ServerMetadata",
-            "V2: server metadata",
-            reference("V2ServerMetadata"),
-            false,
-        ),
-    );
-    add(
-        "/v2/health/live",
-        get("v2Live", "V2: server liveness", reference("V2Live"), false),
-    );
-    add(
-        "/v2/health/ready",
-        get(
-            "v2Ready",
-            "V2: server readiness",
-            reference("V2Ready"),
-            false,
-        ),
-    );
-    for (prefix, suffix) in [
-        ("/v2/models/{name}", ""),
-        ("/v2/models/{name}/versions/{version}", "Version"),
-    ] {
-        let versioned = !suffix.is_empty();
-        let mut metadata = get(
-            &format!("v2ModelMetadata{suffix}"),
-            "V2: model metadata",
-            reference("V2ModelMetadata"),
-            true,
-        );
-        let mut ready = get(
-            &format!("v2ModelReady{suffix}"),
-            "V2: model readiness",
-            reference("V2ModelReady"),
-            true,
-        );
-        let mut infer = json!({ "post": {
-            "operationId": format!("v2Infer{suffix}"),
-            "summary": "V2: inference",
-            "parameters": [param("ModelName"), {
-                "name": "Inference-Header-Content-Length", "in": "header", "required": false,
-                "description": "Binary tensor extension: the body is this many bytes of JSON \
-                                followed by the raw little-endian data of the input whose \
-                                parameters.binary_data_size says how many bytes it has",
-                "schema": { "type": "integer", "minimum": 0 },
-            }],
-            "requestBody": { "required": true, "content": {
-                "application/json": { "schema": reference("V2InferRequest") },
-                "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
-            }},
-            "responses": post_responses(reference("V2InferResponse"), true),
-        }});
-        if versioned {
-            for operations in [&mut metadata, &mut ready, &mut infer] {
-                for operation in operations.as_object_mut().expect("an object").values_mut() {
-                    operation["parameters"]
+    for route in &ROUTES {
+        for path in route.paths {
+            let entry = paths.entry(path.template).or_insert_with(|| json!({}));
+            let mut operations = operations(route.endpoint, path.operation_id, route.summary);
+            let template = path.template;
+            for operation in operations
+                .as_object_mut()
+                .expect("operations are an object")
+                .values_mut()
+            {
+                if template.contains("{name}") {
+                    let parameters = operation["parameters"]
                         .as_array_mut()
-                        .expect("model operations have parameters")
-                        .push(param("ModelVersion"));
+                        .expect("operations have parameters");
+                    parameters.insert(0, param("ModelName"));
+                    if template.contains("{version}") {
+                        parameters.insert(1, param("ModelVersion"));
+                    }
                 }
             }
+            for (method, operation) in operations.as_object().expect("operations are an object") {
+                entry[method] = operation.clone();
+            }
         }
-        add(prefix, metadata);
-        add(&format!("{prefix}/ready"), ready);
-        add(&format!("{prefix}/infer"), infer);
     }
 
     json!({
@@ -236,6 +97,85 @@ pub fn spec(app: &App) -> Value {
     })
 }
 
+/// The operations of `endpoint` (GET and HEAD, or POST) on one of its paths, with that
+/// path's `operationId` and the route's summary; the model path parameters are added by
+/// [`spec`] from the path's template.
+fn operations(endpoint: Endpoint, id: &str, summary: &str) -> Value {
+    let object = json!({ "type": "object" });
+    match endpoint {
+        Endpoint::Predict => json!({ "post": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": [{
+                "name": "probabilities", "in": "query", "required": false,
+                "description": "true or 1 adds class probabilities; false or 0 does not",
+                "schema": { "type": "string", "enum": ["true", "false", "1", "0"] },
+            }],
+            "requestBody": body(reference("PredictRequest")),
+            "responses": post_responses(reference("PredictResponse"), false),
+        }}),
+        Endpoint::CloudEvents => cloudevents_operation(id, summary),
+        Endpoint::V1Predict => json!({ "post": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": [],
+            "requestBody": body(reference("V1PredictRequest")),
+            "responses": post_responses(reference("V1PredictResponse"), true),
+        }}),
+        Endpoint::V2Infer => json!({ "post": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": [{
+                "name": "Inference-Header-Content-Length", "in": "header", "required": false,
+                "description": "Binary tensor extension: the body is this many bytes of JSON \
+                                followed by the raw little-endian data of the input whose \
+                                parameters.binary_data_size says how many bytes it has",
+                "schema": { "type": "integer", "minimum": 0 },
+            }],
+            "requestBody": { "required": true, "content": {
+                "application/json": { "schema": reference("V2InferRequest") },
+                "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
+            }},
+            "responses": post_responses(reference("V2InferResponse"), true),
+        }}),
+        Endpoint::Metrics => metrics_operations(id, summary),
+        Endpoint::Index | Endpoint::OpenApi => get(id, summary, object, false),
+        Endpoint::Live | Endpoint::Ready => get(id, summary, reference("Health"), false),
+        Endpoint::V1Models => get(id, summary, reference("V1Models"), false),
+        Endpoint::V1Model => get(id, summary, reference("V1ModelReady"), true),
+        Endpoint::V2Server => get(id, summary, reference("V2ServerMetadata"), false),
+        Endpoint::V2Live => get(id, summary, reference("V2Live"), false),
+        Endpoint::V2Ready => get(id, summary, reference("V2Ready"), false),
+        Endpoint::V2Model => get(id, summary, reference("V2ModelMetadata"), true),
+        Endpoint::V2ModelReady => get(id, summary, reference("V2ModelReady"), true),
+        Endpoint::Unmatched => json!({}),
+    }
+}
+
+/// `GET /metrics`: text, not JSON (the Prometheus text format, or OpenMetrics when
+/// Accept asks for it), and 404 when the metrics are off.
+fn metrics_operations(id: &str, summary: &str) -> Value {
+    let text = json!({ "schema": { "type": "string" } });
+    json!({
+        "get": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": [],
+            "responses": {
+                "200": { "description": "OK",
+                    "content": { "text/plain": text, "application/openmetrics-text": text } },
+                "404": { "description": "Metrics are turned off (--no-metrics, METRICS=off)" },
+            },
+        },
+        "head": {
+            "operationId": format!("{id}Head"),
+            "summary": "Prometheus metrics (headers only)",
+            "parameters": [],
+            "responses": { "200": { "description": "OK" }, "404": { "description": "Metrics are turned off" } },
+        },
+    })
+}
+
 /// A `$ref` to a schema.
 fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -273,10 +213,7 @@ fn get(id: &str, summary: &str, schema: Value, model_path: bool) -> Value {
         "responses": { "200": { "description": "OK" } },
     });
     if model_path {
-        for operation in [&mut get, &mut head] {
-            operation["parameters"] = json!([param("ModelName")]);
-            operation["responses"]["404"] = json!({ "$ref": "#/components/responses/NotFound" });
-        }
+        get["responses"]["404"] = json!({ "$ref": "#/components/responses/NotFound" });
         head["responses"]["404"] = json!({ "description": "No such model or version" });
     }
     json!({ "get": get, "head": head })
@@ -300,7 +237,7 @@ fn post_responses(ok: Value, model_path: bool) -> Value {
 }
 
 /// `POST /`: a CloudEvent in binary or structured mode.
-fn cloudevents_operation() -> Value {
+fn cloudevents_operation(id: &str, summary: &str) -> Value {
     let header = |name: &str, description: &str| {
         json!({ "name": name, "in": "header", "required": false, "description": description,
                 "schema": { "type": "string" } })
@@ -326,8 +263,8 @@ fn cloudevents_operation() -> Value {
         },
     });
     json!({ "post": {
-        "operationId": "cloudEvent",
-        "summary": "A CloudEvent whose data is a /predict request; the reply is an event too",
+        "operationId": id,
+        "summary": summary,
         "description": "Binary mode: ce-specversion (1.0), ce-id, ce-source and ce-type \
                         headers with a JSON body. Structured mode: Content-Type \
                         application/cloudevents+json with the request in `data`.",

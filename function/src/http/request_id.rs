@@ -1,20 +1,11 @@
-//! The layer around every request: gives it a request id (echoed as `X-Request-Id`),
-//! counts and times it in the metrics, and logs one line per request at debug level.
-
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+//! A request's id: the client's `X-Request-Id`, else the trace id of its W3C
+//! `traceparent`, else a new one. The request layer logs it and echoes it.
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue};
-use hyper::{HeaderMap, Request, Response};
+use hyper::HeaderMap;
 
-use crate::limits::{self, InFlight};
-use crate::metrics::{Endpoint, ErrorKind};
-use crate::router::{self, App};
+use crate::ids;
 
 /// The request id header: read from the client (or the ingress, which often sets it),
 /// echoed in the response.
@@ -22,53 +13,10 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// W3C Trace Context: its trace id is the request id when no `X-Request-Id` is sent.
 pub const TRACEPARENT: &str = "traceparent";
 /// The two as header names, made once: a `&str` name is parsed on every lookup.
-const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
+pub const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID);
 const TRACEPARENT_NAME: HeaderName = HeaderName::from_static(TRACEPARENT);
 /// Longest client-sent request id kept; a longer one is replaced by a generated one.
 const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// Answers `request` through the limits and the router, observed (so a 503 for too
-/// many requests, a 408 or a caught panic is counted and logged like any answer).
-pub async fn serve(
-    request: Request<Incoming>,
-    app: Arc<App>,
-    limit: InFlight,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let endpoint = router::endpoint(request.method(), request.uri().path());
-    let request_id = request_id(request.headers());
-    let log = tracing::enabled!(tracing::Level::DEBUG);
-    // Scrapes are not counted (see crate::metrics).
-    let metrics = app
-        .metrics
-        .as_ref()
-        .filter(|_| endpoint != Endpoint::Metrics);
-    // Only a log line or the metrics need the clock.
-    let started = (log || metrics.is_some()).then(Instant::now);
-    let method = log.then(|| request.method().clone());
-    let in_flight = metrics.map(|m| m.in_flight());
-
-    let Ok(mut response) = limits::guard(request, Arc::clone(&app), limit).await;
-
-    let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
-    if let Some(metrics) = metrics {
-        let error = response.extensions().get::<ErrorKind>().copied();
-        metrics.record_request(endpoint, response.status(), error, elapsed);
-    }
-    drop(in_flight);
-    if let Some(method) = method {
-        tracing::debug!(
-            method = %method,
-            route = endpoint.route(),
-            protocol = endpoint.protocol(),
-            status = response.status().as_u16(),
-            latency_ms = elapsed.as_secs_f64() * 1e3,
-            request_id = request_id.to_str().unwrap_or(""),
-            "request"
-        );
-    }
-    response.headers_mut().insert(REQUEST_ID_NAME, request_id);
-    Ok(response)
-}
 
 /// The request's id: the client's `X-Request-Id` if it is printable and not too long,
 /// else the trace id of a valid `traceparent`, else a new one.
@@ -109,27 +57,9 @@ fn trace_id(traceparent: &str) -> Option<&str> {
     valid.then_some(trace_id)
 }
 
-/// `<process prefix>-<counter>`: unique within the process by the counter, across
-/// replicas by the random prefix, and far cheaper than a UUID per request.
+/// A new id for a request that came without one (see [`crate::ids`]).
 fn generated_id() -> HeaderValue {
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| {
-        // std's RandomState is seeded from the OS's random source once per process.
-        use std::hash::{BuildHasher, Hasher};
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        format!("{:012x}-", hasher.finish() & 0xffff_ffff_ffff)
-    });
-    // One allocation, which the header value then owns (this runs on every request).
-    let mut id = Vec::with_capacity(prefix.len() + 20);
-    id.extend_from_slice(prefix.as_bytes());
-    id.extend_from_slice(
-        itoa::Buffer::new()
-            .format(NEXT.fetch_add(1, Ordering::Relaxed))
-            .as_bytes(),
-    );
-    HeaderValue::from_maybe_shared(Bytes::from(id))
+    HeaderValue::from_maybe_shared(Bytes::from(ids::next()))
         .expect("hex digits, '-' and digits are header-safe")
 }
 

@@ -1,7 +1,8 @@
 //! The accept loop: HTTP/1.1 and HTTP/2 cleartext (prior knowledge) on one port, and a
 //! graceful drain when the shutdown future completes. Slow clients are cut off: a
 //! connection's first request and every request head must arrive within
-//! `header_read_timeout` (see [`crate::limits`]).
+//! `header_read_timeout` (see [`crate::limits`]). Each request goes through
+//! [`layers::observe`], the outermost layer.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,10 +15,9 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::limits::InFlight;
+use super::layers::{self, InFlight};
 use crate::memory::{Connections, TRIM_INTERVAL};
-use crate::observe;
-use crate::router::App;
+use crate::state::App;
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
 /// up to `drain` for in-flight requests to finish.
@@ -70,7 +70,7 @@ pub async fn run(
             let started = Arc::clone(&started);
             service_fn(move |request| {
                 started.store(true, Ordering::Relaxed);
-                observe::serve(request, Arc::clone(&app), in_flight.clone())
+                layers::observe(request, Arc::clone(&app), in_flight.clone())
             })
         };
         let connection = builder

@@ -7,7 +7,7 @@ use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
 use crate::error::json_response;
-use crate::router::App;
+use crate::state::App;
 
 /// 200 while the process serves requests.
 pub fn live() -> Response<Full<Bytes>> {

@@ -1,0 +1,25 @@
+//! The one call into the model that every protocol makes: where the model's time and
+//! rows are measured, and where a big batch is sent off the worker threads.
+
+use model::{Batch, Prediction};
+
+use crate::error::ApiError;
+use crate::state::App;
+
+/// Predicts `batch` with the served model, on the blocking pool when it is big (see
+/// [`crate::runtime::Offload`]). A failure is the model's, so a 500.
+pub async fn predict(app: &App, batch: Batch) -> Result<Prediction, ApiError> {
+    let started = app.metrics.as_ref().map(|_| std::time::Instant::now());
+    let rows = batch.rows();
+    let prediction = if app.offload.wants(rows, app.model.work_per_row()) {
+        let model = std::sync::Arc::clone(&app.model);
+        app.offload.run(move || model.predict(&batch)).await
+    } else {
+        app.model.predict(&batch)
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if let (Some(metrics), Some(started)) = (&app.metrics, started) {
+        metrics.record_inference(rows, started.elapsed());
+    }
+    Ok(prediction)
+}

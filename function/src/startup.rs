@@ -1,0 +1,136 @@
+//! From a validated [`Config`] to a serving process: the model loads on its own thread
+//! while the runtime starts, the port opens only once the model has loaded and answered
+//! a first row, and the server runs until SIGTERM or SIGINT.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use model::{Batch, Model, Task, BUNDLED_MODEL};
+
+use crate::config::{Config, ModelSource};
+use crate::runtime::CpuBudget;
+use crate::state::{App, Started};
+
+/// Loads the model, binds the port and serves until a shutdown signal, then drains.
+/// `started`: when `main` began, as an instant (start-up time) and as wall-clock time
+/// (`process_start_time_seconds`). An error means the model or the port failed.
+pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()> {
+    // The model loads on its own thread from here, while the runtime starts: with two
+    // CPUs the two overlap, so start-up is the load rather than the sum of both.
+    let (loaded, load) = tokio::sync::oneshot::channel();
+    let source = config.model.clone();
+    std::thread::Builder::new()
+        .name("model-load".into())
+        .spawn(move || {
+            let loading = Instant::now();
+            let model = load_and_warm_up(&source);
+            // No receiver only when shutdown was requested first.
+            let _ = loaded.send(model.map(|model| (model, loading.elapsed())));
+        })?;
+    let budget = CpuBudget::detect();
+    let workers = config.workers.unwrap_or_else(|| budget.workers());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?;
+    let served = runtime.block_on(async {
+        // Handlers before waiting for the model: as PID 1 in a container, a signal
+        // without a handler is dropped, so a SIGTERM during a slow model load would wait
+        // for SIGKILL.
+        let mut shutdown = std::pin::pin!(shutdown_signal()?);
+        let (model, load_time) = tokio::select! {
+            loaded = load => loaded
+                .map_err(|_| anyhow::anyhow!("the model loader stopped without an answer"))??,
+            () = &mut shutdown => {
+                tracing::info!("shutdown requested while loading the model");
+                return Ok(());
+            }
+        };
+        // Bind only now: the port must not open before the model is ready.
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        log_serving(
+            &config, &model, &listener, load_time, started.0, budget, workers,
+        )?;
+        let started = Started {
+            at: started.1,
+            load: load_time,
+        };
+        let app = Arc::new(App::new(model, config.serving(workers), started));
+        crate::serve(listener, app, shutdown, config.drain_timeout).await;
+        Ok(())
+    });
+    // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.
+    runtime.shutdown_background();
+    served
+}
+
+/// Loads the model and predicts one row of zeros, so the first request finds its code
+/// paged in (a third of its cold cost), and a model that cannot answer is refused here
+/// rather than served to fail every request.
+fn load_and_warm_up(source: &ModelSource) -> anyhow::Result<Model> {
+    let model = match source {
+        ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL)?,
+        ModelSource::Path(path) => Model::from_path(path)?,
+    };
+    let width = model.n_features();
+    model
+        .predict(&Batch::new(vec![0.0; width], width))
+        .context("the model failed on its first row (all zeros)")?;
+    Ok(model)
+}
+
+/// The one start-up line: what is served, how it was found, and how long it took.
+fn log_serving(
+    config: &Config,
+    model: &Model,
+    listener: &tokio::net::TcpListener,
+    load_time: Duration,
+    started: Instant,
+    budget: CpuBudget,
+    workers: usize,
+) -> std::io::Result<()> {
+    let info = model.info();
+    let classes = match &info.task {
+        Task::Classifier { labels } => Some(labels.len()),
+        Task::Regressor { .. } => None,
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        model = %config.model_name,
+        version = %config.model_version,
+        source = %match &config.model {
+            ModelSource::Bundled => "bundled".into(),
+            ModelSource::Path(path) => path.display().to_string(),
+        },
+        operator = %info.operator,
+        producer = %info.producer,
+        features = info.n_features,
+        classes,
+        trees = model.ensemble_size().map(|s| s.trees),
+        load_ms = load_time.as_secs_f64() * 1e3,
+        startup_ms = started.elapsed().as_secs_f64() * 1e3,
+        metrics = config.metrics,
+        workers,
+        cpus = budget.cpus,
+        cpu_quota = budget.quota,
+        "serving"
+    );
+    Ok(())
+}
+
+/// Installs the SIGTERM and SIGINT handlers now and returns a future that completes on
+/// either: Kubernetes and Knative stop pods with SIGTERM, a person with Ctrl-C.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+        }
+    })
+}
