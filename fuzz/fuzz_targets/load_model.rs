@@ -2,8 +2,8 @@
 //! a model that loads answers a row of zeros.
 #![no_main]
 
-use function::model::{Batch, Model};
 use libfuzzer_sys::fuzz_target;
+use model::{Batch, Model};
 
 fuzz_target!(
     init: {
