@@ -134,3 +134,53 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
+
+    /// The bundled forest reading only the batch's second row: it loads (the batch size
+    /// is symbolic when tract checks the graph) but cannot answer a one-row batch.
+    fn model_failing_on_one_row() -> Vec<u8> {
+        let mut proto: ModelProto = prost::Message::decode(BUNDLED_MODEL).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        let input = graph.input[0].name.clone();
+        graph.initializer.push(TensorProto {
+            name: "second_row".into(),
+            dims: vec![1],
+            data_type: DataType::Int64 as i32,
+            int64_data: vec![1],
+            ..Default::default()
+        });
+        graph.node[0].input = vec!["second".into()];
+        graph.node.insert(
+            0,
+            NodeProto {
+                op_type: "Gather".into(),
+                input: vec![input, "second_row".into()],
+                output: vec!["second".into()],
+                ..Default::default()
+            },
+        );
+        prost::Message::encode_to_vec(&proto)
+    }
+
+    #[test]
+    fn a_model_that_fails_on_its_first_row_is_refused() {
+        let bytes = model_failing_on_one_row();
+        let model = Model::from_bytes(&bytes).expect("the graph loads");
+        assert!(model.predict(&Batch::new(vec![0.0; 4], 4)).is_err());
+        let path = std::env::temp_dir().join(format!("fails-{}.onnx", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let refused = load_and_warm_up(&ModelSource::Path(path.clone()));
+        std::fs::remove_file(&path).unwrap();
+        let message = format!("{:#}", refused.unwrap_err());
+        assert!(message.contains("failed on its first row"), "{message}");
+    }
+
+    #[test]
+    fn the_bundled_model_loads_and_answers_its_first_row() {
+        assert!(load_and_warm_up(&ModelSource::Bundled).is_ok());
+    }
+}
