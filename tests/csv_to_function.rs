@@ -2,11 +2,10 @@
 //! exports ONNX, the real server serves that file, and answers with the class names;
 //! the reported hold-out accuracy is what the served model scores on those rows.
 
-mod common;
-
 use clap::Parser;
-use common::{bodiless, post_json, rows_json, send, TestServer};
 use converter::cli::{Cli, Command, TrainOutcome};
+use harness::client::{bodiless, post_json, rows_json, send};
+use harness::server::TestServer;
 use hyper::{Method, StatusCode};
 use model::{Labels, Model, Task};
 

@@ -2,12 +2,11 @@
 //! function does, the real server answers over HTTP, and the served predictions are
 //! linfa's.
 
-mod common;
-
 use clap::Parser;
-use common::{bodiless, post_json, rows_json, send, send_h2c, TestServer};
 use converter::cli::{Cli, Command, TrainArgs, TrainOutcome};
 use converter::train::{forest_votes, Trained};
+use harness::client::{bodiless, post_json, rows_json, send, send_h2c};
+use harness::server::TestServer;
 use hyper::{Method, StatusCode};
 use linfa::prelude::Predict;
 use model::{Model, BUNDLED_MODEL};
@@ -143,7 +142,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 
 #[tokio::test]
 async fn tutorial_curl_example_answers_prediction_0() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let body = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
     let reply = send(server.addr, post_json(server.addr, "/predict", body)).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -154,7 +153,7 @@ async fn tutorial_curl_example_answers_prediction_0() {
 
 #[tokio::test]
 async fn h2c_prior_knowledge_requests_are_served() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}"#;
     let reply = send_h2c(server.addr, post_json(server.addr, "/predict", body)).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -171,7 +170,7 @@ async fn h2c_prior_knowledge_requests_are_served() {
 
 #[tokio::test]
 async fn health_routes_answer_200() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     for path in [
         "/healthz",
         "/readyz",
@@ -188,7 +187,7 @@ async fn health_routes_answer_200() {
 
 #[tokio::test]
 async fn probabilities_are_one_row_per_input_row_summing_to_one() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.0,2.9,4.5,1.5],[6.7,3.0,5.2,2.3]]}"#;
     let reply = send(
         server.addr,

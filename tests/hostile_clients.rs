@@ -2,23 +2,19 @@
 //! many rows or bytes (413), missing values, NaN tokens and deep JSON (400), too many
 //! requests at once (503 + Retry-After), and slow clients (cut off, or 408).
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{bodiless, post_json, send, Reply, TestServer, TIMEOUT};
 use function::limits::Limits;
+use harness::client::{bodiless, post_json, post_with, send, Reply};
+use harness::raw::read_until_closed;
+use harness::server::TestServer;
+use harness::TIMEOUT;
 use hyper::{Method, StatusCode};
-use model::{Model, BUNDLED_MODEL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const ROW: [f32; 4] = [5.1, 3.5, 1.4, 0.2];
-
-async fn serve(limits: Limits) -> TestServer {
-    TestServer::start_with(Model::from_bytes(BUNDLED_MODEL).unwrap(), limits).await
-}
 
 /// The same rows (each a JSON array text, e.g. `[1,2,3,4]` or `[1,null,3,4]`) as a
 /// request of each protocol: (protocol, path, content type, body).
@@ -61,20 +57,10 @@ fn every_protocol(rows: &[String]) -> Vec<(&'static str, &'static str, &'static 
 async fn post_everywhere(server: &TestServer, rows: &[String]) -> Vec<(&'static str, Reply)> {
     let mut replies = Vec::new();
     for (protocol, path, content_type, body) in every_protocol(rows) {
-        let mut request = post_json(server.addr, path, body);
-        request
-            .headers_mut()
-            .insert("content-type", content_type.parse().unwrap());
+        let request = post_with(server.addr, path, &[("content-type", content_type)], body);
         replies.push((protocol, send(server.addr, request).await));
     }
     replies
-}
-
-fn error_of(reply: &Reply) -> String {
-    reply.json()["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error field in {}", reply.text()))
-        .to_string()
 }
 
 fn row_text(row: &[f32]) -> String {
@@ -83,7 +69,7 @@ fn row_text(row: &[f32]) -> String {
 
 #[tokio::test]
 async fn every_protocol_takes_a_valid_row_and_refuses_more_rows_than_the_limit() {
-    let server = serve(Limits {
+    let server = TestServer::bundled_with(Limits {
         max_batch_rows: 2,
         ..Limits::default()
     })
@@ -95,7 +81,7 @@ async fn every_protocol_takes_a_valid_row_and_refuses_more_rows_than_the_limit()
     let three = vec![row_text(&ROW); 3];
     for (protocol, reply) in post_everywhere(&server, &three).await {
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{protocol}");
-        let message = error_of(&reply);
+        let message = reply.error();
         assert!(
             message.contains("3 rows, more than the limit of 2"),
             "{protocol}: {message}"
@@ -106,13 +92,13 @@ async fn every_protocol_takes_a_valid_row_and_refuses_more_rows_than_the_limit()
 
 #[tokio::test]
 async fn missing_values_and_nan_tokens_get_400_in_every_protocol() {
-    let server = serve(Limits::default()).await;
+    let server = TestServer::bundled().await;
     for (protocol, reply) in post_everywhere(&server, &["[5.1,null,1.4,0.2]".into()]).await {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{protocol}");
         assert!(
-            error_of(&reply).contains("missing value"),
+            reply.error().contains("missing value"),
             "{protocol}: {}",
-            error_of(&reply)
+            reply.error()
         );
     }
     // What Python's json.dumps writes for float('nan') and float('inf').
@@ -120,25 +106,25 @@ async fn missing_values_and_nan_tokens_get_400_in_every_protocol() {
         let row = format!("[5.1,{token},1.4,0.2]");
         for (protocol, reply) in post_everywhere(&server, &[row]).await {
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{protocol}");
-            let message = error_of(&reply);
+            let message = reply.error();
             assert!(message.contains("NaN or Infinity"), "{protocol}: {message}");
         }
     }
     // 1e39 is a JSON number but infinite as the model's f32.
     for (protocol, reply) in post_everywhere(&server, &["[5.1,1e39,1.4,0.2]".into()]).await {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{protocol}");
-        assert!(error_of(&reply).contains("32-bit float"), "{protocol}");
+        assert!(reply.error().contains("32-bit float"), "{protocol}");
     }
     server.stop().await;
 }
 
 #[tokio::test]
 async fn deeply_nested_json_gets_400_in_every_protocol() {
-    let server = serve(Limits::default()).await;
+    let server = TestServer::bundled().await;
     let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
     for (protocol, reply) in post_everywhere(&server, &[deep]).await {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{protocol}");
-        let message = error_of(&reply);
+        let message = reply.error();
         assert!(
             message.contains("more than 32 levels deep"),
             "{protocol}: {message}"
@@ -149,7 +135,7 @@ async fn deeply_nested_json_gets_400_in_every_protocol() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_gets_413_with_or_without_content_length() {
-    let server = serve(Limits {
+    let server = TestServer::bundled_with(Limits {
         max_body_bytes: 1000,
         ..Limits::default()
     })
@@ -158,7 +144,7 @@ async fn a_body_over_the_limit_gets_413_with_or_without_content_length() {
     assert!(big.len() > 1000);
     let declared = send(server.addr, post_json(server.addr, "/predict", big.clone())).await;
     assert_eq!(declared.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(error_of(&declared).contains("limit of 1000 bytes"));
+    assert!(declared.error().contains("limit of 1000 bytes"));
 
     // Chunked, no Content-Length: the limit holds while streaming.
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
@@ -186,22 +172,6 @@ async fn a_body_over_the_limit_gets_413_with_or_without_content_length() {
     server.stop().await;
 }
 
-/// Reads until the server closes the connection (or TIMEOUT, which fails the test).
-async fn read_until_closed(stream: &mut TcpStream) -> String {
-    let mut response = Vec::new();
-    let mut buf = [0; 4096];
-    loop {
-        match tokio::time::timeout(TIMEOUT, stream.read(&mut buf))
-            .await
-            .expect("the server closes the connection within the timeout")
-        {
-            Ok(0) | Err(_) => break,
-            Ok(n) => response.extend_from_slice(&buf[..n]),
-        }
-    }
-    String::from_utf8_lossy(&response).into_owned()
-}
-
 /// A POST /predict whose body never finishes: it holds an in-flight slot.
 async fn hold_a_slot(addr: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -217,7 +187,7 @@ async fn hold_a_slot(addr: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn requests_over_the_in_flight_limit_get_503_with_retry_after() {
-    let server = serve(Limits {
+    let server = TestServer::bundled_with(Limits {
         max_in_flight: 1,
         ..Limits::default()
     })
@@ -238,7 +208,7 @@ async fn requests_over_the_in_flight_limit_get_503_with_retry_after() {
     };
     assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(busy.headers["retry-after"], "1");
-    assert!(error_of(&busy).contains("busy"));
+    assert!(busy.error().contains("busy"));
     // Probes are not counted: a busy pod stays live and ready.
     let live = send(server.addr, bodiless(server.addr, Method::GET, "/healthz")).await;
     assert_eq!(live.status, StatusCode::OK);
@@ -267,7 +237,7 @@ fn short_timeouts() -> Limits {
 
 #[tokio::test]
 async fn a_client_sending_headers_slowly_is_disconnected() {
-    let server = serve(short_timeouts()).await;
+    let server = TestServer::bundled_with(short_timeouts()).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\n")
@@ -296,7 +266,7 @@ async fn a_client_sending_headers_slowly_is_disconnected() {
 
 #[tokio::test]
 async fn silent_connections_and_a_stalled_http2_preface_are_closed() {
-    let server = serve(short_timeouts()).await;
+    let server = TestServer::bundled_with(short_timeouts()).await;
     for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream.write_all(opening).await.unwrap();
@@ -311,7 +281,7 @@ async fn silent_connections_and_a_stalled_http2_preface_are_closed() {
 
 #[tokio::test]
 async fn a_body_sent_too_slowly_gets_408_and_the_connection_closes() {
-    let server = serve(short_timeouts()).await;
+    let server = TestServer::bundled_with(short_timeouts()).await;
     let mut stream = hold_a_slot(server.addr).await;
     let response = read_until_closed(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response}");

@@ -2,14 +2,12 @@
 //! and status class; the request id is echoed; and every metric the Grafana dashboard in
 //! knative/monitoring queries is one the function exports.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
-use common::{bodiless, post_json, send, send_h2c, TestServer};
+use harness::client::{bodiless, post_json, send, send_h2c};
+use harness::server::TestServer;
 use hyper::{Method, StatusCode};
-use model::{Model, BUNDLED_MODEL};
 
 const ROW: &str = "[5.1,3.5,1.4,0.2]";
 
@@ -47,7 +45,7 @@ fn durations(route: &str, protocol: &str) -> String {
 
 #[tokio::test]
 async fn counters_move_by_exactly_the_requests_sent() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let addr = server.addr;
     let before = scrape(addr).await;
 
@@ -123,7 +121,7 @@ async fn counters_move_by_exactly_the_requests_sent() {
 
 #[tokio::test]
 async fn request_ids_are_echoed_or_generated() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let addr = server.addr;
     let mut request = bodiless(addr, Method::GET, "/healthz");
     request
@@ -162,7 +160,7 @@ async fn request_ids_are_echoed_or_generated() {
 
 #[tokio::test]
 async fn openmetrics_is_served_when_asked_for() {
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let addr = server.addr;
     let mut request = bodiless(addr, Method::GET, "/metrics");
     let accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
@@ -305,7 +303,7 @@ async fn the_dashboard_queries_only_metrics_the_function_exports() {
     let referenced: BTreeSet<String> = queries.iter().flat_map(|q| metric_names(q)).collect();
 
     // Series appear at first use: make a prediction and an error first.
-    let server = TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await;
+    let server = TestServer::bundled().await;
     let addr = server.addr;
     send(
         addr,

@@ -1,18 +1,13 @@
 //! Wrong input gets a 4xx JSON error that names the problem, and the server keeps
 //! serving; shutdown drains a request that is still being received.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{bodiless, post_json, send, TestServer, TIMEOUT};
+use harness::client::{bodiless, post_json, send};
+use harness::server::TestServer;
+use harness::TIMEOUT;
 use hyper::{Method, StatusCode};
-use model::{Model, BUNDLED_MODEL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn bundled() -> TestServer {
-    TestServer::start(Model::from_bytes(BUNDLED_MODEL).unwrap()).await
-}
 
 /// Posts `body` to /predict and returns the status and the error message.
 async fn refused(server: &TestServer, body: &str) -> (StatusCode, String) {
@@ -21,16 +16,12 @@ async fn refused(server: &TestServer, body: &str) -> (StatusCode, String) {
         post_json(server.addr, "/predict", body.to_string()),
     )
     .await;
-    let message = reply.json()["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error field in {}", reply.text()))
-        .to_string();
-    (reply.status, message)
+    (reply.status, reply.error())
 }
 
 #[tokio::test]
 async fn malformed_bodies_get_400_naming_the_problem() {
-    let server = bundled().await;
+    let server = TestServer::bundled().await;
     let cases = [
         ("not json", "not valid JSON"),
         (r#"{"inputs":[5.1,3.5,1.4,0.2]}"#, "missing field `input`"),
@@ -69,7 +60,7 @@ async fn malformed_bodies_get_400_naming_the_problem() {
 
 #[tokio::test]
 async fn wrong_method_route_and_content_type_get_their_4xx() {
-    let server = bundled().await;
+    let server = TestServer::bundled().await;
     let get = send(server.addr, bodiless(server.addr, Method::GET, "/predict")).await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(get.headers["allow"], "POST");
@@ -102,7 +93,7 @@ async fn wrong_method_route_and_content_type_get_their_4xx() {
 
 #[tokio::test]
 async fn shutdown_finishes_a_request_that_is_still_arriving() {
-    let mut server = bundled().await;
+    let mut server = TestServer::bundled().await;
     let body = br#"{"input":[5.1,3.5,1.4,0.2]}"#;
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let head = format!(

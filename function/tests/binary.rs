@@ -2,82 +2,19 @@
 //! models, the port opened only once the model is loaded, and SIGTERM draining.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Output};
 use std::time::Duration;
 
-mod support;
+use harness::process::{function, held_port, run, serving, stderr_lines, Running};
+use harness::{raw, TIMEOUT};
 
-use support::{free_port, sigterm, wait_exit, wait_ready, BIN, TIMEOUT};
-
-/// Runs the binary to completion (it must exit by itself) with `args` and `env`.
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("MODEL_PATH")
-        .env_remove("PORT")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_exit(&mut child, TIMEOUT).expect("the binary exits by itself");
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_end(&mut stderr)
-        .unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-/// The binary serving the bundled model on `port`, killed on drop if still running.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(port: u16) -> Running {
-    let child = Command::new(BIN)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .env_remove("MODEL_PATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let running = Running(child);
-    wait_ready(SocketAddr::from(([127, 0, 0, 1], port)));
-    running
-}
-
-fn stderr_lines(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_function");
 
 #[test]
 fn missing_model_file_is_one_line_and_exit_1() {
-    let output = run(&["--model", "/nonexistent/model.onnx", "--port", "0"], &[]);
+    let output = run(function(BIN).args(["--model", "/nonexistent/model.onnx", "--port", "0"]));
     assert_one_line_failure(&output, "/nonexistent/model.onnx");
     assert!(
         stderr_lines(&output)[0].contains("No such file"),
@@ -89,7 +26,7 @@ fn missing_model_file_is_one_line_and_exit_1() {
 fn a_file_that_is_not_onnx_is_refused_with_exit_1() {
     let path = std::env::temp_dir().join(format!("not-a-model-{}.onnx", std::process::id()));
     std::fs::write(&path, b"definitely not a protobuf").unwrap();
-    let output = run(&["--port", "0"], &[("MODEL_PATH", path.to_str().unwrap())]);
+    let output = run(function(BIN).args(["--port", "0"]).env("MODEL_PATH", &path));
     std::fs::remove_file(&path).unwrap();
     assert_eq!(output.status.code(), Some(1));
     let lines = stderr_lines(&output);
@@ -101,17 +38,9 @@ fn a_file_that_is_not_onnx_is_refused_with_exit_1() {
 fn run_with_model(name: &str, bytes: &[u8]) -> Output {
     let path = std::env::temp_dir().join(format!("{name}-{}.onnx", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
-    let output = run(
-        &[
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--model",
-            path.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let output = run(function(BIN)
+        .args(["--host", "127.0.0.1", "--port", "0", "--model"])
+        .arg(&path));
     std::fs::remove_file(&path).unwrap();
     output
 }
@@ -205,25 +134,24 @@ fn a_model_whose_input_is_not_a_2d_float_tensor_is_one_line_and_exit_1() {
 
 #[test]
 fn a_bad_port_is_a_usage_error() {
-    let output = run(&[], &[("PORT", "http")]);
+    let output = run(function(BIN).env("PORT", "http"));
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PORT=\"http\""));
-    let output = run(&["--port", "99999"], &[]);
+    let output = run(function(BIN).args(["--port", "99999"]));
     assert_eq!(output.status.code(), Some(64));
 }
 
 #[test]
 fn a_port_in_use_is_a_startup_failure() {
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = taken.local_addr().unwrap().port().to_string();
-    let output = run(&["--host", "127.0.0.1", "--port", &port], &[]);
+    let (_taken, port) = held_port();
+    let output = run(function(BIN).args(["--host", "127.0.0.1", "--port", &port.to_string()]));
     assert_one_line_failure(&output, "cannot listen on");
     assert!(stderr_lines(&output)[0].contains("in use"), "{output:?}");
 }
 
 #[test]
 fn help_explains_the_model_and_port_settings() {
-    let output = run(&["--help"], &[]);
+    let output = run(function(BIN).arg("--help"));
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for needle in ["--model", "MODEL_PATH", "PORT", "8080", "/predict"] {
@@ -233,12 +161,10 @@ fn help_explains_the_model_and_port_settings() {
 
 #[test]
 fn sigterm_finishes_the_request_in_flight_then_exits_0() {
-    let port = free_port();
-    let mut server = serve(port);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (mut command, addr) = serving(BIN);
+    let mut server = Running::ready(&mut command, addr);
     let body = br#"{"input":[5.1,3.5,1.4,0.2]}"#;
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut stream = raw::connect(addr, TIMEOUT).unwrap();
     write!(
         stream,
         "POST /predict HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -247,7 +173,7 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     .unwrap();
     stream.write_all(&body[..5]).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    sigterm(&server.0);
+    server.sigterm();
     std::thread::sleep(Duration::from_millis(200));
     // The listener is closed: new connections are refused while the old one drains.
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
@@ -256,15 +182,18 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with(r#"{"prediction":[0]}"#), "{response}");
-    let status = wait_exit(&mut server.0, TIMEOUT).expect("exits after draining");
+    let status = server.wait_exit(TIMEOUT).expect("exits after draining");
     assert_eq!(status.code(), Some(0));
 }
 
 #[test]
 fn sigterm_when_idle_exits_0_promptly() {
-    let mut server = serve(free_port());
-    sigterm(&server.0);
-    let status = wait_exit(&mut server.0, Duration::from_secs(2)).expect("exits promptly");
+    let (mut command, addr) = serving(BIN);
+    let mut server = Running::ready(&mut command, addr);
+    server.sigterm();
+    let status = server
+        .wait_exit(Duration::from_secs(2))
+        .expect("exits promptly");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -274,19 +203,16 @@ fn sigterm_while_the_model_loads_exits_0_promptly() {
     let fifo = std::env::temp_dir().join(format!("model-fifo-{}.onnx", std::process::id()));
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
-    let mut child = Command::new(BIN)
-        .args(["--host", "127.0.0.1", "--port", "0", "--model"])
-        .arg(&fifo)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Running::spawn(
+        function(BIN)
+            .args(["--host", "127.0.0.1", "--port", "0", "--model"])
+            .arg(&fifo),
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "still loading");
-    sigterm(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(3));
-    let _ = child.kill();
+    assert!(child.exited().is_none(), "still loading");
+    child.sigterm();
+    let status = child.wait_exit(Duration::from_secs(3));
+    drop(child);
     std::fs::remove_file(&fifo).unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }

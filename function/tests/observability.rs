@@ -2,48 +2,23 @@
 //! revision and the request id, one start-up line with the model summary, and
 //! `--no-metrics` / `METRICS=off` turning `/metrics` off.
 
-use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-mod support;
+use harness::process::{function, run, serving, Running};
+use harness::raw::{call, get};
 
-use support::{free_port, http, sigterm, wait_ready, BIN};
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_function");
 
 /// Starts the binary with `args` and `env`, stderr piped, and waits until it answers.
-fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, SocketAddr) {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+fn start(args: &[&str], env: &[(&str, &str)]) -> (Running, SocketAddr) {
+    let (mut command, addr) = serving(BIN);
+    command
         .args(args)
-        .env_remove("MODEL_PATH")
-        .env_remove("RUST_LOG")
-        .env_remove("LOG_LEVEL")
-        .env_remove("LOG_FORMAT")
-        .env_remove("METRICS")
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_ready(addr);
-    (child, addr)
-}
-
-/// SIGTERM, then everything the process wrote to stderr.
-fn stop(mut child: Child) -> String {
-    sigterm(&child);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    stderr
+        .stderr(Stdio::piped());
+    (Running::ready(&mut command, addr), addr)
 }
 
 #[test]
@@ -58,15 +33,11 @@ fn json_logs_carry_the_revision_and_the_request_id() {
         ],
     );
     let body = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
-    let response = http(
-        addr,
-        &format!(
-            "POST /predict HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n\
-             x-request-id: req-77\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .unwrap();
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-request-id", "req-77"),
+    ];
+    let response = call(addr, "POST", "/predict", &headers, body).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response
@@ -74,7 +45,7 @@ fn json_logs_carry_the_revision_and_the_request_id() {
             .contains("x-request-id: req-77"),
         "{response}"
     );
-    let stderr = stop(child);
+    let stderr = child.stop();
 
     let lines: Vec<serde_json::Value> = stderr
         .lines()
@@ -108,12 +79,8 @@ fn json_logs_carry_the_revision_and_the_request_id() {
 #[test]
 fn text_logs_at_info_have_no_request_lines() {
     let (child, addr) = start(&[], &[]);
-    http(
-        addr,
-        "GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
-    )
-    .unwrap();
-    let stderr = stop(child);
+    get(addr, "/healthz").unwrap();
+    let stderr = child.stop();
     assert!(stderr.contains("serving"), "{stderr}");
     assert!(!stderr.trim_start().starts_with('{'), "{stderr}");
     assert!(!stderr.contains("request_id"), "{stderr}");
@@ -126,32 +93,20 @@ fn metrics_can_be_turned_off() {
         (&[][..], &[("METRICS", "off")][..]),
     ] {
         let (child, addr) = start(args, env);
-        let response = http(
-            addr,
-            "GET /metrics HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
-        )
-        .unwrap();
+        let response = get(addr, "/metrics").unwrap();
         assert!(response.starts_with("HTTP/1.1 404"), "{response}");
-        stop(child);
+        child.stop();
     }
     let (child, addr) = start(&[], &[]);
-    let response = http(
-        addr,
-        "GET /metrics HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
-    )
-    .unwrap();
+    let response = get(addr, "/metrics").unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("model_info{"), "{response}");
-    stop(child);
+    child.stop();
 }
 
 #[test]
 fn a_bad_log_format_is_a_usage_error() {
-    let output = Command::new(BIN)
-        .env("LOG_FORMAT", "xml")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run(function(BIN).env("LOG_FORMAT", "xml"));
     assert_eq!(output.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&output.stderr).contains("LOG_FORMAT=\"xml\""));
 }

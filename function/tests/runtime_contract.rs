@@ -5,19 +5,24 @@
 //! no accepted request and the process exits 0 within the manifest's grace period.
 //! (Read-only root filesystem and user 65532 are checked by tests/container/run.sh.)
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-mod support;
+use harness::load::{self, join_clients, Exchange};
+use harness::process::{self, free_port_or, localhost, wait_ready, Running};
+use harness::raw::{self, call, status_and_body, Response};
+use harness::TIMEOUT;
 
-use support::{free_port, join_clients, sigterm, wait_exit, BIN, TIMEOUT};
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_function");
 
 const MANIFEST: &str = include_str!("../../knative/base/service.yaml");
 const BODY: &str = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
+/// The `host` Knative's ingress sends the service's requests with.
+const HOST: (&str, &str) = ("host", "iris.default.example.com");
 
 /// The value after `key:` on the first manifest line that has it (comments skipped).
 fn manifest_value(key: &str) -> String {
@@ -53,18 +58,12 @@ fn probe_path(probe: &str) -> String {
 /// started at once would race for it (one would answer the other's readiness check).
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
+/// The function started like Knative does, killed when dropped.
 struct Function {
-    child: Child,
+    server: Running,
     addr: SocketAddr,
-    /// Held until the server is killed (fields drop after `Drop::drop`).
+    /// Held until the server is killed (fields drop in order, `server` first).
     _turn: MutexGuard<'static, ()>,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts the binary as Knative would, on the manifest's port when it is free, else
@@ -73,75 +72,29 @@ fn start_like_knative() -> Function {
     let turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let manifest_port: u16 = manifest_value("containerPort").parse().unwrap();
-    let port = TcpListener::bind(("127.0.0.1", manifest_port))
-        .map(|_| manifest_port)
-        .unwrap_or_else(|_| free_port());
-    let child = Command::new(BIN)
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("K_SERVICE", "iris")
-        .env("K_CONFIGURATION", "iris")
-        .env("K_REVISION", "iris-00001")
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = free_port_or(manifest_value("containerPort").parse().unwrap());
     let mut function = Function {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        server: Running::spawn(
+            process::function(BIN)
+                .env_clear()
+                .env("PORT", port.to_string())
+                .env("K_SERVICE", "iris")
+                .env("K_CONFIGURATION", "iris")
+                .env("K_REVISION", "iris-00001")
+                .current_dir("/"),
+        ),
+        addr: localhost(port),
         _turn: turn,
     };
-    let ready = probe_path("readinessProbe");
-    let deadline = Instant::now() + TIMEOUT;
-    while get(function.addr, &ready, &[]).map(|r| r.0) != Some(200) {
-        assert!(Instant::now() < deadline, "not ready within {TIMEOUT:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_ready(function.addr, &probe_path("readinessProbe"));
     // The answer must come from our process, not from something else on the port.
-    assert!(
-        function.child.try_wait().unwrap().is_none(),
-        "the function exited"
-    );
+    assert!(function.server.exited().is_none(), "the function exited");
     function
 }
 
-/// One HTTP/1.1 request on a new connection; returns (status, body).
-fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
-    request(addr, "GET", path, headers, "")
-}
-
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: iris.default.example.com\r\nconnection: close\r\n"
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() {
-        head.push_str(&format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            body.len()
-        ));
-    }
-    stream
-        .write_all(format!("{head}\r\n{body}").as_bytes())
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
+/// `GET path` as Knative's ingress sends it: (status, body).
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    status_and_body(&call(addr, "GET", path, &[HOST], "")?)
 }
 
 #[test]
@@ -150,12 +103,12 @@ fn manifest_probe_paths_answer_200_and_the_model_is_named_after_k_service() {
     for probe in ["readinessProbe", "livenessProbe"] {
         let path = probe_path(probe);
         assert_eq!(
-            get(function.addr, &path, &[]).map(|r| r.0),
+            get(function.addr, &path).map(|r| r.0),
             Some(200),
             "{probe} {path}"
         );
     }
-    let (_, ready) = get(function.addr, "/readyz", &[]).unwrap();
+    let (_, ready) = get(function.addr, "/readyz").unwrap();
     assert!(ready.contains(r#""model":"iris""#), "{ready}");
 }
 
@@ -163,6 +116,8 @@ fn manifest_probe_paths_answer_200_and_the_model_is_named_after_k_service() {
 fn proxy_and_tracing_headers_are_accepted() {
     let function = start_like_knative();
     let headers = [
+        HOST,
+        ("content-type", "application/json"),
         ("forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43"),
         ("x-forwarded-for", "192.0.2.60, 10.0.0.1"),
         ("x-forwarded-proto", "https"),
@@ -173,15 +128,15 @@ fn proxy_and_tracing_headers_are_accepted() {
         ),
         ("k-proxy-request", "activator"),
     ];
-    let reply = request(function.addr, "POST", "/predict", &headers, BODY);
+    let reply = call(function.addr, "POST", "/predict", &headers, BODY)
+        .and_then(|response| status_and_body(&response));
     assert_eq!(reply, Some((200, r#"{"prediction":[0]}"#.to_string())));
 }
 
 #[test]
 fn h2c_prior_knowledge_is_spoken_on_the_same_port() {
     let function = start_like_knative();
-    let mut stream = TcpStream::connect(function.addr).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut stream = raw::connect(function.addr, TIMEOUT).unwrap();
     // The HTTP/2 connection preface, then an empty SETTINGS frame.
     stream
         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -192,59 +147,30 @@ fn h2c_prior_knowledge_is_spoken_on_the_same_port() {
     assert_eq!(frame[3], 4, "the server answers with a SETTINGS frame");
 }
 
-/// A client sending requests one after another on a keep-alive connection until told to
-/// stop. Returns (answered, failures): a failure is a response that started and broke
-/// off or was not 200; a connection refused or closed before any response byte is a
-/// request the server never accepted, and the client reconnects.
-fn client(addr: SocketAddr, stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
-    let (mut answered, mut failures) = (0, Vec::new());
-    let request = format!(
-        "POST /predict HTTP/1.1\r\nhost: iris\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    'connections: while !stop.load(Ordering::Relaxed) {
-        let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        while !stop.load(Ordering::Relaxed) {
-            if writer.write_all(request.as_bytes()).is_err() {
-                continue 'connections;
-            }
-            let mut status = String::new();
-            match reader.read_line(&mut status) {
-                Ok(0) | Err(_) => continue 'connections,
-                Ok(_) => {}
-            }
-            let mut length = None;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    failures.push(format!("headers broke off after {status:?}"));
-                    continue 'connections;
-                }
-                if line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse::<usize>().ok();
-                }
-            }
-            let mut body = vec![0; length.unwrap_or(0)];
-            if reader.read_exact(&mut body).is_err() {
-                failures.push(format!("body broke off after {status:?}"));
-                continue 'connections;
-            }
-            if !status.starts_with("HTTP/1.1 200") || body != br#"{"prediction":[0]}"# {
-                failures.push(format!("{status:?} {:?}", String::from_utf8_lossy(&body)));
-            }
-            answered += 1;
-        }
+/// `POST /predict` with [`BODY`] on a kept-alive connection; the answer is class 0.
+struct Predict(String);
+
+impl Predict {
+    fn new() -> Predict {
+        let headers = [HOST, ("content-type", "application/json")];
+        Predict(raw::request("POST", "/predict", &headers, BODY))
     }
-    (answered, failures)
+}
+
+impl Exchange for Predict {
+    fn request(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    fn check(&self, response: &Response) -> Result<(), String> {
+        if response.status_line.starts_with("HTTP/1.1 200")
+            && response.body == br#"{"prediction":[0]}"#
+        {
+            return Ok(());
+        }
+        let body = String::from_utf8_lossy(&response.body);
+        Err(format!("{:?} {body:?}", response.status_line))
+    }
 }
 
 #[test]
@@ -255,12 +181,18 @@ fn sigterm_during_a_stream_of_requests_loses_none_and_exits_0_in_the_grace_perio
     let clients: Vec<_> = (0..8)
         .map(|_| {
             let (addr, stop) = (function.addr, Arc::clone(&stop));
-            std::thread::spawn(move || client(addr, stop))
+            std::thread::spawn(move || {
+                let predict = Predict::new();
+                load::client(addr, usize::MAX, &stop, || &predict)
+            })
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    sigterm(&function.child);
-    let exited = wait_exit(&mut function.child, grace).expect("exits within the grace period");
+    function.server.sigterm();
+    let exited = function
+        .server
+        .wait_exit(grace)
+        .expect("exits within the grace period");
     stop.store(true, Ordering::Relaxed);
     let answered = join_clients(clients);
     assert_eq!(exited.code(), Some(0));

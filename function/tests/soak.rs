@@ -3,46 +3,32 @@
 //! invalid one its documented 4xx, none a 5xx, and the RSS must not grow once warm.
 //! Then SIGTERM arrives mid-stream: every response started is complete, exit 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufReader, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use harness::load::{self, join_clients};
+use harness::process::{serving, Running};
+use harness::raw::{self, read_response, Response};
+use harness::TIMEOUT;
 use serde_json::{json, Value};
 
-mod support;
-
-use support::{free_port, join_clients, sigterm, wait_exit, wait_ready, BIN, TIMEOUT};
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_function");
 
 const CONNECTIONS: usize = 16;
 const MAX_BATCH_ROWS: usize = 8;
 
-struct Server(Child, SocketAddr);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> Server {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+/// The binary with a batch limit the menu exceeds, and a drain deadline shorter than
+/// the test waits for the exit; returns once ready.
+fn start() -> (Running, SocketAddr) {
+    let (mut command, addr) = serving(BIN);
+    command
         .args(["--max-batch-rows", &MAX_BATCH_ROWS.to_string()])
-        .args(["--drain-timeout", "5"])
-        .env_remove("MODEL_PATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child, SocketAddr::from(([127, 0, 0, 1], port)));
-    wait_ready(server.1);
-    server
+        .args(["--drain-timeout", "5"]);
+    (Running::ready(&mut command, addr), addr)
 }
 
 /// Resident set size of `pid` in KiB.
@@ -89,104 +75,37 @@ enum Expect {
     Error(u16),
 }
 
-fn http(method: &str, path: &str, content_type: &str, body: &str) -> Vec<u8> {
-    format!(
-        "{method} {path} HTTP/1.1\r\nhost: soak\r\ncontent-type: {content_type}\r\n\
-         content-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+/// A request with a body of `content_type`, for a kept-alive connection.
+fn request(method: &str, path: &str, content_type: &str, body: &str) -> Vec<u8> {
+    raw::request(method, path, &[("content-type", content_type)], body).into_bytes()
 }
 
-/// Reads one response: (status, body). `None` when the connection closed before its
-/// first byte (a request the server never took up).
-fn read_response(reader: &mut BufReader<TcpStream>) -> Result<Option<(u16, Vec<u8>)>, String> {
-    let mut status = String::new();
-    match reader.read_line(&mut status) {
-        Ok(0) | Err(_) => return Ok(None),
-        Ok(_) => {}
+impl load::Exchange for Exchange {
+    fn request(&self) -> &[u8] {
+        &self.request
     }
-    let code = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("bad status line {status:?}"))?;
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return Err(format!("headers broke off after {status:?}"));
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad length {line:?}"))?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader
-        .read_exact(&mut body)
-        .map_err(|e| format!("body broke off after {status:?}: {e}"))?;
-    Ok(Some((code, body)))
-}
 
-/// Sends `count` exchanges picked from `menu` (or until `stop`), reconnecting whenever
-/// the server closes. Returns (answered, failures).
-fn client(
-    addr: SocketAddr,
-    menu: &[Exchange],
-    seed: u64,
-    count: usize,
-    stop: &AtomicBool,
-) -> (usize, Vec<String>) {
-    let mut rng = Rng(seed);
-    let (mut answered, mut failures) = (0, Vec::new());
-    'connections: while answered < count && !stop.load(Ordering::Relaxed) {
-        let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-            if stop.load(Ordering::Relaxed) {
-                break;
+    fn check(&self, response: &Response) -> Result<(), String> {
+        let status = response.status;
+        let text = String::from_utf8_lossy(&response.body);
+        let json: Option<Value> = serde_json::from_slice(&response.body).ok();
+        match &self.expect {
+            Expect::Body(expected) if status == 200 && json.as_ref() == Some(expected) => Ok(()),
+            Expect::Error(code)
+                if status == *code && json.as_ref().is_some_and(|j| j["error"].is_string()) =>
+            {
+                Ok(())
             }
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        while answered < count && !stop.load(Ordering::Relaxed) {
-            let exchange = &menu[rng.below(menu.len())];
-            if writer.write_all(&exchange.request).is_err() {
-                continue 'connections;
-            }
-            let (status, body) = match read_response(&mut reader) {
-                Ok(Some(response)) => response,
-                Ok(None) => continue 'connections,
-                Err(failure) => {
-                    failures.push(failure);
-                    continue 'connections;
-                }
-            };
-            answered += 1;
-            let text = String::from_utf8_lossy(&body);
-            let json: Option<Value> = serde_json::from_slice(&body).ok();
-            match &exchange.expect {
-                Expect::Body(expected) if status == 200 && json.as_ref() == Some(expected) => {}
-                Expect::Error(code)
-                    if status == *code && json.as_ref().is_some_and(|j| j["error"].is_string()) => {
-                }
-                Expect::Body(expected) => failures.push(format!("{status} {text}, not {expected}")),
-                Expect::Error(code) => failures.push(format!("{status} {text}, not {code}")),
-            }
-            if status >= 400 && status != 404 && status != 405 {
-                // The server may not have read the whole body: start afresh.
-                continue 'connections;
-            }
+            Expect::Body(expected) => Err(format!("{status} {text}, not {expected}")),
+            Expect::Error(code) => Err(format!("{status} {text}, not {code}")),
         }
     }
-    (answered, failures)
+
+    /// After a 4xx other than 404 and 405 the server may not have read the whole body:
+    /// start afresh.
+    fn keeps_connection(&self, response: &Response) -> bool {
+        !(response.status >= 400 && response.status != 404 && response.status != 405)
+    }
 }
 
 /// Valid requests (batches of known rows, three protocols) and invalid ones.
@@ -197,18 +116,17 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
         .iter()
         .map(|row| {
             let body = json!({ "input": row }).to_string();
-            let request = http(
+            let request = request(
                 "POST",
                 "/predict?probabilities=true",
                 "application/json",
                 &body,
             );
-            let stream = TcpStream::connect(addr).unwrap();
-            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-            (&stream).write_all(&request).unwrap();
-            let (status, body) = read_response(&mut BufReader::new(stream)).unwrap().unwrap();
-            assert_eq!(status, 200);
-            let answer: Value = serde_json::from_slice(&body).unwrap();
+            let mut stream = raw::connect(addr, TIMEOUT).unwrap();
+            stream.write_all(&request).unwrap();
+            let response = read_response(&mut BufReader::new(stream)).unwrap().unwrap();
+            assert_eq!(response.status, 200);
+            let answer: Value = serde_json::from_slice(&response.body).unwrap();
             (
                 answer["prediction"][0].clone(),
                 answer["probabilities"][0].clone(),
@@ -226,7 +144,7 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
         let probabilities: Vec<Value> = picked.iter().map(|&i| alone[i].1.clone()).collect();
         let body = json!({ "input": batch }).to_string();
         menu.push(Exchange {
-            request: http(
+            request: request(
                 "POST",
                 "/predict?probabilities=true",
                 "application/json",
@@ -236,7 +154,7 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
         });
         let body = json!({ "instances": batch }).to_string();
         menu.push(Exchange {
-            request: http(
+            request: request(
                 "POST",
                 "/v1/models/iris-forest:predict",
                 "application/json",
@@ -247,7 +165,7 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
         let flat: Vec<f32> = batch.concat();
         let body = json!({"inputs": [{"name": "input", "shape": [batch.len(), 4], "datatype": "FP32", "data": flat}], "outputs": [{"name": "label"}]}).to_string();
         menu.push(Exchange {
-            request: http("POST", "/v2/models/iris-forest/infer", "application/json", &body),
+            request: request("POST", "/v2/models/iris-forest/infer", "application/json", &body),
             expect: Expect::Body(json!({"model_name": "iris-forest", "model_version": "1", "outputs": [{"name": "label", "datatype": "INT64", "shape": [batch.len()], "data": labels}]})),
         });
     }
@@ -299,7 +217,7 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
         // Weighted so that about a third of all requests are invalid.
         for _ in 0..3 {
             menu.push(Exchange {
-                request: http(method, path, content_type, body),
+                request: request(method, path, content_type, body),
                 expect: Expect::Error(status),
             });
         }
@@ -316,32 +234,33 @@ fn load(addr: SocketAddr, menu: &Arc<Vec<Exchange>>, per_client: usize, round: u
             std::thread::spawn(move || client(addr, &menu, round * 1000 + i + 1, per_client, &stop))
         })
         .collect();
-    let mut answered = 0;
-    for client in clients {
-        let (count, failures) = client.join().unwrap();
-        assert!(
-            failures.is_empty(),
-            "{} failures: {:?}",
-            failures.len(),
-            &failures[..failures.len().min(5)]
-        );
-        answered += count;
-    }
-    answered
+    join_clients(clients)
+}
+
+/// A client sending `count` exchanges picked from `menu` by a generator seeded with
+/// `seed` (so a failure can be replayed), or until `stop`.
+fn client(
+    addr: SocketAddr,
+    menu: &[Exchange],
+    seed: u64,
+    count: usize,
+    stop: &AtomicBool,
+) -> (usize, Vec<String>) {
+    let mut rng = Rng(seed);
+    load::client(addr, count, stop, || &menu[rng.below(menu.len())])
 }
 
 #[test]
 fn mixed_load_gets_right_answers_no_5xx_flat_memory_and_a_clean_drain() {
-    let mut server = start();
-    let addr = server.1;
+    let (mut server, addr) = start();
     let menu = Arc::new(menu(addr));
 
     assert_eq!(load(addr, &menu, 150, 1), CONNECTIONS * 150);
-    let warm = rss_kib(server.0.id());
+    let warm = rss_kib(server.id());
     for round in 2..5 {
         assert_eq!(load(addr, &menu, 150, round), CONNECTIONS * 150);
     }
-    let after = rss_kib(server.0.id());
+    let after = rss_kib(server.id());
     eprintln!("RSS: {warm} KiB after warm-up, {after} KiB after 3x as many requests");
     // Three times the warm-up's requests again; allocator slack allowed, a leak is not.
     assert!(
@@ -358,9 +277,10 @@ fn mixed_load_gets_right_answers_no_5xx_flat_memory_and_a_clean_drain() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    sigterm(&server.0);
-    let exited =
-        wait_exit(&mut server.0, Duration::from_secs(6)).expect("drained in the grace period");
+    server.sigterm();
+    let exited = server
+        .wait_exit(Duration::from_secs(6))
+        .expect("drained in the grace period");
     stop.store(true, Ordering::Relaxed);
     let answered = join_clients(clients);
     assert_eq!(exited.code(), Some(0));

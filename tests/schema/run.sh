@@ -45,7 +45,7 @@ for _ in $(seq 100); do
 done
 
 # Reports and Hypothesis' database stay in target/, not in the work tree. Phases: the
-# documented examples are left out (tests/protocols.rs and the interop suite send them,
+# documented examples are left out (tests/protocols/ and the interop suite send them,
 # and Hypothesis' example phase trips a CPython 3.11 AST error now and then); stateful
 # testing too (there are no resources to chain, and it doubles the run time).
 mkdir -p "$target_dir/schemathesis"
