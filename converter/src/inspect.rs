@@ -1,16 +1,19 @@
-//! `converter inspect`: what an ONNX file holds, read straight from the protobuf (no
-//! runtime), so it also describes files the function would refuse and files from other
+//! `converter inspect`: what an ONNX file holds, read from the protobuf without building
+//! a runtime, so it also describes files the function would refuse and files from other
 //! exporters (skl2onnx): opsets, signature, operators, metadata, and for tree ensembles
-//! the trees, nodes, leaves, depth, classes and features they use.
+//! the trees, nodes, leaves, depth, classes and features they use (read by the model
+//! crate's tree-ensemble reader, which refuses the trees the runtime refuses).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use model::tree_ensemble::{self, ParseError};
+use model::Labels;
 use prost::Message;
 use serde::Serialize;
 use tract_onnx::pb::{
-    tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim, type_proto,
-    AttributeProto, ModelProto, NodeProto, ValueInfoProto,
+    tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto,
+    NodeProto, ValueInfoProto,
 };
 
 /// Why a file cannot be inspected.
@@ -22,16 +25,9 @@ pub enum InspectError {
     /// A protobuf without a graph.
     #[error("the file holds no graph")]
     NoGraph,
-    /// A tree ensemble whose node arrays do not describe trees.
-    #[error("{op} `{node}`: {message}")]
-    Tree {
-        /// The operator.
-        op: String,
-        /// The node's name.
-        node: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// A tree ensemble whose node arrays do not describe trees the runtime accepts.
+    #[error(transparent)]
+    Tree(#[from] ParseError),
 }
 
 /// A summary of a model file.
@@ -107,12 +103,13 @@ pub struct TreeEnsemble {
     /// Largest number of branches from a root to a leaf (a lone leaf has depth 0, as
     /// scikit-learn's `get_depth`).
     pub max_depth: usize,
-    /// Class labels of a classifier, as text.
+    /// Class labels of a classifier, as text (none when they are not as the runtime
+    /// requires).
     pub classes: Option<Vec<String>>,
     /// `n_targets` of a regressor.
-    pub targets: Option<i64>,
+    pub targets: Option<usize>,
     /// Input columns some branch tests, in increasing order.
-    pub features_used: Vec<i64>,
+    pub features_used: Vec<usize>,
     /// `post_transform`.
     pub post_transform: String,
 }
@@ -219,102 +216,23 @@ fn value(info: &ValueInfoProto) -> Value {
     }
 }
 
-fn attribute<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
-    node.attribute.iter().find(|a| a.name == name)
-}
-
 fn tree_ensemble(node: &NodeProto) -> Result<TreeEnsemble, InspectError> {
-    let bad = |message: String| InspectError::Tree {
-        op: node.op_type.clone(),
-        node: node.name.clone(),
-        message,
-    };
-    let ints = |name: &str| attribute(node, name).map_or(&[][..], |a| &a.ints[..]);
-    let (tree_ids, node_ids) = (ints("nodes_treeids"), ints("nodes_nodeids"));
-    let (true_ids, false_ids) = (ints("nodes_truenodeids"), ints("nodes_falsenodeids"));
-    let feature_ids = ints("nodes_featureids");
-    let modes: Vec<&[u8]> = attribute(node, "nodes_modes")
-        .map_or(Vec::new(), |a| a.strings.iter().map(|s| &s[..]).collect());
-    let n = node_ids.len();
-    for (name, len) in [
-        ("nodes_treeids", tree_ids.len()),
-        ("nodes_modes", modes.len()),
-        ("nodes_truenodeids", true_ids.len()),
-        ("nodes_falsenodeids", false_ids.len()),
-        ("nodes_featureids", feature_ids.len()),
-    ] {
-        if len != n {
-            return Err(bad(format!("{name} has {len} entries, nodes_nodeids {n}")));
-        }
-    }
-    let is_leaf = |i: usize| modes[i] == b"LEAF";
-    // (tree, node id) -> position in the arrays.
-    let index: HashMap<(i64, i64), usize> =
-        (0..n).map(|i| ((tree_ids[i], node_ids[i]), i)).collect();
-    let mut is_child = vec![false; n];
-    let mut children = vec![[None, None]; n];
-    for i in (0..n).filter(|&i| !is_leaf(i)) {
-        for (side, id) in [true_ids[i], false_ids[i]].into_iter().enumerate() {
-            let child = *index.get(&(tree_ids[i], id)).ok_or_else(|| {
-                bad(format!(
-                    "tree {} node {} points to missing node {id}",
-                    tree_ids[i], node_ids[i]
-                ))
-            })?;
-            is_child[child] = true;
-            children[i][side] = Some(child);
-        }
-    }
-    // Depth of every node reachable from a root; a node met twice means a cycle or a
-    // shared subtree, and bounds the walk.
-    let mut depth: Vec<Option<usize>> = vec![None; n];
-    let mut stack: Vec<(usize, usize)> = (0..n).filter(|&i| !is_child[i]).map(|i| (i, 0)).collect();
-    while let Some((i, d)) = stack.pop() {
-        if depth[i].replace(d).is_some() {
-            return Err(bad(format!(
-                "tree {} node {} is reached twice",
-                tree_ids[i], node_ids[i]
-            )));
-        }
-        stack.extend(children[i].iter().flatten().map(|&c| (c, d + 1)));
-    }
-    if depth.iter().any(Option::is_none) {
-        return Err(bad(
-            "some nodes are on a cycle, unreachable from any root".into()
-        ));
-    }
-    let classes = match (
-        attribute(node, "classlabels_int64s"),
-        attribute(node, "classlabels_strings"),
-    ) {
-        (Some(ints), _) => Some(ints.ints.iter().map(i64::to_string).collect()),
-        (None, Some(strings)) => Some(
-            strings
-                .strings
-                .iter()
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect(),
-        ),
-        (None, None) => None,
-    };
-    let features_used: BTreeSet<i64> = (0..n)
-        .filter(|&i| !is_leaf(i))
-        .map(|i| feature_ids[i])
-        .collect();
+    let summary = tree_ensemble::describe(node)?;
+    let classes = summary.classes.map(|labels| match labels {
+        Labels::Int(ints) => ints.iter().map(i64::to_string).collect(),
+        Labels::Str(strings) => strings,
+    });
     Ok(TreeEnsemble {
         node: node.name.clone(),
         op_type: node.op_type.clone(),
-        trees: tree_ids.iter().collect::<BTreeSet<_>>().len(),
-        nodes: n,
-        leaves: (0..n).filter(|&i| is_leaf(i)).count(),
-        max_depth: depth.iter().flatten().copied().max().unwrap_or(0),
+        trees: summary.size.trees,
+        nodes: summary.size.nodes,
+        leaves: summary.leaves,
+        max_depth: summary.max_depth,
         classes,
-        targets: (node.op_type == "TreeEnsembleRegressor")
-            .then(|| attribute(node, "n_targets").map_or(1, |a| a.i)),
-        features_used: features_used.into_iter().collect(),
-        post_transform: attribute(node, "post_transform").map_or("NONE".into(), |a| {
-            String::from_utf8_lossy(&a.s).into_owned()
-        }),
+        targets: summary.targets,
+        features_used: summary.features_used,
+        post_transform: summary.post_transform,
     })
 }
 
@@ -383,7 +301,7 @@ impl Summary {
             let used: Vec<String> = t
                 .features_used
                 .iter()
-                .map(|&f| match names.as_ref().and_then(|n| n.get(f as usize)) {
+                .map(|&f| match names.as_ref().and_then(|n| n.get(f)) {
                     Some(name) => format!("{f} ({name})"),
                     None => f.to_string(),
                 })
@@ -426,15 +344,17 @@ mod tests {
         assert_eq!(t.leaves, (t.nodes + t.trees) / 2);
     }
 
-    /// Tree 0: 0 -> (1 leaf, 2 -> (3 leaf, 4 leaf)), depth 2; tree 1: a lone leaf.
+    /// Tree 0: 0 -> (1 leaf, 2 -> (3 leaf, 4 leaf)), depth 2, except that node 2's true
+    /// child is `true_of_2`; tree 1: a lone leaf.
     fn hand_built(true_of_2: i64) -> NodeProto {
-        use crate::onnx::{ints, strings};
+        use crate::onnx::{floats, ints, strings};
         let mut node = crate::onnx::ml_node(
             "TreeEnsembleClassifier",
             vec![
                 ints("nodes_treeids", vec![0, 0, 0, 0, 0, 1]),
                 ints("nodes_nodeids", vec![0, 1, 2, 3, 4, 0]),
                 ints("nodes_featureids", vec![3, 0, 1, 0, 0, 0]),
+                floats("nodes_values", vec![0.5; 6]),
                 ints("nodes_truenodeids", vec![1, 0, true_of_2, 0, 0, 0]),
                 ints("nodes_falsenodeids", vec![2, 0, 4, 0, 0, 0]),
                 strings(
@@ -460,13 +380,17 @@ mod tests {
     }
 
     #[test]
-    fn shared_subtrees_and_cycles_are_errors_not_loops() {
-        // Node 2 points at leaf 1, which node 0 also points at.
-        let err = tree_ensemble(&hand_built(1)).unwrap_err();
-        assert!(err.to_string().contains("reached twice"), "{err}");
-        // Node 2 points at the root.
+    fn shared_subtrees_are_counted_and_cycles_are_errors_not_loops() {
+        // Node 2 points at leaf 1, which node 0 also points at: as the runtime, accepted,
+        // every listed node counted once (leaf 3, which no branch reaches, too).
+        let t = tree_ensemble(&hand_built(1)).unwrap();
+        assert_eq!((t.trees, t.nodes, t.leaves, t.max_depth), (2, 6, 4, 2));
+        // Node 2 points at the root: refused, with the runtime's message.
         let err = tree_ensemble(&hand_built(0)).unwrap_err();
-        assert!(err.to_string().contains("cycle"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "TreeEnsembleClassifier `hand`: tree 0 has a cycle"
+        );
     }
 
     #[test]

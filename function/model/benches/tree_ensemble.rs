@@ -14,8 +14,9 @@
 //! Groups are `<model>/batch-<rows>` with a per-row throughput; `load` times reading and
 //! optimising the bundled model. tract's op builds an error value at every leaf, with a
 //! backtrace when RUST_BACKTRACE is set: run with it unset. Its cost grows with the leaf
-//! count of the whole ensemble (~4 s per row on the 500-tree forest), so it is only
-//! timed on ensembles of up to [`BUILTIN_LEAF_LIMIT`] leaves.
+//! count of the whole ensemble (seconds per row on the 500-tree forest: BENCHMARKS.md,
+//! "2026-11-27: the first kernel"), so it is only timed on ensembles of up to
+//! [`BUILTIN_LEAF_LIMIT`] leaves.
 
 use std::time::Duration;
 

@@ -2,7 +2,19 @@
 //! reference runtime: `tree_ensemble_aggregator.h`), including its two-class layouts.
 
 use super::kernel::{Aggregate, Scores};
-use super::PostTransform;
+
+/// The `post_transform` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostTransform {
+    /// Scores as they are.
+    None,
+    /// Softmax over the classes of a row.
+    Softmax,
+    /// The logistic function of each score.
+    Logistic,
+    /// Softmax that leaves zero scores at zero.
+    SoftmaxZero,
+}
 
 /// Classifier settings derived once at load time.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,8 +1,14 @@
 //! Our `ai.onnx.ml` TreeEnsembleClassifier and TreeEnsembleRegressor, registered into
 //! tract's ONNX loader in place of tract's own (whose per-row cost grows with the total
-//! leaf count and which builds an error value at every leaf).
+//! leaf count and which builds an error value at every leaf), and the one reader of
+//! their attributes, which `converter inspect` uses too ([`describe`]).
 //!
-//! - `parse`: attributes -> flat, validated trees.
+//! - `attributes`: the one reader of the node's attributes: names, meanings, and the
+//!   checks that make trees of the node arrays (one policy for every reader).
+//! - `summary`: what a node says about itself without building the op: [`describe`]
+//!   for `converter inspect`, [`EnsembleSize`] for the metrics.
+//! - `parse`: checked attributes -> the kernel's layout, and the post-transforms and
+//!   aggregates the runtime supports.
 //! - `kernel`: the flat layout (leaves loop to themselves, so a walk takes its tree's
 //!   depth in steps with no leaf test) and the walks: 8 trees in lock-step for one row,
 //!   8 rows in lock-step through one tree for batches, specialised for the common cases
@@ -13,25 +19,17 @@
 //! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does.
 //! - `op`: the tract builder, inference rules and typed op.
 
+mod attributes;
 mod finalize;
 // Unchecked indexing in the walks; each `unsafe` states the invariant it relies on.
 #[allow(unsafe_code)]
 mod kernel;
 mod op;
 mod parse;
+mod summary;
 
-pub use op::register;
-pub(super) use op::TreeEnsemble;
+pub use attributes::ParseError;
+pub use summary::{describe, EnsembleSize, Summary};
 
-/// The `post_transform` attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PostTransform {
-    /// Scores as they are.
-    None,
-    /// Softmax over the classes of a row.
-    Softmax,
-    /// The logistic function of each score.
-    Logistic,
-    /// Softmax that leaves zero scores at zero.
-    SoftmaxZero,
-}
+pub(crate) use op::{register, TreeEnsemble};
+pub(crate) use summary::{ensemble_size, routes_missing_values};

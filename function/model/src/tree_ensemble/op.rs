@@ -1,7 +1,7 @@
 //! tract integration: builders registered under the ONNX op names, an inference-time
 //! expansion (shapes and types), and the typed op tract optimises and runs. The op's
 //! work is [`TreeEnsemble::predict`], which the model also calls directly when the graph
-//! is nothing but this op (see `crate::model`).
+//! is nothing but this op (see `crate::runner`).
 
 use std::sync::Arc;
 
@@ -10,10 +10,12 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 
+use super::attributes::Attributes;
 use super::finalize::{ClassifierFinish, RegressorFinish};
 use super::kernel::{Aggregate, Trees};
-use super::parse::{self, Attributes};
-use crate::{Labels, Predicted, Prediction};
+use super::parse;
+use super::summary::EnsembleSize;
+use crate::prediction::{Labels, Predicted, Prediction};
 
 /// Replaces tract's tree-ensemble builders (and adds the regressor it lacks) for every
 /// model loaded through `register`.
@@ -39,6 +41,8 @@ pub struct TreeEnsemble {
     name: &'static str,
     trees: Arc<Trees>,
     head: Head,
+    /// The trees and nodes of the node it was built from.
+    size: EnsembleSize,
 }
 
 /// tract compares ops to deduplicate nodes. Trees and head are built together from one
@@ -77,22 +81,12 @@ impl TreeEnsemble {
     }
 
     fn classifier(node: &NodeProto) -> TractResult<TreeEnsemble> {
-        let attributes = Attributes::new(node)?;
-        let labels = match (
-            attributes.ints("classlabels_int64s"),
-            attributes.strings("classlabels_strings"),
-        ) {
-            (ints, None) if !ints.is_empty() => Labels::Int(ints.to_vec()),
-            (&[], Some(strings)) if !strings.is_empty() => Labels::Str(strings),
-            _ => return Err(attributes
-                .error(
-                    "exactly one of classlabels_int64s and classlabels_strings must be non-empty",
-                )
-                .into()),
-        };
+        let attributes = Attributes::of(node);
+        attributes.refuse_double_precision()?;
+        let labels = attributes.class_labels()?;
         let n_classes = labels.len();
-        let trees = parse::trees(&attributes, "class", n_classes)?;
-        let base_values = attributes.floats("base_values").to_vec();
+        let (trees, size) = parse::trees(&attributes, n_classes)?;
+        let base_values = attributes.base_values().to_vec();
         if !base_values.is_empty() && base_values.len() != n_classes && n_classes > 2 {
             return Err(attributes
                 .error(format!(
@@ -101,7 +95,7 @@ impl TreeEnsemble {
                 ))
                 .into());
         }
-        let mut classes_with_weights = trees.leaf_outputs.clone();
+        let mut classes_with_weights = trees.leaf_outputs().to_vec();
         classes_with_weights.sort_unstable();
         classes_with_weights.dedup();
         let finish = ClassifierFinish {
@@ -109,24 +103,22 @@ impl TreeEnsemble {
             base_values,
             post_transform: parse::post_transform(&attributes)?,
             binary_case: n_classes == 2 && classes_with_weights.len() == 1,
-            weights_all_positive: trees.leaf_weights.iter().all(|w| *w >= 0.0),
+            weights_all_positive: trees.leaf_weights().iter().all(|w| *w >= 0.0),
         };
         Ok(TreeEnsemble {
             name: "TreeEnsembleClassifier",
             trees: Arc::new(trees),
             head: Head::Classifier { finish, labels },
+            size,
         })
     }
 
     fn regressor(node: &NodeProto) -> TractResult<TreeEnsemble> {
-        let attributes = Attributes::new(node)?;
-        let n_targets = attributes
-            .int("n_targets")
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n > 0)
-            .ok_or_else(|| attributes.error("n_targets must be a positive integer"))?;
-        let trees = parse::trees(&attributes, "target", n_targets)?;
-        let base_values = attributes.floats("base_values").to_vec();
+        let attributes = Attributes::of(node);
+        attributes.refuse_double_precision()?;
+        let n_targets = attributes.n_targets()?;
+        let (trees, size) = parse::trees(&attributes, n_targets)?;
+        let base_values = attributes.base_values().to_vec();
         if base_values.len() > 1 && base_values.len() != n_targets {
             return Err(attributes
                 .error(format!(
@@ -139,18 +131,24 @@ impl TreeEnsemble {
             aggregate: parse::aggregate(&attributes)?,
             base_values,
             post_transform: parse::post_transform(&attributes)?,
-            n_trees: trees.roots.len(),
+            n_trees: trees.n_trees(),
         };
         Ok(TreeEnsemble {
             name: "TreeEnsembleRegressor",
             trees: Arc::new(trees),
             head: Head::Regressor(finish),
+            size,
         })
     }
 
     /// The number of features the trees read: rows must be at least this wide.
     pub fn columns(&self) -> usize {
-        self.trees.nodes.columns()
+        self.trees.columns()
+    }
+
+    /// The trees and nodes of the node the op was built from.
+    pub fn size(&self) -> EnsembleSize {
+        self.size
     }
 
     /// Predicts `data`, rows of `width` features each, row-major: what the op outputs,
@@ -183,8 +181,8 @@ impl TreeEnsemble {
                 let scores = self.trees.scores(data, width, finish.aggregate);
                 Prediction {
                     predicted: Predicted::Values {
-                        values: finish.finish(scores, self.trees.n_outputs),
-                        targets: self.trees.n_outputs,
+                        values: finish.finish(scores, self.trees.n_outputs()),
+                        targets: self.trees.n_outputs(),
                     },
                     probabilities: None,
                 }
@@ -230,7 +228,7 @@ impl Expansion for TreeEnsemble {
         s.equals(&scores.datum_type, DatumType::F32)?;
         s.equals(&scores.rank, 2)?;
         s.equals(&scores.shape[0], &inputs[0].shape[0])?;
-        s.equals(&scores.shape[1], self.trees.n_outputs.to_dim())?;
+        s.equals(&scores.shape[1], self.trees.n_outputs().to_dim())?;
         Ok(())
     }
 
@@ -268,7 +266,9 @@ impl EvalOp for TreeEnsemble {
         // tract tensors are dense and row-major: the plain slice is the rows. Outputs are
         // aligned as their element type needs and no more: tract's default (its SIMD
         // width, 32 bytes here) goes through posix_memalign, which bypasses glibc's
-        // per-thread cache and cost a seventh of a one-row prediction.
+        // per-thread cache and was a sizeable part of a one-row prediction (see
+        // BENCHMARKS.md, "2026-11-28 (later): small trees without walks, sums in
+        // registers").
         let data = input.try_as_plain_ram()?.as_slice::<f32>()?;
         let Prediction {
             predicted,
@@ -289,7 +289,7 @@ impl EvalOp for TreeEnsemble {
         let probabilities = probabilities.unwrap_or_default();
         Ok(tvec!(
             labels.into_tvalue(),
-            f32s(&probabilities, &[rows, self.trees.n_outputs])?.into_tvalue(),
+            f32s(&probabilities, &[rows, self.trees.n_outputs()])?.into_tvalue(),
         ))
     }
 }
@@ -305,7 +305,7 @@ fn label_type(labels: &Labels) -> DatumType {
 impl TypedOp for TreeEnsemble {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let rows = inputs[0].shape[0].clone();
-        let scores = f32::fact(&[rows.clone(), self.trees.n_outputs.to_dim()]);
+        let scores = f32::fact(&[rows.clone(), self.trees.n_outputs().to_dim()]);
         Ok(match &self.head {
             Head::Classifier { labels, .. } => tvec!(label_type(labels).fact(&[rows]), scores),
             Head::Regressor(_) => tvec!(scores),

@@ -26,8 +26,9 @@
 
 use std::ops::Range;
 
-use super::{column, Compare, Node};
-use crate::tree_ensemble::kernel::LANES;
+use super::compare::Compare;
+use super::nodes::{column, Node};
+use super::LANES;
 
 /// The most leaves a tree may have to be evaluated here: one bit each in a `u32`.
 pub const MAX_LEAVES: usize = 32;
@@ -35,7 +36,7 @@ pub const MAX_LEAVES: usize = 32;
 /// A branch as the bit-vector evaluation reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Branch {
-    /// The node's feature, with its [`super::NAN_TRUE`] flag.
+    /// The node's feature, with its [`NAN_TRUE`](super::NAN_TRUE) flag.
     feature: u32,
     /// The node's split value.
     threshold: f32,
@@ -266,8 +267,8 @@ fn surviving(keep: u32, goes_true: bool) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::branch;
-    use super::super::{Fixed, Mode};
+    use super::super::compare::{Fixed, Mode};
+    use super::super::fixtures::branch;
     use super::*;
 
     #[test]

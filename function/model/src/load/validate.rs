@@ -1,13 +1,15 @@
 //! Checks around tract's load: before it (every graph output made by a node, since
 //! tract panics otherwise), when it fails (an unknown operator, named), and after it
-//! (the outputs have the shapes a classifier or regressor must have).
+//! (the runner's outputs and columns are what a classifier or regressor of this input
+//! must have).
 
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::DimLike;
 
-use super::load::{unsupported, LoadError};
-use super::{ModelInfo, Task};
+use crate::error::{unsupported, LoadError};
+use crate::info::{ModelInfo, Task};
+use crate::runner::Runner;
 
 /// The first operator tract has no implementation for, as a load error: clearer than
 /// tract's "Unimplemented(...) ... can not be made a TypedOp". Asked only once tract has
@@ -26,7 +28,7 @@ pub(super) fn unknown_operator(onnx: &tract_onnx::Onnx, proto: &ModelProto) -> O
 }
 
 /// Every graph output must be made by a node or be an input: tract panics otherwise.
-pub(super) fn check_output_names(proto: &ModelProto) -> Result<(), LoadError> {
+pub(super) fn output_names(proto: &ModelProto) -> Result<(), LoadError> {
     let Some(graph) = proto.graph.as_ref() else {
         return Ok(());
     };
@@ -47,10 +49,25 @@ pub(super) fn check_output_names(proto: &ModelProto) -> Result<(), LoadError> {
     }
 }
 
+/// What tract checks only when a request arrives, checked at load: a plan's outputs
+/// (see [`plan_outputs`]), and that the trees run directly read no feature the input
+/// lacks.
+pub(super) fn runner(runner: &Runner, info: &ModelInfo) -> Result<(), LoadError> {
+    match runner {
+        Runner::Plan(plan) => plan_outputs(plan.model(), info),
+        Runner::TreeEnsemble(op) if op.columns() > info.n_features => Err(unsupported(format!(
+            "the trees read feature {} but input `{}` has {} features",
+            op.columns() - 1,
+            info.input_name,
+            info.n_features
+        ))),
+        Runner::TreeEnsemble(_) => Ok(()),
+    }
+}
+
 /// A classifier's first output must be one label per row and a second, if any, one
 /// probability per row and class; a regressor's first output one row of values per row.
-pub(super) fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<(), LoadError> {
-    let model = plan.model();
+fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
     let fact = |i: usize| {
         model
             .output_fact(i)
@@ -89,4 +106,38 @@ pub(super) fn check_outputs(plan: &TypedSimplePlan, info: &ModelInfo) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{bundled_proto, load_error};
+
+    #[test]
+    fn trees_reading_a_feature_the_input_lacks_are_refused_at_load() {
+        let mut proto = bundled_proto();
+        let graph = proto.graph.as_mut().unwrap();
+        let tree = &mut graph.node[0];
+        let features = tree
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "nodes_featureids")
+            .unwrap();
+        features.ints[0] = 7;
+        let err = load_error(&proto);
+        assert!(
+            err.contains("the trees read feature 7 but input `input` has 4 features"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_an_output_no_node_makes() {
+        let mut proto = bundled_proto();
+        proto.graph.as_mut().unwrap().output[1].name = "arpbobilities".into();
+        let err = load_error(&proto);
+        assert!(
+            err.contains("graph output \"arpbobilities\" is not made by any node"),
+            "{err}"
+        );
+    }
 }

@@ -1,0 +1,117 @@
+//! Running a graph through tract: the ONNX loader with our tree-ensemble ops, the
+//! optimised plan with a symbolic batch, the run states it reuses, and its output
+//! tensors turned into a [`Prediction`].
+
+use std::sync::{Arc, Mutex};
+
+use tract_onnx::pb::ModelProto;
+use tract_onnx::prelude::*;
+
+use crate::batch::Batch;
+use crate::error::PredictError;
+use crate::info::{ModelInfo, Task};
+use crate::prediction::{Labels, Predicted, Prediction};
+use crate::tree_ensemble;
+
+/// Most run states kept for reuse; more only happen under more concurrent predictions.
+const MAX_IDLE_STATES: usize = 64;
+
+/// tract's ONNX loader with our tree-ensemble ops in place of tract's: every model the
+/// function or the converter loads goes through this.
+pub fn onnx_loader() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    tree_ensemble::register(&mut onnx.op_register);
+    onnx
+}
+
+/// tract's plan, with the run states of finished predictions. Making a state for every
+/// run costs about as much as predicting one row with the whole forest, so predictions
+/// borrow one from here (see BENCHMARKS.md, "The tree ensemble called directly, without
+/// tract's plan").
+#[derive(Debug)]
+pub(crate) struct Plan {
+    plan: Arc<TypedSimplePlan>,
+    idle_states: Mutex<Vec<TypedSimpleState>>,
+}
+
+impl Plan {
+    /// Lets tract parse the graph with the batch dimension symbolic and rows of
+    /// `n_features`, then optimise it.
+    pub(crate) fn optimise(
+        onnx: &tract_onnx::Onnx,
+        proto: &ModelProto,
+        n_features: usize,
+    ) -> TractResult<Plan> {
+        let mut model = onnx.model_for_proto_model(proto)?;
+        let batch = model.symbols.sym("N");
+        model.set_input_fact(0, f32::fact(&[batch.to_dim(), n_features.to_dim()]).into())?;
+        Ok(Plan {
+            plan: model.into_optimized()?.into_runnable()?,
+            idle_states: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The optimised graph, for the checks of its outputs.
+    pub(crate) fn model(&self) -> &TypedModel {
+        self.plan.model()
+    }
+
+    /// Runs `batch` through the plan, in a run state an earlier prediction left.
+    pub(crate) fn predict(
+        &self,
+        batch: &Batch,
+        info: &ModelInfo,
+    ) -> Result<Prediction, PredictError> {
+        // Aligned as f32 needs: tract's default goes through posix_memalign (see the
+        // tree-ensemble op).
+        let shape = [batch.rows(), info.n_features];
+        let input = Tensor::from_shape_align(&shape, batch.values(), align_of::<f32>())?;
+        let idle = self.idle_states.lock().ok().and_then(|mut idle| idle.pop());
+        let mut state = match idle {
+            Some(state) => state,
+            None => self.plan.spawn()?,
+        };
+        let outputs = state.run(tvec!(input.into_tvalue()))?;
+        if let Ok(mut idle) = self.idle_states.lock() {
+            if idle.len() < MAX_IDLE_STATES {
+                idle.push(state);
+            }
+        }
+        let first = &outputs[0];
+        let predicted = match info.task {
+            Task::Regressor { targets } => Predicted::Values {
+                values: first
+                    .cast_to::<f32>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<f32>()?
+                    .to_vec(),
+                targets,
+            },
+            Task::Classifier { .. } if first.datum_type() == String::datum_type() => {
+                Predicted::Labels(Labels::Str(
+                    first.try_as_plain_ram()?.as_slice::<String>()?.to_vec(),
+                ))
+            }
+            Task::Classifier { .. } => Predicted::Labels(Labels::Int(
+                first
+                    .cast_to::<i64>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<i64>()?
+                    .to_vec(),
+            )),
+        };
+        let probabilities = match (&info.task, outputs.get(1)) {
+            (Task::Classifier { .. }, Some(p)) => Some(
+                p.cast_to::<f32>()?
+                    .try_as_plain_ram()?
+                    .as_slice::<f32>()?
+                    .to_vec(),
+            ),
+            _ => None,
+        };
+        Ok(Prediction {
+            predicted,
+            probabilities,
+        })
+    }
+}

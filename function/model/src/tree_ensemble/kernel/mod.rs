@@ -1,0 +1,104 @@
+//! The hot loop: a flat tree layout built once at load time, and walks that keep several
+//! independent (row, tree) paths in flight so the CPU overlaps their load latencies.
+//!
+//! Every node, branch or leaf, is 16 bytes (`feature`, `threshold`, two children) in one
+//! array, and a leaf's children are itself. A tree of depth `d` is then walked in exactly
+//! `d` steps with no branch on "is this a leaf" (on small trees those branches are
+//! unpredictable and cost more than the comparisons), and a leaf's weights are found in
+//! O(1) from its node index (tract 0.23 scans all leaves for that). When every branch
+//! uses one comparison the walk is monomorphised for it; mixed ensembles read a per-node
+//! mode.
+//!
+//! - Batches of [`LANES`] rows or more: each group of [`LANES`] rows is copied
+//!   feature-major, then a block of groups goes through one tree at a time (the tree
+//!   stays in cache), the rows of a group in lock-step.
+//! - Smaller batches, and the tail of a batch: each row goes through [`LANES`] trees in
+//!   lock-step, and its sums stay in registers.
+//! - Trees of at most 32 leaves are not walked at all: `small_trees` tests all their
+//!   branches at once and reads the leaf off a bit set, for a group of rows or for one
+//!   row and [`LANES`] trees (on forests of small trees, such as the Iris forests, less
+//!   time per row in batches than the walks: see BENCHMARKS.md, "2026-11-28 (later):
+//!   small trees without walks, sums in registers").
+//!
+//! A step reads its node and the row's value without bounds checks: `Nodes` checks
+//! once, when the model loads, that every child index and feature is in range, and a
+//! walk checks its root and the row's length before it starts. Those are the only
+//! `unsafe` blocks in the model crate (in `nodes` and `walk`); the unit tests and the
+//! property tests (`tests/tree_ensemble/`, run with debug assertions on every step)
+//! cover them.
+//!
+//! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
+//! - `compare`: the [`Mode`]s, and how a walk applies them (fixed or per node).
+//! - `layout`: [`Trees`], everything the walks read, derived from a checked [`Forest`].
+//! - `accumulate`: [`Aggregate`]s and [`Scores`]: how reached leaves add up per row.
+//! - `walk`: the loops, for batches and for single rows.
+//! - `small_trees`: the bit-set evaluation of trees of at most 32 leaves.
+
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod accumulate;
+mod compare;
+mod layout;
+mod nodes;
+mod small_trees;
+mod walk;
+
+pub use accumulate::{Aggregate, Scores};
+pub use compare::Mode;
+pub use layout::{Forest, Trees};
+pub use nodes::{Node, NAN_TRUE};
+
+/// Rows walked through a tree together, in lock-step.
+pub const LANES: usize = 8;
+
+/// Trees the kernel's tests build by hand.
+#[cfg(test)]
+mod fixtures {
+    use super::layout::{TreeGroup, Trees};
+    use super::nodes::{Node, Nodes, NAN_TRUE};
+    use super::small_trees::SmallTrees;
+    use super::Mode;
+
+    /// A branch node.
+    pub(super) fn branch(feature: u32, threshold: f32, children: [u32; 2]) -> Node {
+        Node {
+            feature,
+            threshold,
+            children,
+        }
+    }
+
+    /// A stump on feature 2: node 0 branches to leaves 1 (false) and 2 (true), whose
+    /// single entries vote for outputs 0 and 1. As `Trees::new` lays trees out, it is
+    /// either a small tree (`small`) or walked, never both.
+    pub(super) fn stump(nan_true: bool, small: bool) -> Trees {
+        let feature = 2 | if nan_true { NAN_TRUE } else { 0 };
+        let nodes = vec![branch(feature, 0.5, [1, 2]), Node::leaf(1), Node::leaf(2)];
+        let walked = TreeGroup {
+            roots: [0, 1, 1, 1, 1, 1, 1, 1],
+            trees: [0, 1, 1, 1, 1, 1, 1, 1],
+            depth: 1,
+        };
+        Trees {
+            small_trees: match small {
+                true => SmallTrees::new(&nodes, &[0], &[1]),
+                false => SmallTrees::default(),
+            },
+            tree_groups: if small { vec![] } else { vec![walked] },
+            nodes: Nodes::new(nodes).unwrap(),
+            modes: vec![Mode::Leq; 3],
+            uniform: Some(Mode::Leq),
+            any_nan_true: nan_true,
+            roots: vec![0],
+            depths: vec![1],
+            leaf_offsets: vec![0, 0, 1, 2],
+            leaf_outputs: vec![0, 1],
+            leaf_weights: vec![1.0, 1.0],
+            weights_positive: true,
+            leaves_dense: false,
+            leaves_by_output: false,
+            single_entries: Some(vec![(0, 0.0), (0, 1.0), (1, 1.0)]),
+            n_outputs: 2,
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The walks: which loops an ensemble takes (a copy per comparison mode and leaf layout
+//! for the common cases), batches walked in blocks of feature-major row groups one tree
+//! at a time, and single rows (and a batch's tail) walked through groups of trees.
+
+use super::accumulate::{Accumulate, Aggregate, Scores, Sum, SumRows, SumSingle, Tracked};
+use super::compare::{Compare, Fixed, Mode, PerNode};
+use super::layout::Trees;
+use super::LANES;
+
+/// Input values (floats) of the rows walked through one tree before the next tree:
+/// 128 KiB, which stays in a core's L2 cache. Large trees do not fit in cache, so the
+/// more rows share each pass over a tree the better, up to what the cache holds (see
+/// BENCHMARKS.md, "2026-11-27: the first kernel"); small trees do not care.
+const BLOCK_VALUES: usize = 32 * 1024;
+/// At most this many rows per block, however few features they have.
+const MAX_BLOCK_ROWS: usize = 4096;
+
+impl Trees {
+    /// Aggregates the leaves reached by each row of `input` (row-major, `width` columns,
+    /// `width >= n_features_used`).
+    pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {
+        let sums = matches!(aggregate, Aggregate::Sum | Aggregate::Average);
+        let untracked = sums && (self.weights_positive || self.leaves_dense);
+        let (i, w) = (input, width);
+        // The common cases get a copy of the loops per mode, with the comparison and the
+        // add inlined; everything else takes the general walk.
+        let fixed = if untracked && !self.any_nan_true {
+            self.uniform
+        } else {
+            None
+        };
+        let mut scores = match (fixed, &self.single_entries) {
+            (Some(mode), Some(single)) => self.scores_fixed(mode, SumSingle(single), i, w),
+            (Some(mode), None) if self.leaves_by_output => self.scores_fixed(mode, SumRows, i, w),
+            (Some(mode), None) => self.scores_fixed(mode, Sum, i, w),
+            (None, _) if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
+            (None, _) => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
+        };
+        if untracked {
+            for (present, value) in scores.present.iter_mut().zip(&scores.values) {
+                *present = self.leaves_dense || *value != 0.0;
+            }
+        }
+        scores
+    }
+
+    /// [`Self::scores_with`] monomorphised for `mode`.
+    fn scores_fixed<A: Accumulate>(&self, mode: Mode, a: A, i: &[f32], w: usize) -> Scores {
+        match mode {
+            Mode::Leq => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, a, i, w),
+            Mode::Lt => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, a, i, w),
+            Mode::Gte => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, a, i, w),
+            Mode::Gt => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, a, i, w),
+            Mode::Eq => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, a, i, w),
+            Mode::Neq => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, a, i, w),
+        }
+    }
+
+    fn scores_with<C: Compare, A: Accumulate>(
+        &self,
+        compare: C,
+        accumulate: A,
+        input: &[f32],
+        width: usize,
+    ) -> Scores {
+        // The walks read only the first `columns` values of a row, and trust them there.
+        let columns = self.nodes.columns();
+        assert!(
+            width >= columns,
+            "rows of {width} values, the trees read {columns}"
+        );
+        let rows = input.len() / width;
+        let outputs = self.n_outputs;
+        let mut scores = Scores {
+            values: vec![0.0; rows * outputs],
+            present: vec![false; rows * outputs],
+        };
+        // Per tree (plus one slot for padding lanes), the leaf the current row reached.
+        let mut leaves = vec![0u32; self.roots.len() + 1];
+        let mut one_by_one = |scores: &mut Scores, first: usize| {
+            for (row, features) in input.chunks_exact(width).enumerate().skip(first) {
+                self.row_through_groups(compare, &features[..columns], &mut leaves);
+                // In tree order, so sums round as a tree-by-tree evaluation does.
+                accumulate.add_row(self, scores, row * outputs, &leaves[..self.roots.len()]);
+            }
+        };
+        let groups = rows / LANES;
+        if groups == 0 {
+            one_by_one(&mut scores, 0);
+            return scores;
+        }
+        // Each group of LANES rows copied feature-major (feature f of lane l at
+        // `f * LANES + l`): one base address serves every lane, where row-major rows
+        // would need a register per lane.
+        let group_values = columns * LANES;
+        let mut lanes = Vec::with_capacity(groups * group_values);
+        for group in input.chunks_exact(LANES * width).take(groups) {
+            for feature in 0..columns {
+                lanes.extend((0..LANES).map(|lane| group[lane * width + feature]));
+            }
+        }
+        let block = (BLOCK_VALUES / group_values).clamp(1, MAX_BLOCK_ROWS / LANES);
+        for first in (0..groups).step_by(block) {
+            let last = (first + block).min(groups);
+            for (tree, (&root, &depth)) in self.roots.iter().zip(&self.depths).enumerate() {
+                let small = self.small_trees.tree(tree);
+                for group in first..last {
+                    let values = &lanes[group * group_values..(group + 1) * group_values];
+                    let leaves = match small {
+                        Some(small) => self.small_trees.rows_through(compare, small, values),
+                        None => self.rows_through_tree(compare, root, depth, values),
+                    };
+                    for (lane, leaf) in leaves.into_iter().enumerate() {
+                        let row = group * LANES + lane;
+                        accumulate.add_leaf(self, &mut scores, row * outputs, leaf);
+                    }
+                }
+            }
+        }
+        one_by_one(&mut scores, groups * LANES);
+        scores
+    }
+
+    /// The leaves the [`LANES`] rows of `values` (a feature-major group) reach in the
+    /// tree at `root`, walked in lock-step: one walk is a chain of dependent loads, and
+    /// interleaving independent chains lets the CPU overlap their latencies.
+    #[inline(always)]
+    fn rows_through_tree<C: Compare>(
+        &self,
+        compare: C,
+        root: u32,
+        depth: u32,
+        values: &[f32],
+    ) -> [u32; LANES] {
+        assert!(values.len() >= self.nodes.columns() * LANES);
+        let mut at = [self.nodes.check(root); LANES];
+        for _ in 0..depth {
+            for (lane, at) in at.iter_mut().enumerate() {
+                // SAFETY: `at` starts at a checked root and only takes values `step`
+                // returns; `values` holds `columns * LANES` values (asserted above).
+                *at = unsafe { self.nodes.step(compare, *at, values, LANES, lane) };
+            }
+        }
+        at
+    }
+
+    /// Puts in `leaves[tree]` the leaf one row (its first `columns` values) reaches in
+    /// each tree, walking the trees of a group in lock-step.
+    #[inline(always)]
+    fn row_through_groups<C: Compare>(&self, compare: C, features: &[f32], leaves: &mut [u32]) {
+        assert!(features.len() >= self.nodes.columns());
+        for group in self.small_trees.groups() {
+            let reached = self.small_trees.row_through_group(compare, group, features);
+            for (&tree, leaf) in group.trees.iter().zip(reached) {
+                leaves[tree as usize] = leaf;
+            }
+        }
+        for group in &self.tree_groups {
+            let mut at = group.roots.map(|root| self.nodes.check(root));
+            for _ in 0..group.depth {
+                for at in at.iter_mut() {
+                    // SAFETY: `at` starts at a checked root and only takes values `step`
+                    // returns; `features` holds `columns` values (asserted above).
+                    *at = unsafe { self.nodes.step(compare, *at, features, 1, 0) };
+                }
+            }
+            for (&tree, leaf) in group.trees.iter().zip(at) {
+                leaves[tree as usize] = leaf;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::stump;
+    use super::*;
+
+    #[test]
+    fn a_root_outside_the_nodes_panics_instead_of_reading_past_them() {
+        // Only the walks read roots.
+        let mut trees = stump(false, false);
+        trees.roots = vec![7];
+        let walk = std::panic::catch_unwind(|| trees.scores(&[0.0; 3 * 8], 3, Aggregate::Sum));
+        assert!(walk.is_err());
+    }
+
+    #[test]
+    fn rows_narrower_than_the_columns_read_panic_instead_of_reading_past_them() {
+        for small in [false, true] {
+            let trees = stump(false, small);
+            for rows in [1, 8] {
+                let input = vec![0.0; 2 * rows];
+                let walk = std::panic::catch_unwind(|| trees.scores(&input, 2, Aggregate::Sum));
+                assert!(walk.is_err(), "{rows} rows of 2 values, feature 2 read");
+            }
+        }
+    }
+
+    /// Every path of `scores_with` (one row, groups of LANES rows with a tail, several
+    /// blocks) reads each row's own values: row r gets output 1 exactly when its
+    /// feature 2 is <= 0.5, or NaN with the missing-value flag.
+    #[test]
+    fn each_row_of_every_path_reads_its_own_values() {
+        for (nan_true, small) in [(false, false), (true, false), (false, true), (true, true)] {
+            let trees = stump(nan_true, small);
+            for rows in [1, 7, 8, 9, 23, 5000] {
+                let width = 4;
+                let input: Vec<f32> = (0..rows * width)
+                    .map(|i| match (i / width % 3, i % width) {
+                        (_, c) if c != 2 => 9.0,
+                        (0, _) => 0.25,
+                        (1, _) => 0.75,
+                        _ => f32::NAN,
+                    })
+                    .collect();
+                let scores = trees.scores(&input, width, Aggregate::Sum);
+                for (row, features) in input.chunks(width).enumerate() {
+                    let x = features[2];
+                    let goes_true = x <= 0.5 || (nan_true && x.is_nan());
+                    let want = if goes_true { [0.0, 1.0] } else { [1.0, 0.0] };
+                    assert_eq!(
+                        scores.values[row * 2..row * 2 + 2],
+                        want,
+                        "row {row}/{rows}"
+                    );
+                }
+            }
+        }
+    }
+}
