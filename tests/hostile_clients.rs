@@ -1,16 +1,19 @@
 //! The input policy and resource limits against a real server, in every protocol: too
-//! many rows or bytes (413), missing values, NaN tokens and deep JSON (400), too many
-//! requests at once (503 + Retry-After), and slow clients (cut off, or 408).
+//! many rows or bytes (413), missing values (passed to a tree ensemble, 400 from a
+//! linear model), NaN tokens and deep JSON (400), too many requests at once (503 +
+//! Retry-After), and slow clients (cut off, or 408).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use converter::onnx::{self, floats, int, ints, string};
 use function::limits::Limits;
 use harness::client::{bodiless, post_json, post_with, send, Reply};
 use harness::raw::read_until_closed;
 use harness::server::TestServer;
 use harness::TIMEOUT;
 use hyper::{Method, StatusCode};
+use model::Model;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -90,9 +93,55 @@ async fn every_protocol_takes_a_valid_row_and_refuses_more_rows_than_the_limit()
     server.stop().await;
 }
 
+/// A multinomial logistic regression on Iris' four features (weights by hand): a model
+/// whose answer to a missing value would itself be undefined.
+fn linear_model() -> Model {
+    let coefficients = vec![
+        0.4, 1.4, -2.2, -1.0, // setosa
+        0.4, -1.6, 0.6, -1.4, // versicolor
+        -0.8, 0.2, 1.6, 2.4, // virginica
+    ];
+    let classifier = onnx::ml_node(
+        "LinearClassifier",
+        vec![
+            ints("classlabels_ints", vec![0, 1, 2]),
+            floats("coefficients", coefficients),
+            floats("intercepts", vec![0.3, 1.0, -1.3]),
+            int("multi_class", 1),
+            string("post_transform", "SOFTMAX"),
+        ],
+    );
+    let info = onnx::ModelInfo {
+        string_labels: false,
+        feature_names: ["a", "b", "c", "d"].map(String::from).to_vec(),
+        class_names: ["setosa", "versicolor", "virginica"]
+            .map(String::from)
+            .to_vec(),
+        model_type: "logistic_regression",
+        description: "by hand".into(),
+    };
+    let bytes = onnx::encode(&onnx::classifier_model(vec![classifier], &info));
+    Model::from_bytes(&bytes).unwrap()
+}
+
 #[tokio::test]
-async fn missing_values_and_nan_tokens_get_400_in_every_protocol() {
+async fn missing_values_reach_a_tree_ensemble_in_every_protocol() {
     let server = TestServer::bundled().await;
+    for (protocol, reply) in post_everywhere(&server, &["[5.1,null,1.4,0.2]".into()]).await {
+        assert_eq!(reply.status, StatusCode::OK, "{protocol}: {}", reply.text());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn missing_values_get_400_from_a_linear_model_and_nan_tokens_from_any() {
+    let server = TestServer::start(linear_model()).await;
+    assert_eq!(
+        post_everywhere(&server, &[row_text(&ROW)]).await[0]
+            .1
+            .status,
+        StatusCode::OK
+    );
     for (protocol, reply) in post_everywhere(&server, &["[5.1,null,1.4,0.2]".into()]).await {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{protocol}");
         assert!(

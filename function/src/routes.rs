@@ -113,7 +113,7 @@ pub static ROUTES: [Route; Endpoint::Unmatched as usize] = [
         label: "/predict",
         protocol: "predict",
         predicts: true,
-        summary: r#"The tutorial's contract: {"input":[...features]} or {"input":[[...],[...]]}; ?probabilities=true adds class probabilities"#,
+        summary: r#"The tutorial's contract: {"input":[...features]} or {"input":[[...],[...]]}, or records {"input":[{"column":value,...}]}; ?probabilities=true adds class probabilities"#,
     },
     Route {
         endpoint: Endpoint::Live,

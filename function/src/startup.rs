@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use model::{Batch, Model, Task, BUNDLED_MODEL};
+use model::{Model, Task, BUNDLED_MODEL};
 
 use crate::config::{Config, ModelSource};
 use crate::runtime::CpuBudget;
@@ -67,17 +67,17 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
     served
 }
 
-/// Loads the model and predicts one row of zeros, so the first request finds its code
-/// paged in (a third of its cold cost), and a model that cannot answer is refused here
-/// rather than served to fail every request.
+/// Loads the model and predicts one row (zeros, or for an input an encoder reads the
+/// first category it knows: [`model::ModelInfo::example_row`]), so the first request
+/// finds its code paged in (a third of its cold cost), and a model that cannot answer
+/// is refused here rather than served to fail every request.
 fn load_and_warm_up(source: &ModelSource) -> anyhow::Result<Model> {
     let model = match source {
         ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL)?,
         ModelSource::Path(path) => Model::from_path(path)?,
     };
-    let width = model.n_features();
     model
-        .predict(&Batch::new(vec![0.0; width], width))
+        .predict(&model.info().example_row())
         .context("the model failed on its first row (all zeros)")?;
     Ok(model)
 }
@@ -107,7 +107,8 @@ fn log_serving(
         },
         operator = %info.operator,
         producer = %info.producer,
-        features = info.n_features,
+        inputs = info.inputs.len(),
+        features = info.n_features(),
         classes,
         trees = model.ensemble_size().map(|s| s.trees),
         load_ms = load_time.as_secs_f64() * 1e3,
@@ -138,6 +139,7 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::Batch;
     use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto, TensorProto};
 
     /// The bundled forest reading only the batch's second row: it loads (the batch size

@@ -191,7 +191,7 @@ fn menu(addr: SocketAddr) -> Vec<Exchange> {
             "POST",
             "/predict",
             "application/json",
-            r#"{"input":[1,null,3,4]}"#,
+            r#"{"input":[1,true,3,4]}"#,
             400,
         ),
         ("POST", "/predict", "application/json", &deep, 400),

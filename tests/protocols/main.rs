@@ -4,15 +4,18 @@
 //! module each:
 //!
 //! - `open_inference`: V2's datatypes, binary tensors, and model metadata.
+//! - `named_columns`: rows as records, for a model of several inputs and for a single
+//!   input by its feature names, alike in every protocol.
 //! - `refusals`: malformed requests get a 4xx and `{"error": "..."}`, and the document
 //!   lists every status a route answered.
 //! - `openapi`: the document lists every route.
 
+mod named_columns;
 mod open_inference;
 mod openapi;
 mod refusals;
 
-use harness::client::{post_json, post_with, send};
+use harness::client::{post_json, post_with, send, Reply};
 use harness::server::{TestServer, MODEL_NAME};
 use serde_json::{json, Value};
 
@@ -41,6 +44,23 @@ async fn reference(server: &TestServer, rows: &Value) -> (Value, Value) {
         answer["prediction"].clone(),
         answer["probabilities"].clone(),
     )
+}
+
+/// The reply to a V2 inference request in Triton's binary extension: the JSON
+/// `header`, then `data`.
+async fn infer_binary(server: &TestServer, header: &Value, data: &[u8]) -> Reply {
+    let header = header.to_string();
+    let length = header.len().to_string();
+    let request = post_with(
+        server.addr,
+        &format!("/v2/models/{NAME}/infer"),
+        &[
+            ("content-type", "application/octet-stream"),
+            ("inference-header-content-length", &length),
+        ],
+        [header.as_bytes(), data].concat(),
+    );
+    send(server.addr, request).await
 }
 
 /// Flattens `[[a, b], [c, d]]` to `[a, b, c, d]`.

@@ -2,12 +2,12 @@
 //! its batch dimension, picked outputs, the binary tensor extension; and the model
 //! metadata V2 and KServe V1 describe.
 
-use harness::client::{bodiless, post_json, post_with, send};
+use harness::client::{bodiless, post_json, send};
 use harness::server::TestServer;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use crate::{flat, reference, NAME, ROWS};
+use crate::{flat, infer_binary, reference, NAME, ROWS};
 
 #[tokio::test]
 async fn v2_integer_datatypes_and_a_single_row_shape_match_predict() {
@@ -51,24 +51,10 @@ async fn v2_binary_tensor_extension_matches_json_data() {
         .flatten()
         .flat_map(|v| (*v as f32).to_le_bytes())
         .collect();
-    let header =
-        json!({ "inputs": [{ "name": "input", "shape": [ROWS.len(), 4], "datatype": "FP32",
+    let header = json!({ "inputs": [{ "name": "input", "shape": [ROWS.len(), 4], "datatype": "FP32",
                                       "parameters": { "binary_data_size": bytes.len() } }],
-                         "outputs": [{ "name": "label", "parameters": { "binary_data": true } }] })
-        .to_string();
-    let mut body = header.clone().into_bytes();
-    body.extend_from_slice(&bytes);
-    let length = header.len().to_string();
-    let request = post_with(
-        server.addr,
-        &format!("/v2/models/{NAME}/infer"),
-        &[
-            ("content-type", "application/octet-stream"),
-            ("inference-header-content-length", &length),
-        ],
-        body,
-    );
-    let v2 = send(server.addr, request).await.ok_json();
+                         "outputs": [{ "name": "label", "parameters": { "binary_data": true } }] });
+    let v2 = infer_binary(&server, &header, &bytes).await.ok_json();
     assert_eq!(v2["outputs"][0]["data"], labels);
     server.stop().await;
 }

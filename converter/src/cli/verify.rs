@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use model::{Batch, Labels, Model, Predicted, Task};
+use model::{Batch, ElementType, Labels, Model, Predicted, Task};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns};
@@ -66,6 +66,15 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             info.operator
         );
     };
+    let Some(input) = info.positional().filter(|i| i.element == ElementType::F32) else {
+        let names: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
+        anyhow::bail!(
+            "{} takes the inputs {names:?}; verify reads numeric CSV columns into one float \
+             input",
+            args.model.display()
+        );
+    };
+    let width = input.width;
     let features = args.features.clone().or_else(|| info.feature_names.clone());
     let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
     let progress = Progress::new("reading", size, size);
@@ -78,13 +87,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
         &progress,
     )?;
     progress.finish();
-    if raw.records.ncols() != info.n_features {
+    if raw.records.ncols() != width {
         anyhow::bail!(
             "{} has {} feature columns ({}), the model takes {}; choose them with --features",
             args.data.display(),
             raw.records.ncols(),
             raw.feature_names.join(", "),
-            info.n_features
+            width
         );
     }
 
@@ -120,7 +129,6 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
         .collect();
 
     let mut predicted = Vec::with_capacity(raw.targets.len());
-    let width = info.n_features;
     let values = raw
         .records
         .as_slice()

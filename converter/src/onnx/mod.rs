@@ -190,7 +190,7 @@ pub fn int(name: &str, value: i64) -> AttributeProto {
 }
 
 /// A tensor value description; `None` dimensions are the symbolic batch size.
-fn tensor_info(name: &str, elem_type: DataType, dims: &[Option<i64>]) -> ValueInfoProto {
+pub fn tensor_info(name: &str, elem_type: DataType, dims: &[Option<i64>]) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| tensor_shape_proto::Dimension {

@@ -4,11 +4,14 @@
 //! (with the same op for its tree ensembles). Protocols hand it a [`Batch`]; it never
 //! sees JSON.
 //!
-//! - `batch`: [`Batch`], the rows a prediction takes.
+//! - `batch`: [`Batch`], the rows a prediction takes: a [`Column`] of [`Values`] per
+//!   graph input.
 //! - `prediction`: [`Prediction`], [`Predicted`] and [`Labels`], what it answers.
-//! - `info`: [`ModelInfo`] and [`Task`], what the file says about the model.
+//! - `info`: [`ModelInfo`], [`InputInfo`], [`Field`] and [`Task`], what the file says
+//!   about the model: its inputs, the named columns of a row, its outputs.
 //! - `error`: [`LoadError`] and [`PredictError`].
-//! - `load`: the load sequence: decode, describe, validate, pick a runner.
+//! - `load`: the load sequence: decode, rewrite what tract cannot load (ZipMap),
+//!   describe, validate, pick a runner.
 //! - `runner`: what predicts: the tree-ensemble op called directly, or tract's plan.
 //! - [`tree_ensemble`]: our TreeEnsembleClassifier / TreeEnsembleRegressor: the one
 //!   reader of their attributes, the tree kernel, and the op tract runs.
@@ -24,9 +27,9 @@ mod prediction;
 mod runner;
 pub mod tree_ensemble;
 
-pub use batch::Batch;
+pub use batch::{Batch, Column, Values};
 pub use error::{LoadError, PredictError};
-pub use info::{ModelInfo, Task};
+pub use info::{ElementType, Field, InputInfo, ModelInfo, Task};
 pub use prediction::{Labels, Predicted, Prediction};
 pub use runner::onnx_loader;
 pub use tree_ensemble::EnsembleSize;
@@ -100,9 +103,9 @@ impl Model {
         self.ensemble_size
     }
 
-    /// Number of features each row must have.
+    /// Values each row must have, over every input ([`ModelInfo::n_features`]).
     pub fn n_features(&self) -> usize {
-        self.info.n_features
+        self.info.n_features()
     }
 
     /// Work per row in tree-rows: the number of trees of a tree ensemble, 1 for a linear
@@ -113,8 +116,15 @@ impl Model {
         self.ensemble_size.map_or(1, |size| size.trees.max(1))
     }
 
-    /// Predicts every row of `batch`.
+    /// Predicts every row of `batch`, which must have one column per input, of the
+    /// input's element type and width (an error otherwise: protocols build batches that
+    /// fit, so a misfit is the caller's bug, not the client's).
     pub fn predict(&self, batch: &Batch) -> Result<Prediction, PredictError> {
+        if let Some(misfit) = self.info.misfit(batch) {
+            return Err(PredictError::from(tract_onnx::prelude::TractError::msg(
+                misfit,
+            )));
+        }
         self.runner.predict(batch, &self.info)
     }
 }

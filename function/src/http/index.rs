@@ -7,6 +7,7 @@ use hyper::{Response, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::json_response;
+use crate::protocol::open_inference::input_metadata;
 use crate::routes::{Methods, ROUTES};
 use crate::state::App;
 
@@ -18,10 +19,11 @@ pub fn summary(app: &App) -> Response<Full<Bytes>> {
         "model": {
             "operator": info.operator,
             "producer": info.producer,
-            "features": info.n_features,
+            "inputs": input_metadata(info),
+            "features": info.n_features(),
             "feature_names": info.feature_names,
             "class_names": info.class_names,
-            "missing_values": info.handles_missing,
+            "missing_values": info.handles_missing(),
         },
         "version": app.model_version,
         "routes": routes(),

@@ -45,8 +45,8 @@ pub(super) fn register(
     gauge(
         registry,
         "model_features",
-        "Features per row the model takes",
-        info.n_features as i64,
+        "Values per row the model takes, over every input",
+        info.n_features() as i64,
     );
     if let Task::Classifier { labels } = &info.task {
         gauge(

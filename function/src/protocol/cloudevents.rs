@@ -1,7 +1,8 @@
 //! CloudEvents 1.0 over HTTP (`POST /`), as Knative Eventing delivers them: binary mode
 //! (`ce-*` headers, the body is the data) and structured mode (`Content-Type:
 //! application/cloudevents+json`, the event is the body). The data is a `/predict`
-//! request, `{"input": [...]}`, of any event type (a Trigger has already chosen it).
+//! request, `{"input": [...]}` (rows of values or records), of any event type (a Trigger
+//! has already chosen it).
 //!
 //! The reply is an event in the same mode whose data is the `/predict?probabilities=true`
 //! answer, with type [`RESPONSE_TYPE`], source `/models/{name}`, a new id, and the

@@ -1,6 +1,7 @@
 //! The fast path for the commonest body, `{"input": [f1, ...]}` or
-//! `{"input": [[f1, ...], ...]}`: numbers go straight from the JSON text into the batch's
-//! `Vec<f32>`, with no `serde_json::Value` tree (one allocation per number and per row).
+//! `{"input": [[f1, ...], ...]}` for a model of one float input: numbers go straight from
+//! the JSON text into the batch's `Vec<f32>`, with no `serde_json::Value` tree (one
+//! allocation per number and per row). Records and other models take the general path.
 //!
 //! It only ever says "this is the batch" or "not for me". Anything unusual (a wrong
 //! width, a string, a missing value the model cannot take, an unknown field) returns
@@ -12,20 +13,25 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use model::{Batch, ModelInfo};
+use model::{Batch, ElementType, ModelInfo};
 
 use super::rows::feature;
 
-/// The batch in `body` if it is `{"<field>": row}` or `{"<field>": [row, ...]}` with
-/// at most `max_rows` rows, each as wide as the model's input and every value a feature
-/// the model takes; `None` for anything else.
+/// The batch in `body` if the model has one float input and `body` is
+/// `{"<field>": row}` or `{"<field>": [row, ...]}` with at most `max_rows` rows, each as
+/// wide as the input and every value a feature the input takes; `None` for anything
+/// else.
 pub fn decode(body: &[u8], field: &str, info: &ModelInfo, max_rows: usize) -> Option<Batch> {
+    let input = info
+        .positional()
+        .filter(|i| i.element == ElementType::F32)?;
     let mut values = Vec::new();
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     Body {
         field,
         rows: Rows {
-            info,
+            width: input.width,
+            missing_ok: input.takes_missing,
             max_rows,
             values: &mut values,
         },
@@ -33,7 +39,7 @@ pub fn decode(body: &[u8], field: &str, info: &ModelInfo, max_rows: usize) -> Op
     .deserialize(&mut deserializer)
     .ok()?;
     deserializer.end().ok()?;
-    Some(Batch::new(values, info.n_features))
+    Some(Batch::new(values, input.width))
 }
 
 /// Refuses, for the slow path to explain. The message is never shown.
@@ -94,7 +100,8 @@ impl<'de> Visitor<'de> for Key<'_> {
 
 /// The value of the field: one row of numbers, or a non-empty list of rows.
 struct Rows<'a> {
-    info: &'a ModelInfo,
+    width: usize,
+    missing_ok: bool,
     max_rows: usize,
     values: &'a mut Vec<f32>,
 }
@@ -112,8 +119,7 @@ impl<'de> Visitor<'de> for Rows<'_> {
         f.write_str("a row or a list of rows")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
-        let width = self.info.n_features;
-        let missing_ok = self.info.handles_missing;
+        let (width, missing_ok) = (self.width, self.missing_ok);
         let mut shape = Shape::Unknown;
         let mut rows = 0usize;
         loop {

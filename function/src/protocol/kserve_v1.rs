@@ -1,7 +1,8 @@
 //! KServe's V1 data plane: `GET /v1/models` lists the one served model,
 //! `GET /v1/models/{name}` says whether it is ready, and
-//! `POST /v1/models/{name}:predict` answers `{"instances": [[...], ...]}` with
-//! `{"predictions": [...]}`, one class label (or regression value) per instance.
+//! `POST /v1/models/{name}:predict` answers `{"instances": [[...], ...]}` (or instances
+//! as records, `[{"column": value, ...}, ...]`) with `{"predictions": [...]}`, one class
+//! label (or regression value) per instance.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -18,7 +19,8 @@ use crate::state::App;
 use model::{Batch, ModelInfo, Predicted};
 
 /// The accepted request shape, quoted in errors.
-const SHAPE: &str = r#"{"instances": [[f1, f2, ...], ...]}"#;
+const SHAPE: &str =
+    r#"{"instances": [[f1, f2, ...], ...]} or {"instances": [{"column": value, ...}, ...]}"#;
 
 /// `GET /v1/models`: `{"models": [name]}`.
 pub fn list(app: &App) -> Response<Full<Bytes>> {
@@ -44,8 +46,9 @@ pub async fn predict(
     Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
 }
 
-/// Decodes `{"instances": [[...], ...]}` of at most `max_rows` rows. Unknown fields are
-/// refused, as `/predict` does: a misspelt `instance` should not be silently ignored.
+/// Decodes `{"instances": [...]}` of at most `max_rows` rows, arrays or records. Unknown
+/// fields are refused, as `/predict` does: a misspelt `instance` should not be silently
+/// ignored.
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
     let value: Value =
@@ -117,6 +120,21 @@ mod tests {
         assert!(error(r#"{"instances":[[1,null]]}"#).contains("missing value"));
         let three = decode(br#"{"instances":[[1,2],[1,2],[1,2]]}"#, &info(), 2);
         assert!(matches!(three, Err(ApiError::TooManyRows { rows: 3, .. })));
+    }
+
+    #[test]
+    fn decodes_instances_as_records_by_input_name() {
+        let records = decode(
+            br#"{"instances":[{"input":[1,2]},{"input":[3,4.5]}]}"#,
+            &info(),
+            2,
+        );
+        assert_eq!(records.unwrap(), Batch::new(vec![1.0, 2.0, 3.0, 4.5], 2));
+        let message = error(r#"{"instances":[{"input":[1,2]},{"inputs":[1,2]}]}"#);
+        assert!(
+            message.contains("`instances[1]` has no column \"input\""),
+            "{message}"
+        );
     }
 
     #[test]

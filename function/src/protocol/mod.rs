@@ -6,8 +6,9 @@
 //! - [`kserve_v1`]: KServe V1 (`/v1/models/...`).
 //! - [`open_inference`]: Open Inference Protocol V2 REST (`/v2/...`).
 //! - [`cloudevents`]: CloudEvents over HTTP (`POST /`), binary and structured mode.
-//! - [`json`], [`rows`]: what they share: JSON parsing with clear errors, rows of
-//!   features checked against the model.
+//! - [`json`], [`rows`], [`records`]: what they share: JSON parsing with clear errors,
+//!   rows of values checked against the model's inputs, sent as arrays (a model of one
+//!   numeric input) or as records of named columns.
 //! - `fast_rows`: `/predict`'s and CloudEvents' rows decoded without a JSON tree.
 
 pub mod cloudevents;
@@ -16,4 +17,5 @@ pub mod json;
 pub mod kserve_v1;
 pub mod open_inference;
 pub mod predict;
+pub mod records;
 pub mod rows;

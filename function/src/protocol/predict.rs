@@ -1,7 +1,8 @@
 //! The tutorial's contract: `POST /predict` with `{"input":[5.1,3.5,1.4,0.2]}` answers
-//! `{"prediction":[0]}`; `{"input":[[...],[...]]}` answers one prediction per row; the
-//! query `?probabilities=true` adds `"probabilities":[[...]]` (one row per input row,
-//! one column per class, in the order of the model's class labels).
+//! `{"prediction":[0]}`; `{"input":[[...],[...]]}` answers one prediction per row, and so
+//! do records, `{"input":[{"island":"Dream","bill_length":39.1},...]}` (a single record
+//! is one row); the query `?probabilities=true` adds `"probabilities":[[...]]` (one row
+//! per input row, one column per class, in the order of the model's class labels).
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -10,15 +11,16 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use super::json::parse_json;
-use super::rows::{decode_rows, push_row};
+use super::records;
+use super::rows::{decode_rows, positional, push_row};
 use crate::body::read_json_body;
 use crate::error::{json_response, ApiError};
 use crate::infer;
 use crate::state::App;
-use model::{Batch, ModelInfo, Predicted, Prediction};
+use model::{Batch, Column, ModelInfo, Predicted, Prediction, Values};
 
 /// The accepted request shapes, quoted in errors.
-const SHAPES: &str = r#"{"input": [f1, f2, ...]} or {"input": [[f1, f2, ...], ...]}"#;
+const SHAPES: &str = r#"{"input": [f1, f2, ...]}, {"input": [[f1, f2, ...], ...]} or {"input": [{"column": value, ...}, ...]}"#;
 
 /// Handles `POST /predict`.
 pub async fn handle(
@@ -55,8 +57,9 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(wanted)
 }
 
-/// Decodes a request body into a batch as wide as the model's input, of at most
-/// `max_rows` rows.
+/// Decodes a request body into a batch for the model's inputs, of at most `max_rows`
+/// rows: rows of numbers of a single float input straight from the text (the common
+/// request, see `fast_rows`), anything else through a JSON tree.
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     match super::fast_rows::decode(body, "input", info, max_rows) {
         Some(batch) => Ok(batch),
@@ -85,17 +88,28 @@ pub fn decode_value(value: Value, info: &ModelInfo, max_rows: usize) -> Result<B
             "unknown field `{unknown}`; the only field is `input`: {SHAPES}"
         )));
     }
-    let Value::Array(items) = input else {
-        return Err(bad(format!("`input` must be an array: {SHAPES}")));
+    let items = match input {
+        Value::Array(items) => items,
+        // One record: {"input": {"island": "Dream", ...}}
+        Value::Object(record) => return records::decode_one(&record, "input", info),
+        _ => {
+            return Err(bad(format!(
+                "`input` must be an array of rows or a record: {SHAPES}"
+            )))
+        }
     };
     if items.is_empty() {
         return Err(bad("`input` is empty; send at least one row".into()));
     }
-    if items.iter().all(|item| !item.is_array()) {
-        // One row: {"input": [f1, f2, ...]}
-        let mut values = Vec::with_capacity(info.n_features);
-        push_row(&mut values, &items, "input", info)?;
-        return Ok(Batch::new(values, info.n_features));
+    if items
+        .iter()
+        .all(|item| !item.is_array() && !item.is_object())
+    {
+        // One row of values: {"input": [f1, f2, ...]}
+        let input = positional(info, "input")?;
+        let mut values = Values::with_capacity(input.element, input.width);
+        push_row(&mut values, &items, "input", info, input)?;
+        return Ok(Batch::from_columns(1, [Column::new(values, input.width)]));
     }
     decode_rows(&items, "input", info, max_rows)
 }
@@ -140,21 +154,22 @@ pub fn probability_rows(prediction: &Prediction) -> Option<Vec<&[f32]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::{Labels, Task};
+    use model::{InputInfo, Labels};
 
+    /// Iris as a model refusing missing values (a linear one would).
     fn iris_info() -> ModelInfo {
         ModelInfo {
-            n_features: 4,
-            input_name: "input".into(),
-            output_names: vec!["label".into(), "probabilities".into()],
-            task: Task::Classifier {
-                labels: Labels::Int(vec![0, 1, 2]),
-            },
+            inputs: vec![InputInfo::float("input", 4, false)],
             feature_names: Some(vec!["a".into(), "b".into(), "c".into(), "d".into()]),
-            class_names: None,
-            operator: "TreeEnsembleClassifier".into(),
-            producer: String::new(),
-            handles_missing: false,
+            ..ModelInfo::for_tests(Labels::Int(vec![0, 1, 2]), &["label", "probabilities"])
+        }
+    }
+
+    /// The same model taking missing values (a tree ensemble does).
+    fn takes_missing() -> ModelInfo {
+        ModelInfo {
+            inputs: vec![InputInfo::float("input", 4, true)],
+            ..iris_info()
         }
     }
 
@@ -165,15 +180,12 @@ mod tests {
         }
     }
 
-    /// Every body either takes the fast path to the batch the general path builds, or
-    /// is left to the general path, which refuses it (so its message is the one sent).
-    /// (A duplicated `input` key is also left to the general path, which takes the last.)
+    /// Every body of rows of numbers either takes the fast path to the batch the general
+    /// path builds, or is left to the general path, which refuses it (so its message is
+    /// the one sent). (A duplicated `input` key is also left to the general path, which
+    /// takes the last; so are records, see `records_by_feature_name_...`.)
     #[test]
     fn the_fast_path_builds_what_the_general_path_does_or_steps_aside() {
-        let takes_missing = ModelInfo {
-            handles_missing: true,
-            ..iris_info()
-        };
         let valid = [
             r#"{"input":[5.1,3.5,1.4,0.2]}"#,
             r#" { "input" : [ 1 , -2 , 3e-2 , 18446744073709551615 ] } "#,
@@ -207,7 +219,7 @@ mod tests {
             r#"{"input":[1,2,3,NaN]}"#,
             "",
         ];
-        for info in [iris_info(), takes_missing] {
+        for info in [iris_info(), takes_missing()] {
             for body in valid.iter().chain(&invalid) {
                 let general = decode_explained(body.as_bytes(), &info, 3);
                 match super::super::fast_rows::decode(body.as_bytes(), "input", &info, 3) {
@@ -231,11 +243,7 @@ mod tests {
         // null is a feature only for a model that takes missing values.
         let body = br#"{"input":[[1,2,3,null],[null,2,3,4]]}"#;
         assert!(super::super::fast_rows::decode(body, "input", &iris_info(), 3).is_none());
-        let info = ModelInfo {
-            handles_missing: true,
-            ..iris_info()
-        };
-        let batch = super::super::fast_rows::decode(body, "input", &info, 3).unwrap();
+        let batch = super::super::fast_rows::decode(body, "input", &takes_missing(), 3).unwrap();
         assert_eq!(batch.rows(), 2);
     }
 
@@ -295,10 +303,7 @@ mod tests {
             "{message}"
         );
         assert!(error(r#"{"input":[1,NaN,3,4]}"#).contains("NaN or Infinity"));
-        let info = ModelInfo {
-            handles_missing: true,
-            ..iris_info()
-        };
+        let info = takes_missing();
         let batch = decode(br#"{"input":[[1,null,3,4]]}"#, &info, 3).unwrap();
         assert_eq!(batch.rows(), 1);
         assert!(decode(br#"{"input":[[1,1e39,3,4]]}"#, &info, 3).is_err());
@@ -319,7 +324,31 @@ mod tests {
         assert!(error(r#"{"input":[[1,2,3,4],5]}"#).contains("`input[1]` is 5, not a row"));
         assert!(error(r#"{"input":[[1,2,3,4],5]}"#).contains("not a row of 4 numbers"));
         assert!(error(r#"[1,2,3,4]"#).contains("must be a JSON object"));
-        assert!(error(r#"{"input":{"a":1}}"#).contains("must be an array"));
+        assert!(error(r#"{"input":"a"}"#).contains("must be an array of rows or a record"));
+    }
+
+    #[test]
+    fn records_by_feature_name_give_the_positional_batch() {
+        let record = br#"{"input":[{"a":1,"b":2,"c":3,"d":4}]}"#;
+        assert!(super::super::fast_rows::decode(record, "input", &iris_info(), 3).is_none());
+        let positional = decode(br#"{"input":[[1,2,3,4],[5,6,7,8]]}"#, &iris_info(), 3);
+        let records = br#"{"input":[{"d":4,"c":3,"b":2,"a":1},{"a":5,"b":6,"c":7,"d":8}]}"#;
+        assert_eq!(
+            decode(records, &iris_info(), 3).unwrap(),
+            positional.unwrap()
+        );
+        let one = decode(br#"{"input":{"a":1,"b":2,"c":3,"d":4}}"#, &iris_info(), 3);
+        assert_eq!(one.unwrap(), Batch::new(vec![1.0, 2.0, 3.0, 4.0], 4));
+        assert!(error(r#"{"input":{"a":1}}"#).contains(r#"`input` has no column "b""#));
+        let five = r#"{"input":[{"a":1,"b":2,"c":3,"d":4},{"a":1,"b":2,"c":3,"d":4,"e":5}]}"#;
+        assert!(error(five).contains(r#"`input[1]` has an unknown column "e""#));
+        let record = r#"{"a":1,"b":2,"c":3,"d":4}"#;
+        let four = format!(r#"{{"input":[{}]}}"#, [record; 4].join(","));
+        let error = decode(four.as_bytes(), &iris_info(), 3).unwrap_err();
+        assert!(
+            matches!(error, ApiError::TooManyRows { rows: 4, limit: 3 }),
+            "{error}"
+        );
     }
 
     #[test]

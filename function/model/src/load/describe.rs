@@ -1,15 +1,12 @@
-//! Describing the model from its protobuf: the input's width, what the model answers
+//! Describing the model from its protobuf: its inputs (see `inputs`), what it answers
 //! (classifier with labels, or regressor with targets), metadata and producer.
 
-use tract_onnx::pb::{
-    tensor_proto::DataType, tensor_shape_proto::dimension::Value as Dim, type_proto, ModelProto,
-    NodeProto, ValueInfoProto,
-};
+use tract_onnx::pb::{ModelProto, NodeProto};
 
+use super::inputs;
 use crate::error::{unsupported, LoadError};
 use crate::info::{ModelInfo, Task};
 use crate::prediction::Labels;
-use crate::tree_ensemble;
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
 /// int64 labels (string labels are `classlabels_strings` for both).
@@ -24,26 +21,14 @@ const REGRESSORS: [(&str, &str); 2] = [
     ("LinearRegressor", "targets"),
 ];
 
-/// Reads input width, outputs, labels and metadata from the protobuf.
+/// Reads inputs, outputs, labels and metadata from the protobuf.
 pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
     let graph = proto
         .graph
         .as_ref()
         .filter(|g| !g.node.is_empty())
         .ok_or_else(|| LoadError::Decode("the file holds no graph".into()))?;
-    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&ValueInfoProto> = graph
-        .input
-        .iter()
-        .filter(|i| !initializers.contains(&i.name.as_str()))
-        .collect();
-    let [input] = inputs[..] else {
-        return Err(unsupported(format!(
-            "the graph must have exactly one input (a float tensor [N, features]), it has {}",
-            inputs.len()
-        )));
-    };
-    let n_features = input_width(input)?;
+    let inputs = inputs::inputs(graph)?;
     if graph.output.is_empty() {
         return Err(unsupported("the graph has no output"));
     }
@@ -52,58 +37,22 @@ pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
         let entry = proto.metadata_props.iter().find(|p| p.key == key)?;
         serde_json::from_str(&entry.value).ok()
     };
+    // Names for the columns of a single input; several inputs are named by the graph.
+    let feature_names = match &inputs[..] {
+        [input] => metadata("feature_names").filter(|names| names.len() == input.width),
+        _ => None,
+    };
     Ok(ModelInfo {
-        n_features,
-        input_name: input.name.clone(),
+        inputs,
         output_names: graph.output.iter().map(|o| o.name.clone()).collect(),
         task,
-        feature_names: metadata("feature_names").filter(|names| names.len() == n_features),
+        feature_names,
         class_names: metadata("class_names"),
         operator,
         producer: format!("{} {}", proto.producer_name, proto.producer_version)
             .trim()
             .to_string(),
-        handles_missing: handles_missing(&graph.node),
     })
-}
-
-/// Whether a tree ensemble routes missing values (see
-/// [`tree_ensemble::routes_missing_values`]). Without it NaN compares false at every
-/// split, which is a branch nobody trained for.
-fn handles_missing(nodes: &[NodeProto]) -> bool {
-    nodes
-        .iter()
-        .filter(|node| node.op_type.starts_with("TreeEnsemble"))
-        .any(tree_ensemble::routes_missing_values)
-}
-
-/// The feature count of a float input shaped [N, features].
-fn input_width(input: &ValueInfoProto) -> Result<usize, LoadError> {
-    let bad = |why: &str| {
-        unsupported(format!(
-            "input `{}` must be a float tensor [N, features]: {why}",
-            input.name
-        ))
-    };
-    let Some(type_proto::Value::TensorType(tensor)) =
-        input.r#type.as_ref().and_then(|t| t.value.as_ref())
-    else {
-        return Err(bad("it is not a tensor"));
-    };
-    if tensor.elem_type != DataType::Float as i32 {
-        let name = DataType::try_from(tensor.elem_type)
-            .map(|d| d.as_str_name())
-            .unwrap_or("an unknown type");
-        return Err(bad(&format!("its element type is {name}")));
-    }
-    let dims = tensor.shape.as_ref().map(|s| &s.dim[..]).unwrap_or(&[]);
-    if dims.len() != 2 {
-        return Err(bad(&format!("it has {} dimensions", dims.len())));
-    }
-    match dims[1].value {
-        Some(Dim::DimValue(n)) if n > 0 => Ok(n as usize),
-        _ => Err(bad("its feature dimension is not a fixed positive number")),
-    }
 }
 
 /// The operator that makes the model's answer, and what kind of answer it is.
@@ -186,15 +135,16 @@ fn mapped_labels(nodes: &[NodeProto], classifier: &NodeProto, labels: Labels) ->
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{bundled_proto, declare};
+    use super::super::fixtures::bundled_proto;
     use super::*;
-    use crate::{Model, BUNDLED_MODEL};
+    use crate::{ElementType, Model, BUNDLED_MODEL};
 
     #[test]
     fn bundled_model_describes_itself() {
         let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
         let info = model.info();
-        assert_eq!(info.n_features, 4);
+        assert_eq!(info.n_features(), 4);
+        assert_eq!(info.inputs[0].element, ElementType::F32);
         let labels = Labels::Int(vec![0, 1, 2]);
         assert_eq!(info.task, Task::Classifier { labels });
         assert_eq!(info.operator, "TreeEnsembleClassifier");
@@ -202,43 +152,20 @@ mod tests {
         let names = info.class_names.as_ref().unwrap();
         assert_eq!(names, &["setosa", "versicolor", "virginica"]);
         assert_eq!(info.feature_names.as_ref().map(Vec::len), Some(4));
-        // linfa's trees never see missing values, so the export has no missing branches.
-        assert!(!info.handles_missing);
+        // A tree ensemble answers a missing value (it takes the comparison's branch).
+        assert!(info.handles_missing());
     }
 
     #[test]
-    fn a_tree_ensemble_with_missing_branches_takes_missing_values() {
+    fn feature_names_of_another_width_are_ignored() {
         let mut proto = bundled_proto();
-        let graph = proto.graph.as_mut().unwrap();
-        assert!(!handles_missing(&graph.node));
-        let tree = graph
-            .node
+        let names = proto
+            .metadata_props
             .iter_mut()
-            .find(|n| n.op_type == "TreeEnsembleClassifier")
+            .find(|p| p.key == "feature_names")
             .unwrap();
-        let n = tree
-            .attribute
-            .iter()
-            .find(|a| a.name == "nodes_treeids")
-            .unwrap()
-            .ints
-            .len();
-        let mut tracks = vec![0; n];
-        tree.attribute.push(tract_onnx::pb::AttributeProto {
-            name: "nodes_missing_value_tracks_true".into(),
-            ints: tracks.clone(),
-            r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
-            ..Default::default()
-        });
-        assert!(!handles_missing(&graph.node), "all zero: no missing branch");
-        tracks[0] = 1;
-        let tree = graph
-            .node
-            .iter_mut()
-            .find(|n| n.op_type == "TreeEnsembleClassifier")
-            .unwrap();
-        tree.attribute.last_mut().unwrap().ints = tracks;
-        assert!(handles_missing(&graph.node));
+        names.value = r#"["a","b","c"]"#.into();
+        assert_eq!(describe(&proto).unwrap().feature_names, None);
     }
 
     #[test]
@@ -251,13 +178,5 @@ mod tests {
                 .contains("no classifier or regressor operator"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn rejects_an_input_that_is_not_float() {
-        let mut proto = bundled_proto();
-        declare(&mut proto.graph.as_mut().unwrap().input[0], DataType::Int64);
-        let err = describe(&proto).unwrap_err();
-        assert!(err.to_string().contains("element type is INT64"), "{err}");
     }
 }

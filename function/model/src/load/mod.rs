@@ -1,12 +1,19 @@
-//! The load sequence: decode the ONNX protobuf, describe the model from it, validate the
-//! graph, then pick a runner: the tree-ensemble op directly for a graph that is that one
-//! node, tract's optimised plan for any other.
+//! The load sequence: decode the ONNX protobuf, rewrite what tract cannot load but has
+//! a tensor meaning, describe the model, validate the graph, then pick a runner: the
+//! tree-ensemble op directly for a graph that is that one node, tract's optimised plan
+//! for any other.
 //!
-//! - `describe`: input width, task, labels and metadata, read from the protobuf.
+//! - `rewrite`: ZipMaps removed, declared output shapes forgotten.
+//! - `describe`: task, labels and metadata, read from the protobuf.
+//! - `inputs`: each input's name, element type and width, and an example row.
+//! - `missing`: whether a missing value in an input gets a defined answer.
 //! - `validate`: the checks around tract's load (before, on failure, after).
 //! - `single`: whether the graph is one tree-ensemble node the op can run alone.
 
 mod describe;
+mod inputs;
+mod missing;
+mod rewrite;
 mod single;
 mod validate;
 
@@ -33,8 +40,9 @@ pub(crate) struct Loaded {
 pub(crate) fn load(bytes: &[u8], through_tract: bool) -> Result<Loaded, LoadError> {
     // Decoded here rather than by tract's loader, which copies the bytes first; the
     // loader (a registry of every ONNX operator) is built only for a graph tract runs.
-    let proto = <ModelProto as prost::Message>::decode(bytes)
+    let mut proto = <ModelProto as prost::Message>::decode(bytes)
         .map_err(|e| LoadError::Decode(e.to_string()))?;
+    rewrite::rewrite(&mut proto);
     let info = describe::describe(&proto)?;
     validate::output_names(&proto)?;
     let single = single::tree_ensemble(&proto, &info).filter(|_| !through_tract);
@@ -72,7 +80,7 @@ fn prepare<'o>(
     // touched is used after a panic.
     let prepare = std::panic::AssertUnwindSafe(|| match single {
         Some(node) => TreeEnsemble::from_node(node).map(Runner::TreeEnsemble),
-        None => Plan::optimise(onnx(), proto, info.n_features).map(Runner::Plan),
+        None => Plan::optimise(onnx(), proto, &info.inputs).map(Runner::Plan),
     });
     let prepared = std::panic::catch_unwind(prepare).map_err(|panic| {
         let message = panic
@@ -106,14 +114,19 @@ mod fixtures {
         Model::from_bytes(&bytes).unwrap_err().to_string()
     }
 
-    /// Declares the tensor `value` with element type `elem_type`.
-    pub fn declare(value: &mut ValueInfoProto, elem_type: DataType) {
+    /// The tensor type `value` declares.
+    pub fn tensor_type(value: &mut ValueInfoProto) -> &mut type_proto::Tensor {
         let Some(type_proto::Value::TensorType(tensor)) =
             value.r#type.as_mut().and_then(|t| t.value.as_mut())
         else {
             unreachable!("the bundled model declares tensors")
         };
-        tensor.elem_type = elem_type as i32;
+        tensor
+    }
+
+    /// Declares the tensor `value` with element type `elem_type`.
+    pub fn declare(value: &mut ValueInfoProto, elem_type: DataType) {
+        tensor_type(value).elem_type = elem_type as i32;
     }
 }
 

@@ -3,20 +3,27 @@
 
 use tract_onnx::pb::{tensor_proto::DataType, type_proto, ModelProto, NodeProto};
 
-use crate::info::{ModelInfo, Task};
+use crate::info::{ElementType, ModelInfo, Task};
 use crate::prediction::Labels;
 
-/// The graph's only node when it is a tree ensemble reading the graph's input and
-/// making exactly the graph's outputs, in order, with the element types the op makes
-/// (or none declared). Any other graph goes through tract, which also reports what is
-/// wrong with it.
+/// The graph's only node when it is a tree ensemble reading the graph's one input (a
+/// float `[N, features]`) and making exactly the graph's outputs, in order, with the
+/// element types the op makes (or none declared). Any other graph goes through tract,
+/// which also reports what is wrong with it.
 pub(super) fn tree_ensemble<'p>(proto: &'p ModelProto, info: &ModelInfo) -> Option<&'p NodeProto> {
     let graph = proto.graph.as_ref()?;
     let [node] = &graph.node[..] else {
         return None;
     };
+    let [input] = &info.inputs[..] else {
+        return None;
+    };
     let outputs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    if node.input != [info.input_name.as_str()] || node.output != outputs {
+    if input.element != ElementType::F32
+        || input.rank != 2
+        || node.input != [input.name.as_str()]
+        || node.output != outputs
+    {
         return None;
     }
     let label = match (node.op_type.as_str(), &info.task) {
@@ -67,7 +74,7 @@ mod tests {
         let mut extra = proto.clone();
         extra.graph.as_mut().unwrap().node.push(NodeProto {
             op_type: "Identity".into(),
-            input: vec![info.input_name.clone()],
+            input: vec![info.inputs[0].name.clone()],
             output: vec!["copy".into()],
             ..Default::default()
         });

@@ -1,7 +1,7 @@
 //! Checks around tract's load: before it (every graph output made by a node, since
 //! tract panics otherwise), when it fails (an unknown operator, named), and after it
-//! (the runner's outputs and columns are what a classifier or regressor of this input
-//! must have).
+//! (the runner's outputs and columns are what a classifier or regressor of these inputs
+//! must have, as tract's analysis of the graph says, whatever the file declared).
 
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
@@ -55,11 +55,11 @@ pub(super) fn output_names(proto: &ModelProto) -> Result<(), LoadError> {
 pub(super) fn runner(runner: &Runner, info: &ModelInfo) -> Result<(), LoadError> {
     match runner {
         Runner::Plan(plan) => plan_outputs(plan.model(), info),
-        Runner::TreeEnsemble(op) if op.columns() > info.n_features => Err(unsupported(format!(
+        Runner::TreeEnsemble(op) if op.columns() > info.n_features() => Err(unsupported(format!(
             "the trees read feature {} but input `{}` has {} features",
             op.columns() - 1,
-            info.input_name,
-            info.n_features
+            info.inputs[0].name,
+            info.n_features()
         ))),
         Runner::TreeEnsemble(_) => Ok(()),
     }
@@ -67,6 +67,7 @@ pub(super) fn runner(runner: &Runner, info: &ModelInfo) -> Result<(), LoadError>
 
 /// A classifier's first output must be one label per row and a second, if any, one
 /// probability per row and class; a regressor's first output one row of values per row.
+/// One value per row may be `[N]` or `[N, 1]` (exporters write either).
 fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
     let fact = |i: usize| {
         model
@@ -74,10 +75,14 @@ fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
             .map_err(|e| LoadError::Tract(format!("{e:#}")))
     };
     let first = fact(0)?;
-    let width = |fact: &TypedFact| fact.shape.get(1).and_then(|d| d.to_usize().ok());
+    let width = |fact: &TypedFact| match fact.rank() {
+        1 => Some(1),
+        2 => fact.shape.get(1).and_then(|d| d.to_usize().ok()),
+        _ => None,
+    };
     match &info.task {
         Task::Regressor { targets } => {
-            if first.rank() != 2 || width(first) != Some(*targets) || !first.datum_type.is_float() {
+            if width(first) != Some(*targets) || !first.datum_type.is_float() {
                 return Err(unsupported(format!(
                     "output `{}` must be [N, {targets}] float values, it is {first:?}",
                     info.output_names[0]
@@ -85,7 +90,7 @@ fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
             }
         }
         Task::Classifier { labels } => {
-            if first.rank() != 1
+            if width(first) != Some(1)
                 || !(first.datum_type.is_integer() || first.datum_type == String::datum_type())
             {
                 return Err(unsupported(format!(
@@ -95,7 +100,7 @@ fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
             }
             if model.outputs.len() > 1 {
                 let probabilities = fact(1)?;
-                if probabilities.rank() != 2 || width(probabilities) != Some(labels.len()) {
+                if width(probabilities) != Some(labels.len()) {
                     return Err(unsupported(format!(
                         "output `{}` must be [N, {}] class probabilities, it is {probabilities:?}",
                         info.output_names[1],
@@ -111,6 +116,33 @@ fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::{bundled_proto, load_error};
+    use crate::{Batch, Labels, Model, Predicted};
+    use tract_onnx::pb::{tensor_proto::DataType, NodeProto, TensorProto};
+
+    #[test]
+    fn a_label_output_of_one_column_is_one_label_per_row() {
+        // The trees' labels reshaped to [N, 1], as some exporters leave them.
+        let mut proto = bundled_proto();
+        let graph = proto.graph.as_mut().unwrap();
+        graph.node[0].output[0] = "flat_label".into();
+        graph.initializer.push(TensorProto {
+            name: "one_column".into(),
+            dims: vec![2],
+            data_type: DataType::Int64 as i32,
+            int64_data: vec![-1, 1],
+            ..Default::default()
+        });
+        graph.node.push(NodeProto {
+            op_type: "Reshape".into(),
+            input: vec!["flat_label".into(), "one_column".into()],
+            output: vec!["label".into()],
+            ..Default::default()
+        });
+        let model = Model::from_bytes(&prost::Message::encode_to_vec(&proto)).unwrap();
+        let answer = model.predict(&Batch::new(vec![5.1, 3.5, 1.4, 0.2], 4));
+        let labels = Predicted::Labels(Labels::Int(vec![0]));
+        assert_eq!(answer.unwrap().predicted, labels);
+    }
 
     #[test]
     fn trees_reading_a_feature_the_input_lacks_are_refused_at_load() {

@@ -38,7 +38,12 @@ impl Runner {
         info: &ModelInfo,
     ) -> Result<Prediction, PredictError> {
         match self {
-            Runner::TreeEnsemble(op) => Ok(op.predict(batch.values(), info.n_features)?),
+            Runner::TreeEnsemble(op) => {
+                let values = batch
+                    .single_f32()
+                    .expect("the op runs alone only for a graph of one float input");
+                Ok(op.predict(values, info.inputs[0].width)?)
+            }
             Runner::Plan(plan) => plan.predict(batch, info),
         }
     }

@@ -1,15 +1,15 @@
 //! Running a graph through tract: the ONNX loader with our tree-ensemble ops, the
-//! optimised plan with a symbolic batch, the run states it reuses, and its output
-//! tensors turned into a [`Prediction`].
+//! optimised plan with a symbolic batch, the run states it reuses, one tensor per input
+//! fed in, and its output tensors turned into a [`Prediction`].
 
 use std::sync::{Arc, Mutex};
 
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Column, Values};
 use crate::error::PredictError;
-use crate::info::{ModelInfo, Task};
+use crate::info::{ElementType, InputInfo, ModelInfo, Task};
 use crate::prediction::{Labels, Predicted, Prediction};
 use crate::tree_ensemble;
 
@@ -35,16 +35,27 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// Lets tract parse the graph with the batch dimension symbolic and rows of
-    /// `n_features`, then optimise it.
+    /// Lets tract parse the graph with the batch dimension symbolic, one `N` shared by
+    /// every input, each input of its element type and width, then optimise it.
     pub(crate) fn optimise(
         onnx: &tract_onnx::Onnx,
         proto: &ModelProto,
-        n_features: usize,
+        inputs: &[InputInfo],
     ) -> TractResult<Plan> {
         let mut model = onnx.model_for_proto_model(proto)?;
-        let batch = model.symbols.sym("N");
-        model.set_input_fact(0, f32::fact(&[batch.to_dim(), n_features.to_dim()]).into())?;
+        let batch = model.symbols.sym("N").to_dim();
+        for (i, input) in inputs.iter().enumerate() {
+            let datum_type = match input.element {
+                ElementType::F32 => f32::datum_type(),
+                ElementType::I64 => i64::datum_type(),
+                ElementType::Str => String::datum_type(),
+            };
+            let fact = match input.rank {
+                1 => datum_type.fact([batch.clone()]),
+                _ => datum_type.fact([batch.clone(), input.width.to_dim()]),
+            };
+            model.set_input_fact(i, fact.into())?;
+        }
         Ok(Plan {
             plan: model.into_optimized()?.into_runnable()?,
             idle_states: Mutex::new(Vec::new()),
@@ -62,16 +73,15 @@ impl Plan {
         batch: &Batch,
         info: &ModelInfo,
     ) -> Result<Prediction, PredictError> {
-        // Aligned as f32 needs: tract's default goes through posix_memalign (see the
-        // tree-ensemble op).
-        let shape = [batch.rows(), info.n_features];
-        let input = Tensor::from_shape_align(&shape, batch.values(), align_of::<f32>())?;
+        let inputs = (batch.columns().iter().zip(&info.inputs))
+            .map(|(column, input)| tensor(column, input, batch.rows()))
+            .collect::<TractResult<TVec<TValue>>>()?;
         let idle = self.idle_states.lock().ok().and_then(|mut idle| idle.pop());
         let mut state = match idle {
             Some(state) => state,
             None => self.plan.spawn()?,
         };
-        let outputs = state.run(tvec!(input.into_tvalue()))?;
+        let outputs = state.run(inputs)?;
         if let Ok(mut idle) = self.idle_states.lock() {
             if idle.len() < MAX_IDLE_STATES {
                 idle.push(state);
@@ -114,4 +124,20 @@ impl Plan {
             probabilities,
         })
     }
+}
+
+/// The tensor of one input's `column`: `[rows]` or `[rows, width]` as the input is
+/// declared. Numbers are aligned as their type needs and no more: tract's default goes
+/// through posix_memalign (see the tree-ensemble op).
+fn tensor(column: &Column, input: &InputInfo, rows: usize) -> TractResult<TValue> {
+    let two = [rows, column.width()];
+    let shape = if input.rank == 1 { &two[..1] } else { &two[..] };
+    let tensor = match column.values() {
+        Values::F32(values) => Tensor::from_shape_align(shape, values, align_of::<f32>())?,
+        Values::I64(values) => Tensor::from_shape_align(shape, values, align_of::<i64>())?,
+        Values::Str(values) => {
+            tract_ndarray::ArrayD::from_shape_vec(shape, values.clone())?.into_tensor()
+        }
+    };
+    Ok(tensor.into_tvalue())
 }

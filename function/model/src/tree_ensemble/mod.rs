@@ -32,4 +32,4 @@ pub use attributes::ParseError;
 pub use summary::{describe, EnsembleSize, Summary};
 
 pub(crate) use op::{register, TreeEnsemble};
-pub(crate) use summary::{ensemble_size, routes_missing_values};
+pub(crate) use summary::ensemble_size;

@@ -1,6 +1,6 @@
 //! What a tree-ensemble node says about itself, read by the one attribute reader
-//! without building the op: for `converter inspect` ([`describe`]), the size metrics
-//! ([`EnsembleSize`]) and whether the model takes missing values.
+//! without building the op: for `converter inspect` ([`describe`]) and the size metrics
+//! ([`EnsembleSize`]).
 
 use tract_onnx::pb::NodeProto;
 
@@ -35,12 +35,6 @@ pub(crate) fn ensemble_size(nodes: &[NodeProto]) -> Option<EnsembleSize> {
         .find(|n| n.op_type.starts_with("TreeEnsemble"))?;
     let forest = read_trees(Attributes::of(node)).ok()?;
     Some(EnsembleSize::of(&forest))
-}
-
-/// Whether the tree-ensemble `node` routes missing values: some entry of its
-/// `nodes_missing_value_tracks_true` is set.
-pub(crate) fn routes_missing_values(node: &NodeProto) -> bool {
-    Attributes::of(node).routes_missing_values()
 }
 
 /// What a TreeEnsembleClassifier or TreeEnsembleRegressor node holds.

@@ -1,13 +1,16 @@
 //! The Open Inference Protocol's numeric tensor datatypes, and how each element (JSON or
-//! little-endian bytes) becomes one of the model's f32 features.
+//! little-endian bytes) becomes a value of a float input (any numeric datatype) or of an
+//! int64 input (the integer datatypes). BYTES, for string inputs, is `super::strings`.
 
 use serde_json::Value;
 
 use crate::protocol::rows::feature;
 
-/// The datatypes the model's f32 features can be sent as, quoted in errors.
+/// The datatypes a float input's values can be sent as, quoted in errors.
 const NUMERIC: &str =
     "FP32, FP64, FP16, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32 or UINT64";
+/// The datatypes an int64 input's values can be sent as, quoted in errors.
+const INTEGER: &str = "INT64, INT8, INT16, INT32, UINT8, UINT16, UINT32 or UINT64";
 
 /// A numeric tensor datatype of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +40,8 @@ pub enum Datatype {
 }
 
 impl Datatype {
-    /// Parses a protocol datatype name; BOOL, BYTES and others are refused by name.
+    /// Parses a protocol datatype name for a numeric input; BOOL, BYTES and others are
+    /// refused by name.
     pub fn parse(name: &str) -> Result<Datatype, String> {
         use Datatype::*;
         Ok(match name {
@@ -90,6 +94,17 @@ impl Datatype {
         }
     }
 
+    /// Checks that the datatype carries integers, as an int64 input needs.
+    pub(super) fn integers(self) -> Result<Datatype, String> {
+        match self.integer_range() {
+            Some(_) => Ok(self),
+            None => Err(format!(
+                "datatype {} cannot carry an INT64 input's integers; use {INTEGER}",
+                self.name()
+            )),
+        }
+    }
+
     /// The inclusive range of an integer type.
     fn integer_range(self) -> Option<(i128, i128)> {
         use Datatype::*;
@@ -137,6 +152,52 @@ impl Datatype {
             .as_f64()
             .expect("a JSON number without arbitrary precision");
         self.float_feature(float, &format!("`{at}` = {number}"), missing)
+    }
+
+    /// A JSON element of this integer datatype as an int64 input's value.
+    pub(super) fn integer_from_json(self, value: &Value, at: &str) -> Result<i64, String> {
+        let (min, max) = self.integer_range().expect("checked by `integers`");
+        let Value::Number(number) = value else {
+            return Err(format!(
+                "`{at}` is {}, not an integer",
+                crate::protocol::rows::kind(value)
+            ));
+        };
+        number
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| number.as_u64().map(i128::from))
+            .filter(|v| (min..=max).contains(v))
+            .and_then(|v| i64::try_from(v).ok())
+            .ok_or_else(|| {
+                format!(
+                    "`{at}` = {number} is not a {} integer of INT64's range",
+                    self.name()
+                )
+            })
+    }
+
+    /// An element of a little-endian buffer of this integer datatype as an int64
+    /// input's value.
+    pub(super) fn integer_from_le_bytes(self, bytes: &[u8], at: &str) -> Result<i64, String> {
+        use Datatype::*;
+        let mut b = [0; 8];
+        b[..self.width()].copy_from_slice(bytes);
+        Ok(match self {
+            Int8 => i8::from_le_bytes([b[0]]).into(),
+            Int16 => i16::from_le_bytes([b[0], b[1]]).into(),
+            Int32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
+            Int64 => i64::from_le_bytes(b),
+            Uint8 => b[0].into(),
+            Uint16 => u16::from_le_bytes([b[0], b[1]]).into(),
+            Uint32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
+            Uint64 => {
+                let value = u64::from_le_bytes(b);
+                i64::try_from(value)
+                    .map_err(|_| format!("`{at}` = {value} is beyond INT64's range"))?
+            }
+            Fp16 | Fp32 | Fp64 => unreachable!("checked by `integers`"),
+        })
     }
 
     /// Element `i` of a little-endian buffer of this datatype as a model feature.

@@ -1,14 +1,13 @@
-//! Open Inference Protocol metadata and health: the server, and the model's input and
+//! Open Inference Protocol metadata and health: the server, and the model's inputs and
 //! outputs as its ONNX graph declares them, with -1 for the batch dimension.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 
-use super::datatype::Datatype;
 use crate::error::json_response;
 use crate::state::App;
-use model::{Labels, Model, ModelInfo, Task};
+use model::{ElementType, InputInfo, Labels, Model, ModelInfo, Task};
 
 /// `platform` in the model metadata: what runs the ONNX graph, in Triton's
 /// `<backend>_<format>` convention (as in its `onnxruntime_onnx`): our tree kernel when
@@ -48,7 +47,7 @@ pub fn model_ready(app: &App) -> Response<Full<Bytes>> {
     json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
-/// `GET /v2/models/{name}[/versions/{v}]`: the input and outputs as the ONNX declares
+/// `GET /v2/models/{name}[/versions/{v}]`: the inputs and outputs as the ONNX declares
 /// them, with -1 for the batch dimension.
 pub fn model_metadata(app: &App) -> Response<Full<Bytes>> {
     let info = app.model.info();
@@ -57,14 +56,41 @@ pub fn model_metadata(app: &App) -> Response<Full<Bytes>> {
         "name": app.model_name,
         "versions": [app.model_version],
         "platform": platform(&app.model),
-        "inputs": [{
-            "name": info.input_name,
-            "datatype": Datatype::Fp32.name(),
-            "shape": [-1, info.n_features as i64],
-        }],
+        "inputs": input_metadata(info),
         "outputs": output_specs(info).iter().map(tensor).collect::<Vec<_>>(),
     });
     json_response(StatusCode::OK, body.to_string().into_bytes())
+}
+
+/// Every input as `{"name", "datatype", "shape"}`, in the graph's order: what a request
+/// sends one tensor of each (also in `GET /`).
+pub fn input_metadata(info: &ModelInfo) -> Vec<serde_json::Value> {
+    (info.inputs.iter())
+        .map(|input| {
+            serde_json::json!({
+                "name": input.name,
+                "datatype": datatype(input.element),
+                "shape": shape(input),
+            })
+        })
+        .collect()
+}
+
+/// The protocol's datatype of an input's elements.
+pub fn datatype(element: ElementType) -> &'static str {
+    match element {
+        ElementType::F32 => "FP32",
+        ElementType::I64 => "INT64",
+        ElementType::Str => "BYTES",
+    }
+}
+
+/// An input's shape as declared, -1 for the batch: `[-1, width]` or `[-1]`.
+pub fn shape(input: &InputInfo) -> Vec<i64> {
+    match input.rank {
+        1 => vec![-1],
+        _ => vec![-1, input.width as i64],
+    }
 }
 
 /// What an output holds.
@@ -146,6 +172,20 @@ mod tests {
             (specs[0].datatype, &specs[0].shape[..]),
             ("BYTES", &[-1][..])
         );
+    }
+
+    #[test]
+    fn inputs_are_described_with_their_datatype_and_declared_shape() {
+        let mut info = classifier(Labels::Int(vec![0, 1]), &["label"]);
+        let mut island = InputInfo::new("island", ElementType::Str, 1, false);
+        island.rank = 1;
+        info.inputs.push(island);
+        let described = serde_json::Value::from(input_metadata(&info));
+        let expected = serde_json::json!([
+            { "name": "input", "datatype": "FP32", "shape": [-1, 2] },
+            { "name": "island", "datatype": "BYTES", "shape": [-1] },
+        ]);
+        assert_eq!(described, expected);
     }
 
     #[test]

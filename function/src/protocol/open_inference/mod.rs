@@ -3,18 +3,27 @@
 //! `{"error": "..."}` with 400 for bad input and 404 for an unknown model or version.
 //!
 //! The served model has one version (`--model-version`, default `1`); paths without
-//! `/versions/{v}` mean that one. Request `parameters` are accepted and ignored, except
+//! `/versions/{v}` mean that one. A request has one tensor per graph input, by name
+//! (BYTES for a string input). Request `parameters` are accepted and ignored, except
 //! `binary_data_size` on an input: Triton's binary tensor extension, which
 //! `tritonclient` uses by default, is read. Outputs are always JSON, which every client
 //! reads whether or not it asked for binary outputs.
+//!
+//! - `inputs`: the request's tensors matched to the model's inputs, binary data split.
+//! - `tensor`: one tensor's shape and data into an input's values; `datatype` (numbers)
+//!   and `strings` (BYTES) for its elements.
+//! - `metadata`: the model's inputs and outputs as the graph declares them, and health.
 
 mod datatype;
+mod inputs;
 mod metadata;
+mod strings;
 mod tensor;
 
 pub use datatype::Datatype;
-pub use metadata::{live, model_metadata, model_ready, ready, server_metadata};
+pub use metadata::{input_metadata, live, model_metadata, model_ready, ready, server_metadata};
 
+use inputs::RequestInput;
 use metadata::{output_specs, OutputKind, OutputSpec};
 
 use bytes::Bytes;
@@ -43,16 +52,6 @@ struct InferRequest {
     parameters: Option<Map<String, Value>>,
     inputs: Vec<RequestInput>,
     outputs: Option<Vec<RequestOutput>>,
-}
-
-/// `$request_input`.
-#[derive(Debug, Deserialize)]
-struct RequestInput {
-    name: String,
-    shape: Vec<i64>,
-    datatype: String,
-    parameters: Option<Map<String, Value>>,
-    data: Option<Value>,
 }
 
 /// `$request_output`.
@@ -169,68 +168,12 @@ pub fn decode<'a>(
              {{\"inputs\":[{{\"name\",\"shape\",\"datatype\",\"data\"}}]}}"
         ))
     })?;
-    let batch = decode_input(&request, binary, info, max_rows)?;
+    let batch = inputs::decode(&request.inputs, binary, info, max_rows)?;
     let outputs = requested_outputs(&request, info)?;
     Ok(Decoded {
         id: request.id,
         batch,
         outputs,
-    })
-}
-
-/// The model's one input from the request, from JSON `data` or the binary part.
-fn decode_input(
-    request: &InferRequest,
-    binary: &[u8],
-    info: &ModelInfo,
-    max_rows: usize,
-) -> Result<Batch, ApiError> {
-    let bad = ApiError::BadRequest;
-    let expected = format!(
-        "the model takes one input {:?} of shape [-1, {}]",
-        info.input_name, info.n_features
-    );
-    let [input] = &request.inputs[..] else {
-        return Err(bad(format!(
-            "`inputs` has {} tensors; {expected}",
-            request.inputs.len()
-        )));
-    };
-    if input.name != info.input_name {
-        return Err(bad(format!("unknown input {:?}; {expected}", input.name)));
-    }
-    let binary_size = input
-        .parameters
-        .as_ref()
-        .and_then(|p| p.get("binary_data_size"));
-    let elements = match (binary_size, &input.data) {
-        (Some(size), _) => {
-            let size = size
-                .as_u64()
-                .and_then(|s| usize::try_from(s).ok())
-                .ok_or_else(|| bad(format!("binary_data_size {size} is not a byte count")))?;
-            if size != binary.len() {
-                return Err(bad(format!(
-                    "binary_data_size is {size} but {} bytes follow the JSON header",
-                    binary.len()
-                )));
-            }
-            tensor::Elements::Binary(binary)
-        }
-        (None, _) if !binary.is_empty() => {
-            return Err(bad(format!(
-                "{} bytes follow the JSON header but no input has binary_data_size",
-                binary.len()
-            )))
-        }
-        (None, Some(data)) => tensor::Elements::Json(data),
-        (None, None) => return Err(bad(format!("input {:?} has no `data`", input.name))),
-    };
-    tensor::decode(&input.datatype, &input.shape, elements, info, max_rows).map_err(|error| {
-        match error {
-            ApiError::BadRequest(message) => bad(format!("input {:?}: {message}", input.name)),
-            other => other,
-        }
     })
 }
 
@@ -318,23 +261,5 @@ mod tests {
         }));
         let error = requested_outputs(&unknown, &info).unwrap_err().to_string();
         assert!(error.contains("unknown output \"scores\""), "{error}");
-    }
-
-    #[test]
-    fn the_input_must_be_the_models_one_input() {
-        let info = classifier(Labels::Int(vec![0, 1]), &["label"]);
-        let tensor = |name: &str| serde_json::json!({"name": name, "shape": [1, 2], "datatype": "FP32", "data": [1, 2]});
-        let ok = request(serde_json::json!({ "inputs": [tensor("input")] }));
-        let error = |request: &InferRequest, binary: &[u8]| {
-            decode_input(request, binary, &info, 10)
-                .unwrap_err()
-                .to_string()
-        };
-        assert_eq!(decode_input(&ok, &[], &info, 10).unwrap().rows(), 1);
-        let wrong = request(serde_json::json!({ "inputs": [tensor("x")] }));
-        assert!(error(&wrong, &[]).contains("unknown input \"x\""));
-        let two = request(serde_json::json!({ "inputs": [tensor("input"), tensor("input")] }));
-        assert!(error(&two, &[]).contains("has 2 tensors"));
-        assert!(error(&ok, &[0; 8]).contains("no input has binary_data_size"));
     }
 }

@@ -98,15 +98,6 @@ impl<'a> Attributes<'a> {
         self.string("aggregate_function", "SUM")
     }
 
-    /// Whether some node sends missing values (NaN) to its true child: an entry of
-    /// `nodes_missing_value_tracks_true` is set, i.e. the ensemble was trained to route
-    /// them.
-    pub fn routes_missing_values(&self) -> bool {
-        self.missing_value_tracks_true()
-            .iter()
-            .any(|&tracks| tracks != 0)
-    }
-
     /// `nodes_missing_value_tracks_true`: per node, non-zero when a missing value takes
     /// the true branch; empty when absent.
     fn missing_value_tracks_true(&self) -> &'a [i64] {
@@ -243,16 +234,5 @@ mod tests {
         });
         let err = Attributes::of(&node).class_labels().unwrap_err();
         assert!(err.to_string().contains("exactly one of"), "{err}");
-    }
-
-    #[test]
-    fn any_set_missing_value_entry_routes_missing_values() {
-        let mut node = hand_built(3);
-        assert!(!Attributes::of(&node).routes_missing_values(), "absent");
-        node.attribute
-            .push(ints("nodes_missing_value_tracks_true", vec![0; 6]));
-        assert!(!Attributes::of(&node).routes_missing_values(), "all zero");
-        node.attribute.last_mut().unwrap().ints[2] = 1;
-        assert!(Attributes::of(&node).routes_missing_values());
     }
 }

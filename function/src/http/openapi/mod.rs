@@ -1,19 +1,20 @@
 //! The OpenAPI 3.0 document of every route, served at `GET /openapi.json`: the paths
 //! are the route table's ([`crate::routes`]), with each protocol's bodies and every
-//! status a route answers, precise enough to drive a schema-based fuzzer. Row widths,
-//! label types and examples come from the served model.
+//! status a route answers, precise enough to drive a schema-based fuzzer. The body
+//! schemas (`schemas`) take rows, records and label types from the served model.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use model::{Labels, ModelInfo, Task};
+mod schemas;
 
 use crate::error::json_response;
 use crate::protocol::cloudevents::{IN_RESPONSE_TO, RESPONSE_TYPE, STRUCTURED};
 use crate::routes::{Endpoint, ROUTES};
 use crate::state::App;
+use schemas::{reference, schemas};
 
 /// `GET /openapi.json`.
 pub fn document(app: &App) -> Response<Full<Bytes>> {
@@ -57,11 +58,14 @@ pub fn spec(app: &App) -> Value {
             "title": "Tabular model function",
             "version": env!("CARGO_PKG_VERSION"),
             "description": format!(
-                "Serves the ONNX model {:?} (version {:?}, {} features) over the tutorial's \
-                 /predict, KServe V1, the Open Inference Protocol V2 and CloudEvents. Every \
-                 error is a JSON object {{\"error\": \"...\"}}; a method a path does not take \
-                 gets 405 with Allow.",
-                app.model_name, app.model_version, info.n_features
+                "Serves the ONNX model {:?} (version {:?}, {} inputs, {} values per row) over \
+                 the tutorial's /predict, KServe V1, the Open Inference Protocol V2 and \
+                 CloudEvents. Every error is a JSON object {{\"error\": \"...\"}}; a method a \
+                 path does not take gets 405 with Allow.",
+                app.model_name,
+                app.model_version,
+                info.inputs.len(),
+                info.n_features()
             ),
         },
         "paths": paths,
@@ -176,11 +180,6 @@ fn metrics_operations(id: &str, summary: &str) -> Value {
     })
 }
 
-/// A `$ref` to a schema.
-fn reference(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
-}
-
 /// A `$ref` to a parameter.
 fn param(name: &str) -> Value {
     json!({ "$ref": format!("#/components/parameters/{name}") })
@@ -280,127 +279,4 @@ fn cloudevents_operation(id: &str, summary: &str) -> Value {
         }},
         "responses": responses,
     }})
-}
-
-/// Every body schema, with row widths and label types from the model.
-fn schemas(info: &ModelInfo) -> Value {
-    let width = info.n_features;
-    // Features must fit the model's f32 input; larger numbers are refused with 400.
-    let feature = json!({ "type": "number",
-                          "minimum": -f64::from(f32::MAX), "maximum": f64::from(f32::MAX) });
-    let row = json!({ "type": "array", "items": feature,
-                      "minItems": width, "maxItems": width });
-    let rows = json!({ "type": "array", "items": row, "minItems": 1 });
-    let answer = match &info.task {
-        Task::Classifier {
-            labels: Labels::Int(_),
-        } => json!({ "type": "integer" }),
-        Task::Classifier {
-            labels: Labels::Str(_),
-        } => json!({ "type": "string" }),
-        Task::Regressor { targets: 1 } => json!({ "type": "number" }),
-        Task::Regressor { targets } => json!({ "type": "array", "items": { "type": "number" },
-                                               "minItems": targets, "maxItems": targets }),
-    };
-    let datatypes = [
-        "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
-        "FP32", "FP64", "BYTES",
-    ];
-    let parameters = json!({ "type": "object", "additionalProperties": true });
-    let string = json!({ "type": "string" });
-    json!({
-        "Error": { "type": "object", "required": ["error"],
-                   "properties": { "error": string } },
-        "Health": { "type": "object", "required": ["status"],
-                    "properties": { "status": string, "model": string } },
-        "PredictRequest": { "type": "object", "required": ["input"], "additionalProperties": false,
-                            "properties": { "input": { "oneOf": [row, rows] } } },
-        "PredictResponse": { "type": "object", "required": ["prediction"], "properties": {
-            "prediction": { "type": "array", "items": answer },
-            "probabilities": { "type": "array",
-                               "items": { "type": "array", "items": { "type": "number" } } },
-        }},
-        "V1Models": { "type": "object", "required": ["models"],
-                      "properties": { "models": { "type": "array", "items": string } } },
-        "V1ModelReady": { "type": "object", "required": ["name", "ready"],
-                          "properties": { "name": string, "ready": { "type": "boolean" } } },
-        "V1PredictRequest": { "type": "object", "required": ["instances"],
-                              "additionalProperties": false,
-                              "properties": { "instances": rows } },
-        "V1PredictResponse": { "type": "object", "required": ["predictions"],
-                               "properties": { "predictions": { "type": "array", "items": answer } } },
-        "V2ServerMetadata": { "type": "object", "required": ["name", "version", "extensions"],
-                              "properties": { "name": string, "version": string,
-                                              "extensions": { "type": "array", "items": string } } },
-        "V2Live": { "type": "object", "required": ["live"],
-                    "properties": { "live": { "type": "boolean" } } },
-        "V2Ready": { "type": "object", "required": ["ready"],
-                     "properties": { "ready": { "type": "boolean" } } },
-        "V2ModelReady": { "type": "object", "required": ["name", "ready"],
-                          "properties": { "name": string, "ready": { "type": "boolean" } } },
-        "V2MetadataTensor": { "type": "object", "required": ["name", "datatype", "shape"],
-                              "properties": { "name": string, "datatype": string,
-                                              "shape": { "type": "array", "items": { "type": "integer" } } } },
-        "V2ModelMetadata": { "type": "object", "required": ["name", "platform", "inputs", "outputs"],
-                             "properties": {
-            "name": string,
-            "versions": { "type": "array", "items": string },
-            "platform": string,
-            "inputs": { "type": "array", "items": reference("V2MetadataTensor") },
-            "outputs": { "type": "array", "items": reference("V2MetadataTensor") },
-        }},
-        "V2InferRequest": { "type": "object", "required": ["inputs"], "properties": {
-            "id": string,
-            "parameters": parameters,
-            "inputs": { "type": "array", "items": reference("V2RequestInput") },
-            "outputs": { "type": "array", "items": reference("V2RequestOutput") },
-        }},
-        "V2RequestInput": { "type": "object", "required": ["name", "shape", "datatype"],
-                            "description": "Numeric datatypes only; data flat or nested as the shape, \
-                                            or binary (parameters.binary_data_size)",
-                            "properties": {
-            "name": string,
-            "shape": { "type": "array", "items": { "type": "integer", "minimum": 0 } },
-            "datatype": { "type": "string", "enum": datatypes },
-            "parameters": parameters,
-            "data": { "type": "array", "items": {} },
-        }},
-        "V2RequestOutput": { "type": "object", "required": ["name"],
-                             "properties": { "name": string, "parameters": parameters } },
-        "V2InferResponse": { "type": "object", "required": ["model_name", "outputs"], "properties": {
-            "model_name": string,
-            "model_version": string,
-            "id": string,
-            "outputs": { "type": "array", "items": reference("V2ResponseOutput") },
-        }},
-        "V2ResponseOutput": { "type": "object", "required": ["name", "datatype", "shape", "data"],
-                              "properties": {
-            "name": string,
-            "datatype": string,
-            "shape": { "type": "array", "items": { "type": "integer" } },
-            "data": { "type": "array", "items": {} },
-        }},
-        "CloudEventRequest": { "type": "object",
-                               "required": ["specversion", "id", "source", "type", "data"],
-                               "properties": {
-            "specversion": { "type": "string", "enum": ["1.0"] },
-            "id": { "type": "string", "minLength": 1 },
-            "source": { "type": "string", "minLength": 1 },
-            "type": { "type": "string", "minLength": 1 },
-            "datacontenttype": string,
-            "data": reference("PredictRequest"),
-        }},
-        "CloudEventReply": { "type": "object",
-                             "required": ["specversion", "id", "source", "type",
-                                          "datacontenttype", IN_RESPONSE_TO, "data"],
-                             "properties": {
-            "specversion": { "type": "string", "enum": ["1.0"] },
-            "id": string,
-            "source": string,
-            "type": { "type": "string", "enum": [RESPONSE_TYPE] },
-            "datacontenttype": string,
-            IN_RESPONSE_TO: string,
-            "data": reference("PredictResponse"),
-        }},
-    })
 }
