@@ -13,8 +13,13 @@
 //! - `load`: the load sequence: decode, rewrite what tract cannot load (ZipMap),
 //!   describe, validate, pick a runner.
 //! - `runner`: what predicts: the tree-ensemble op called directly, or tract's plan.
-//! - [`tree_ensemble`]: our TreeEnsembleClassifier / TreeEnsembleRegressor: the one
-//!   reader of their attributes, the tree kernel, and the op tract runs.
+//! - [`tree_ensemble`]: our TreeEnsembleClassifier / TreeEnsembleRegressor (and the
+//!   opset-5 TreeEnsemble): the one reader of their attributes, the tree kernel, and the
+//!   op tract runs.
+//! - `ml`: the other `ai.onnx.ml` operators scikit-learn and onnxmltools exports use and
+//!   tract lacks (Scaler, Imputer, encoders, SVMs...), registered into tract's loader.
+//! - `tract_op`: the `Kernel` each of our operators is, and the one tract op wrapping it.
+//! - `tensor_proto`: the values of an ONNX tensor attribute, for both.
 // One module uses `unsafe`: the tree walk (`tree_ensemble::kernel`), which reads nodes and
 // row values unchecked after checking their bounds once per model.
 #![deny(unsafe_code)]
@@ -23,8 +28,11 @@ mod batch;
 mod error;
 mod info;
 mod load;
+mod ml;
 mod prediction;
 mod runner;
+mod tensor_proto;
+mod tract_op;
 pub mod tree_ensemble;
 
 pub use batch::{Batch, Column, Values};

@@ -25,6 +25,25 @@ impl Labels {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The labels at `winners`, indices into these labels.
+    pub(crate) fn pick(&self, winners: &[usize]) -> Labels {
+        match self {
+            Labels::Int(ints) => Labels::Int(winners.iter().map(|&w| ints[w]).collect()),
+            Labels::Str(strings) => {
+                Labels::Str(winners.iter().map(|&w| strings[w].clone()).collect())
+            }
+        }
+    }
+
+    /// The element type of a tensor of these labels: int64 or string.
+    pub(crate) fn datum_type(&self) -> tract_onnx::prelude::DatumType {
+        use tract_onnx::prelude::Datum;
+        match self {
+            Labels::Int(_) => i64::datum_type(),
+            Labels::Str(_) => String::datum_type(),
+        }
+    }
 }
 
 /// Per-row answers: labels of a classifier, or values of a regressor.

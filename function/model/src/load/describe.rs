@@ -9,16 +9,20 @@ use crate::info::{ModelInfo, Task};
 use crate::prediction::Labels;
 
 /// The ONNX classifier operators the function serves, with the attribute holding their
-/// int64 labels (string labels are `classlabels_strings` for both).
-const CLASSIFIERS: [(&str, &str); 2] = [
+/// int64 labels (string labels are `classlabels_strings` for all).
+const CLASSIFIERS: [(&str, &str); 3] = [
     ("TreeEnsembleClassifier", "classlabels_int64s"),
     ("LinearClassifier", "classlabels_ints"),
+    ("SVMClassifier", "classlabels_ints"),
 ];
 /// The ONNX regressor operators the function serves, with the attribute holding their
-/// number of targets (default 1).
-const REGRESSORS: [(&str, &str); 2] = [
+/// number of targets (default 1). The opset-5 TreeEnsemble answers `n_targets` scores
+/// per row; SVMRegressor has no such attribute, it answers one value.
+const REGRESSORS: [(&str, &str); 4] = [
     ("TreeEnsembleRegressor", "n_targets"),
     ("LinearRegressor", "targets"),
+    ("TreeEnsemble", "n_targets"),
+    ("SVMRegressor", "n_targets"),
 ];
 
 /// Reads inputs, outputs, labels and metadata from the protobuf.

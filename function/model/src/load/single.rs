@@ -39,7 +39,7 @@ pub(super) fn tree_ensemble<'p>(proto: &'p ModelProto, info: &ModelInfo) -> Opti
                 labels: Labels::Str(_),
             },
         ) => DataType::String,
-        ("TreeEnsembleRegressor", Task::Regressor { .. }) => DataType::Float,
+        ("TreeEnsembleRegressor" | "TreeEnsemble", Task::Regressor { .. }) => DataType::Float,
         _ => return None,
     };
     let expected = [label, DataType::Float];

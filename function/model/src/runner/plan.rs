@@ -16,11 +16,13 @@ use crate::tree_ensemble;
 /// Most run states kept for reuse; more only happen under more concurrent predictions.
 const MAX_IDLE_STATES: usize = 64;
 
-/// tract's ONNX loader with our tree-ensemble ops in place of tract's: every model the
-/// function or the converter loads goes through this.
+/// tract's ONNX loader with our tree-ensemble ops in place of tract's, and the other
+/// `ai.onnx.ml` operators it lacks: every model the function or the converter loads
+/// goes through this.
 pub fn onnx_loader() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     tree_ensemble::register(&mut onnx.op_register);
+    crate::ml::register(&mut onnx.op_register);
     onnx
 }
 

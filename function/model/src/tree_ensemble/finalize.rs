@@ -32,8 +32,25 @@ pub struct ClassifierFinish {
     pub weights_all_positive: bool,
 }
 
+impl PostTransform {
+    /// The names the runtime accepts, for refusals.
+    pub const ACCEPTED: &'static str = "NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO";
+
+    /// The post-transform an ONNX `post_transform` attribute names; `None` for PROBIT
+    /// and unknown names.
+    pub fn named(name: &str) -> Option<PostTransform> {
+        Some(match name {
+            "NONE" => PostTransform::None,
+            "SOFTMAX" => PostTransform::Softmax,
+            "LOGISTIC" => PostTransform::Logistic,
+            "SOFTMAX_ZERO" => PostTransform::SoftmaxZero,
+            _ => return None,
+        })
+    }
+}
+
 /// The logistic function as onnxruntime computes it (symmetric, no overflow).
-fn logistic(x: f32) -> f32 {
+pub fn logistic(x: f32) -> f32 {
     let v = 1.0 / (1.0 + (-x.abs()).exp());
     if x < 0.0 {
         1.0 - v
@@ -42,7 +59,8 @@ fn logistic(x: f32) -> f32 {
     }
 }
 
-fn transform(scores: &mut [f32], post: PostTransform) {
+/// Applies `post` to one row's `scores`, as onnxruntime's `ml_common.h` does.
+pub fn transform(scores: &mut [f32], post: PostTransform) {
     match post {
         PostTransform::None => {}
         PostTransform::Logistic => scores.iter_mut().for_each(|s| *s = logistic(*s)),

@@ -1,10 +1,12 @@
 //! Our `ai.onnx.ml` TreeEnsembleClassifier and TreeEnsembleRegressor, registered into
 //! tract's ONNX loader in place of tract's own (whose per-row cost grows with the total
-//! leaf count and which builds an error value at every leaf), and the one reader of
-//! their attributes, which `converter inspect` uses too ([`describe`]).
+//! leaf count and which builds an error value at every leaf), with the opset-5
+//! TreeEnsemble tract lacks, and the one reader of their attributes, which `converter
+//! inspect` uses too ([`describe`]).
 //!
 //! - `attributes`: the one reader of the node's attributes: names, meanings, and the
-//!   checks that make trees of the node arrays (one policy for every reader).
+//!   checks that make trees of the node arrays (one policy for every reader); an
+//!   opset-5 TreeEnsemble is read into the opset 1-3 layout, so the same kernel runs it.
 //! - `summary`: what a node says about itself without building the op: [`describe`]
 //!   for `converter inspect`, [`EnsembleSize`] for the metrics.
 //! - `parse`: checked attributes -> the kernel's layout, and the post-transforms and
@@ -31,5 +33,6 @@ mod summary;
 pub use attributes::ParseError;
 pub use summary::{describe, EnsembleSize, Summary};
 
+pub(crate) use finalize::{logistic, transform, PostTransform};
 pub(crate) use op::{register, TreeEnsemble};
 pub(crate) use summary::ensemble_size;

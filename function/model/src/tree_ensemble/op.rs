@@ -1,27 +1,29 @@
-//! tract integration: builders registered under the ONNX op names, an inference-time
-//! expansion (shapes and types), and the typed op tract optimises and runs. The op's
-//! work is [`TreeEnsemble::predict`], which the model also calls directly when the graph
-//! is nothing but this op (see `crate::runner`).
+//! tract integration: builders registered under the ONNX op names, and the op as a
+//! [`Kernel`] (inference rules, typed facts, evaluation) that tract wraps, optimises and
+//! runs. The op's work is [`TreeEnsemble::predict`], which the model also calls directly
+//! when the graph is nothing but this op (see `crate::runner`).
 
 use std::sync::Arc;
 
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::ops::expandable::{expand, Expansion};
 
-use super::attributes::Attributes;
+use super::attributes::{self, Attributes};
 use super::finalize::{ClassifierFinish, RegressorFinish};
 use super::kernel::{Aggregate, Trees};
 use super::parse;
 use super::summary::EnsembleSize;
 use crate::prediction::{Labels, Predicted, Prediction};
+use crate::tract_op::{Built, Kernel, KernelOp};
 
-/// Replaces tract's tree-ensemble builders (and adds the regressor it lacks) for every
-/// model loaded through `register`.
+/// Replaces tract's tree-ensemble builders (and adds the regressor and the opset-5
+/// TreeEnsemble it lacks) for every model loaded through `register`.
 pub fn register(register: &mut OnnxOpRegister) {
     register.insert("TreeEnsembleClassifier", classifier);
     register.insert("TreeEnsembleRegressor", regressor);
+    // The attribute reader puts it in the regressor's layout: the same op runs it.
+    register.insert("TreeEnsemble", regressor);
 }
 
 /// What the op computes after the trees.
@@ -45,37 +47,21 @@ pub struct TreeEnsemble {
     size: EnsembleSize,
 }
 
-/// tract compares ops to deduplicate nodes. Trees and head are built together from one
-/// ONNX node and never change, so the shared trees identify the op (and comparing
-/// floats for equality would make `Eq` a lie).
-impl PartialEq for TreeEnsemble {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.trees, &other.trees)
-    }
+fn classifier(_ctx: &ParsingContext, node: &NodeProto) -> Built {
+    KernelOp::built(TreeEnsemble::classifier(node)?)
 }
 
-impl Eq for TreeEnsemble {}
-
-fn classifier(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    Ok((expand(TreeEnsemble::classifier(node)?), vec![]))
-}
-
-fn regressor(
-    _ctx: &ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    Ok((expand(TreeEnsemble::regressor(node)?), vec![]))
+fn regressor(_ctx: &ParsingContext, node: &NodeProto) -> Built {
+    KernelOp::built(TreeEnsemble::regressor(node)?)
 }
 
 impl TreeEnsemble {
-    /// The op of a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node.
+    /// The op of a `TreeEnsembleClassifier`, `TreeEnsembleRegressor` or (opset 5)
+    /// `TreeEnsemble` node.
     pub fn from_node(node: &NodeProto) -> TractResult<TreeEnsemble> {
         match node.op_type.as_str() {
             "TreeEnsembleClassifier" => TreeEnsemble::classifier(node),
-            "TreeEnsembleRegressor" => TreeEnsemble::regressor(node),
+            "TreeEnsembleRegressor" | "TreeEnsemble" => TreeEnsemble::regressor(node),
             other => bail!("{other} is not a tree ensemble"),
         }
     }
@@ -114,7 +100,8 @@ impl TreeEnsemble {
     }
 
     fn regressor(node: &NodeProto) -> TractResult<TreeEnsemble> {
-        let attributes = Attributes::of(node);
+        let node = attributes::in_layout(node)?;
+        let attributes = Attributes::of(&node);
         attributes.refuse_double_precision()?;
         let n_targets = attributes.n_targets()?;
         let (trees, size) = parse::trees(&attributes, n_targets)?;
@@ -134,7 +121,10 @@ impl TreeEnsemble {
             n_trees: trees.n_trees(),
         };
         Ok(TreeEnsemble {
-            name: "TreeEnsembleRegressor",
+            name: match node.op_type.as_str() {
+                "TreeEnsemble" => "TreeEnsemble",
+                _ => "TreeEnsembleRegressor",
+            },
             trees: Arc::new(trees),
             head: Head::Regressor(finish),
             size,
@@ -166,14 +156,8 @@ impl TreeEnsemble {
                 let rows = data.len().checked_div(width).unwrap_or(0);
                 let mut probabilities = vec![0.0; rows * finish.n_classes];
                 let winners = finish.finish(&scores, &mut probabilities);
-                let labels = match labels {
-                    Labels::Int(ints) => Labels::Int(winners.iter().map(|&w| ints[w]).collect()),
-                    Labels::Str(strings) => {
-                        Labels::Str(winners.iter().map(|&w| strings[w].clone()).collect())
-                    }
-                };
                 Prediction {
-                    predicted: Predicted::Labels(labels),
+                    predicted: Predicted::Labels(labels.pick(&winners)),
                     probabilities: Some(probabilities),
                 }
             }
@@ -189,6 +173,12 @@ impl TreeEnsemble {
             }
         })
     }
+}
+
+impl Kernel for TreeEnsemble {
+    fn name(&self) -> &'static str {
+        self.name
+    }
 
     fn n_outputs(&self) -> usize {
         match self.head {
@@ -196,64 +186,8 @@ impl TreeEnsemble {
             Head::Regressor(_) => 1,
         }
     }
-}
 
-impl Expansion for TreeEnsemble {
-    fn name(&self) -> StaticName {
-        self.name.into()
-    }
-
-    fn nboutputs(&self) -> TractResult<usize> {
-        Ok(self.n_outputs())
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, self.n_outputs())?;
-        s.equals(&inputs[0].rank, 2)?;
-        let scores = match &self.head {
-            Head::Classifier { labels, .. } => {
-                s.equals(&outputs[0].datum_type, label_type(labels))?;
-                s.equals(&outputs[0].rank, 1)?;
-                s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-                &outputs[1]
-            }
-            Head::Regressor(_) => &outputs[0],
-        };
-        s.equals(&scores.datum_type, DatumType::F32)?;
-        s.equals(&scores.rank, 2)?;
-        s.equals(&scores.shape[0], &inputs[0].shape[0])?;
-        s.equals(&scores.shape[1], self.trees.n_outputs().to_dim())?;
-        Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
-    }
-}
-
-impl Op for TreeEnsemble {
-    fn name(&self) -> StaticName {
-        self.name.into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for TreeEnsemble {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+    fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
         let input = input.cast_to::<f32>()?;
         let &[rows, width] = input.shape() else {
@@ -292,25 +226,19 @@ impl EvalOp for TreeEnsemble {
             f32s(&probabilities, &[rows, self.trees.n_outputs()])?.into_tvalue(),
         ))
     }
-}
 
-/// The element type of the label output.
-fn label_type(labels: &Labels) -> DatumType {
-    match labels {
-        Labels::Int(_) => i64::datum_type(),
-        Labels::Str(_) => String::datum_type(),
-    }
-}
-
-impl TypedOp for TreeEnsemble {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        ensure!(
+            inputs[0].rank() == 2,
+            "{}: input must be [N, features], it has {} dimensions",
+            self.name,
+            inputs[0].rank()
+        );
         let rows = inputs[0].shape[0].clone();
         let scores = f32::fact(&[rows.clone(), self.trees.n_outputs().to_dim()]);
         Ok(match &self.head {
-            Head::Classifier { labels, .. } => tvec!(label_type(labels).fact(&[rows]), scores),
+            Head::Classifier { labels, .. } => tvec!(labels.datum_type().fact(&[rows]), scores),
             Head::Regressor(_) => tvec!(scores),
         })
     }
-
-    as_op!();
 }

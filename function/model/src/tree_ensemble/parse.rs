@@ -22,15 +22,13 @@ pub fn trees(
 
 /// `post_transform`, of which we support all but PROBIT.
 pub fn post_transform(attributes: &Attributes) -> Result<PostTransform, ParseError> {
-    match attributes.post_transform().as_str() {
-        "NONE" => Ok(PostTransform::None),
-        "SOFTMAX" => Ok(PostTransform::Softmax),
-        "LOGISTIC" => Ok(PostTransform::Logistic),
-        "SOFTMAX_ZERO" => Ok(PostTransform::SoftmaxZero),
-        other => Err(attributes.error(format!(
-            "post_transform {other} is not supported; accepted: NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO"
-        ))),
-    }
+    let name = attributes.post_transform();
+    PostTransform::named(&name).ok_or_else(|| {
+        attributes.error(format!(
+            "post_transform {name} is not supported; accepted: {}",
+            PostTransform::ACCEPTED
+        ))
+    })
 }
 
 /// `aggregate_function` of a regressor.

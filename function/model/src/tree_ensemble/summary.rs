@@ -4,7 +4,7 @@
 
 use tract_onnx::pb::NodeProto;
 
-use super::attributes::{read_trees, Attributes, ParseError};
+use super::attributes::{in_layout, read_trees, Attributes, ParseError};
 use super::kernel::Forest;
 use crate::prediction::Labels;
 
@@ -33,11 +33,12 @@ pub(crate) fn ensemble_size(nodes: &[NodeProto]) -> Option<EnsembleSize> {
     let node = nodes
         .iter()
         .find(|n| n.op_type.starts_with("TreeEnsemble"))?;
-    let forest = read_trees(Attributes::of(node)).ok()?;
+    let node = in_layout(node).ok()?;
+    let forest = read_trees(Attributes::of(&node)).ok()?;
     Some(EnsembleSize::of(&forest))
 }
 
-/// What a TreeEnsembleClassifier or TreeEnsembleRegressor node holds.
+/// What a TreeEnsembleClassifier, TreeEnsembleRegressor or TreeEnsemble node holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// Its trees, and its nodes (branches and leaves) as listed.
@@ -63,9 +64,12 @@ pub struct Summary {
 /// a feature that is no column, a child missing from its tree, a cycle. Shared subtrees
 /// are accepted, each node counted once. What the runtime refuses beyond the trees
 /// (labels, leaf weights, post_transform PROBIT, double precision) is described, not
-/// refused: the file may be one the function does not serve.
+/// refused: the file may be one the function does not serve. An opset-5 TreeEnsemble
+/// is described in the layout the runtime reads it into (a set-membership split is a
+/// chain of equality splits), and refused where that reading refuses it.
 pub fn describe(node: &NodeProto) -> Result<Summary, ParseError> {
-    let attributes = Attributes::of(node);
+    let node = in_layout(node)?;
+    let attributes = Attributes::of(&node);
     let forest = read_trees(attributes)?;
     let branches = (forest.nodes.iter().zip(&forest.modes))
         .filter(|(_, mode)| mode.is_some())
@@ -83,7 +87,7 @@ pub fn describe(node: &NodeProto) -> Result<Summary, ParseError> {
             .map_or(0, |&depth| depth as usize),
         features_used,
         classes: attributes.class_labels().ok(),
-        targets: (node.op_type == "TreeEnsembleRegressor")
+        targets: (attributes.is_regressor())
             .then(|| attributes.n_targets().ok())
             .flatten(),
         post_transform: attributes.post_transform(),

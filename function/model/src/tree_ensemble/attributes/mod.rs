@@ -1,17 +1,32 @@
 //! The one reader of the `ai.onnx.ml` TreeEnsembleClassifier / TreeEnsembleRegressor
-//! attributes (opset 1-3): every attribute's name and meaning live here, and so does the
-//! one policy on what makes trees (the runtime's, whoever reads them).
+//! attributes (opset 1-3) and of the opset-5 TreeEnsemble's, which it reads into the
+//! same layout: every attribute's name and meaning live here, and so does the one
+//! policy on what makes trees (the runtime's, whoever reads them).
 //!
 //! - `positions`: where each (tree id, node id) sits in the node arrays.
 //! - `structure`: the node arrays checked and linked into trees (a kernel `Forest`),
 //!   and the leaf entries attached to leaves.
+//! - `opset5`: the opset-5 TreeEnsemble in the opset 1-3 layout (set-membership splits
+//!   as chains of equality splits).
 
+mod opset5;
 mod positions;
 mod structure;
 
 pub use structure::{read_trees, NodeIndex};
 
-use tract_onnx::pb::{AttributeProto, NodeProto};
+use std::borrow::Cow;
+
+use tract_onnx::pb::{AttributeProto, NodeProto, TensorProto};
+
+/// `node` in the layout this reader reads: an opset-5 TreeEnsemble converted (see
+/// `opset5`), any other node as it is. Every reader of a tree-ensemble node starts here.
+pub fn in_layout(node: &NodeProto) -> Result<Cow<'_, NodeProto>, ParseError> {
+    match node.op_type.as_str() {
+        opset5::OP => opset5::regressor_layout(node).map(Cow::Owned),
+        _ => Ok(Cow::Borrowed(node)),
+    }
+}
 
 use crate::prediction::Labels;
 
@@ -107,10 +122,19 @@ impl<'a> Attributes<'a> {
     /// The prefix of the leaf attributes: `class` (`class_treeids`, `class_nodeids`,
     /// `class_ids`, `class_weights`) for a classifier, `target` for a regressor.
     fn leaf_prefix(&self) -> &'static str {
-        match self.node.op_type.as_str() {
-            "TreeEnsembleRegressor" => "target",
-            _ => "class",
+        match self.is_regressor() {
+            true => "target",
+            false => "class",
         }
+    }
+
+    /// Whether the node is a regressor: TreeEnsembleRegressor, or the opset-5
+    /// TreeEnsemble (in the layout [`in_layout`] gives it).
+    pub fn is_regressor(&self) -> bool {
+        matches!(
+            self.node.op_type.as_str(),
+            "TreeEnsembleRegressor" | opset5::OP
+        )
     }
 
     fn get(&self, name: &str) -> Option<&'a AttributeProto> {
@@ -120,6 +144,11 @@ impl<'a> Attributes<'a> {
     /// An `ints` attribute, empty when absent.
     fn ints(&self, name: &str) -> &'a [i64] {
         self.get(name).map_or(&[], |a| &a.ints[..])
+    }
+
+    /// A `tensor` attribute, if present with a tensor.
+    fn tensor(&self, name: &str) -> Option<&'a TensorProto> {
+        self.get(name).and_then(|a| a.t.as_ref())
     }
 
     /// A `floats` attribute, empty when absent.
