@@ -51,7 +51,7 @@ pub struct Summary {
     pub operators: Vec<Operator>,
     /// `metadata_props`, in file order.
     pub metadata: Vec<(String, String)>,
-    /// One entry per TreeEnsembleClassifier / TreeEnsembleRegressor node.
+    /// One entry per TreeEnsembleClassifier / TreeEnsembleRegressor / (opset 5) TreeEnsemble node.
     pub tree_ensembles: Vec<TreeEnsemble>,
 }
 
@@ -140,7 +140,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Summary, InspectError> {
         .filter(|n| {
             matches!(
                 n.op_type.as_str(),
-                "TreeEnsembleClassifier" | "TreeEnsembleRegressor"
+                "TreeEnsembleClassifier" | "TreeEnsembleRegressor" | "TreeEnsemble"
             )
         })
         .map(tree_ensemble)

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Interop checks: installs the pinned Python packages (onnx, onnxruntime, numpy, pytest,
 # scikit-learn, skl2onnx, tritonclient, cloudevents, requests, openapi-spec-validator,
-# prometheus-client)
+# prometheus-client, lightgbm, xgboost-cpu, onnxmltools)
 # into target/interop-venv, builds the function and converter binaries, then runs
 # test_onnx_interop.py (the converter's models), test_sklearn_interop.py (scikit-learn
 # models converted by skl2onnx), test_converter_csv.py (models trained on a CSV file with
 # string classes; `converter inspect` on skl2onnx files) and test_clients_interop.py
 # (tritonclient, the CloudEvents SDK and requests against the function) and
-# test_metrics_interop.py (prometheus_client's parsers on GET /metrics). The venv is
-# reused while requirements.txt is unchanged.
+# test_metrics_interop.py (prometheus_client's parsers on GET /metrics) and
+# test_models_users_bring.py (the corpus of scikit-learn pipelines, LightGBM and XGBoost
+# files that corpus.py generates into target/interop-corpus, each served through every
+# protocol against onnxruntime). The venv is reused while requirements.txt is unchanged;
+# the corpus while corpus.py and requirements.txt are.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
 # CARGO_TARGET_DIR (honoured as cargo does); extra arguments go to pytest.
@@ -37,5 +40,5 @@ export PYTHONDONTWRITEBYTECODE=1
 # -p no:cacheprovider: leave no .pytest_cache in the work tree.
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   "$here/test_clients_interop.py" "$here/test_metrics_interop.py" \
-  "$here/test_converter_csv.py" \
+  "$here/test_converter_csv.py" "$here/test_models_users_bring.py" \
   -p no:cacheprovider -v -s --tb=short "$@"

@@ -1,7 +1,7 @@
 //! Describing the model from its protobuf: its inputs (see `inputs`), what it answers
 //! (classifier with labels, or regressor with targets), metadata and producer.
 
-use tract_onnx::pb::{ModelProto, NodeProto};
+use tract_onnx::pb::{tensor_proto::DataType, ModelProto, NodeProto};
 
 use super::inputs;
 use crate::error::{unsupported, LoadError};
@@ -36,7 +36,7 @@ pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
     if graph.output.is_empty() {
         return Err(unsupported("the graph has no output"));
     }
-    let (operator, task) = task(&graph.node)?;
+    let (operator, task) = task(proto, &graph.node)?;
     let metadata = |key: &str| -> Option<Vec<String>> {
         let entry = proto.metadata_props.iter().find(|p| p.key == key)?;
         serde_json::from_str(&entry.value).ok()
@@ -60,7 +60,7 @@ pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
 }
 
 /// The operator that makes the model's answer, and what kind of answer it is.
-fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
+fn task(proto: &ModelProto, nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
     for node in nodes {
         let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
         if let Some((_, int_attr)) = CLASSIFIERS.iter().find(|(op, _)| node.op_type == *op) {
@@ -83,7 +83,7 @@ fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
             if labels.is_empty() {
                 return Err(unsupported(format!("{} has no class labels", node.op_type)));
             }
-            let labels = mapped_labels(nodes, node, labels);
+            let labels = mapped_labels(proto, node, labels);
             return Ok((node.op_type.clone(), Task::Classifier { labels }));
         }
         if let Some((_, targets_attr)) = REGRESSORS.iter().find(|(op, _)| node.op_type == *op) {
@@ -98,31 +98,77 @@ fn task(nodes: &[NodeProto]) -> Result<(String, Task), LoadError> {
         }
     }
     let ops: Vec<&str> = nodes.iter().map(|n| n.op_type.as_str()).collect();
+    let known: Vec<&str> = CLASSIFIERS
+        .iter()
+        .chain(&REGRESSORS)
+        .map(|(op, _)| *op)
+        .collect();
     Err(unsupported(format!(
-        "no classifier or regressor operator (TreeEnsembleClassifier, LinearClassifier, \
-         TreeEnsembleRegressor, LinearRegressor) among {ops:?}"
+        "no classifier or regressor operator ({}) among {ops:?}",
+        known.join(", ")
     )))
 }
 
-/// The labels the model answers with when a CategoryMapper turns the classifier's int
-/// labels into strings. tract's LinearClassifier cannot output string labels, so the
-/// converter exports string-labelled linear models as LinearClassifier -> CategoryMapper.
-fn mapped_labels(nodes: &[NodeProto], classifier: &NodeProto, labels: Labels) -> Labels {
-    let (Labels::Int(ints), Some(label_output)) = (&labels, classifier.output.first()) else {
-        return labels;
+/// The labels the graph answers with: the classifier's, followed from its label output
+/// through the nodes exporters put after it (Identity, Cast, CategoryMapper, LabelEncoder:
+/// the converter maps a LinearClassifier's int labels to names with a CategoryMapper, as
+/// tract's cannot output strings; skl2onnx maps a LabelEncoder-encoded target back with a
+/// LabelEncoder). A node that is none of these ends the chain.
+fn mapped_labels(proto: &ModelProto, classifier: &NodeProto, labels: Labels) -> Labels {
+    let nodes = proto
+        .graph
+        .as_ref()
+        .map_or(&[][..], |graph| &graph.node[..]);
+    let mut labels = labels;
+    let mut tensor = match classifier.output.first() {
+        Some(name) => name,
+        None => return labels,
     };
-    let Some(mapper) = nodes
-        .iter()
-        .find(|n| n.op_type == "CategoryMapper" && n.input.first() == Some(label_output))
-    else {
-        return labels;
+    // Each step moves one node down the graph, so this ends; the bound is for a
+    // malformed graph whose nodes feed each other.
+    for _ in 0..nodes.len() {
+        let Some(next) = nodes.iter().find(|n| n.input.first() == Some(tensor)) else {
+            break;
+        };
+        let mapped = match next.op_type.as_str() {
+            "Identity" => Some(labels.clone()),
+            "Cast" => cast_labels(next, &labels),
+            "CategoryMapper" => category_mapped(next, &labels),
+            "LabelEncoder" => crate::ml::label_encoder::map_labels(proto, next, &labels),
+            _ => None,
+        };
+        let (Some(mapped), Some(output)) = (mapped, next.output.first()) else {
+            break;
+        };
+        labels = mapped;
+        tensor = output;
+    }
+    labels
+}
+
+/// Labels through a Cast to int64 (ints stay) or to string (ints as decimal text).
+fn cast_labels(cast: &NodeProto, labels: &Labels) -> Option<Labels> {
+    let to = cast.attribute.iter().find(|a| a.name == "to")?.i;
+    match (DataType::try_from(to as i32).ok()?, labels) {
+        (DataType::Int64, Labels::Int(_)) | (DataType::String, Labels::Str(_)) => {
+            Some(labels.clone())
+        }
+        (DataType::String, Labels::Int(ints)) => {
+            Some(Labels::Str(ints.iter().map(i64::to_string).collect()))
+        }
+        _ => None,
+    }
+}
+
+/// Int labels through a CategoryMapper's `cats_int64s` -> `cats_strings`.
+fn category_mapped(mapper: &NodeProto, labels: &Labels) -> Option<Labels> {
+    let Labels::Int(ints) = labels else {
+        return None;
     };
     let attr = |name: &str| mapper.attribute.iter().find(|a| a.name == name);
-    let (Some(keys), Some(names)) = (attr("cats_int64s"), attr("cats_strings")) else {
-        return labels;
-    };
+    let (keys, names) = (attr("cats_int64s")?, attr("cats_strings")?);
     let fallback = attr("default_string").map_or(&b"_Unused"[..], |a| &a.s[..]);
-    Labels::Str(
+    Some(Labels::Str(
         ints.iter()
             .map(|label| {
                 let name = keys
@@ -134,7 +180,7 @@ fn mapped_labels(nodes: &[NodeProto], classifier: &NodeProto, labels: Labels) ->
                 String::from_utf8_lossy(name).into_owned()
             })
             .collect(),
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -182,5 +228,35 @@ mod tests {
                 .contains("no classifier or regressor operator"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn labels_are_followed_through_the_nodes_after_the_classifier() {
+        let mut proto = bundled_proto();
+        let graph = proto.graph.as_mut().unwrap();
+        let label = graph.node[0].output[0].clone();
+        graph.node[0].output[0] = "raw_label".into();
+        let node = |op: &str, input: &str, output: &str, to: Option<DataType>| NodeProto {
+            op_type: op.into(),
+            input: vec![input.into()],
+            output: vec![output.into()],
+            attribute: to
+                .map(|to| tract_onnx::pb::AttributeProto {
+                    name: "to".into(),
+                    i: to as i64,
+                    r#type: tract_onnx::pb::attribute_proto::AttributeType::Int as i32,
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        graph.node.push(node("Identity", "raw_label", "same", None));
+        graph
+            .node
+            .push(node("Cast", "same", &label, Some(DataType::String)));
+        let info = describe(&proto).unwrap();
+        let names = Labels::Str(vec!["0".into(), "1".into(), "2".into()]);
+        assert_eq!(info.task, Task::Classifier { labels: names });
     }
 }

@@ -90,9 +90,11 @@ fn plan_outputs(model: &TypedModel, info: &ModelInfo) -> Result<(), LoadError> {
             }
         }
         Task::Classifier { labels } => {
-            if width(first) != Some(1)
-                || !(first.datum_type.is_integer() || first.datum_type == String::datum_type())
-            {
+            // tract types a Cast to int64 of a float label as its dimension type, TDim.
+            let label_type = first.datum_type.is_integer()
+                || first.datum_type == String::datum_type()
+                || first.datum_type == TDim::datum_type();
+            if width(first) != Some(1) || !label_type {
                 return Err(unsupported(format!(
                     "output `{}` must be one integer or string label per row, it is {first:?}",
                     info.output_names[0]

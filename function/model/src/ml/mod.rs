@@ -18,7 +18,7 @@ mod array_feature_extractor;
 mod binarizer;
 mod feature_vectorizer;
 mod imputer;
-mod label_encoder;
+pub(crate) mod label_encoder;
 mod node;
 mod one_hot_encoder;
 mod scaler;

@@ -304,3 +304,31 @@ fn an_operator_refused_at_load_is_named_with_its_node() {
                     rows of 2 features; it needs 1 or 2";
     assert!(err.contains(expected), "{err}");
 }
+
+#[test]
+fn a_linear_model_whose_coefficients_do_not_fit_its_rows_is_refused_at_load() {
+    // tract's LinearRegressor would multiply [N, 2] rows by 3 coefficients.
+    let y = value("y", DataType::Float, &[None, Some(1)]);
+    let proto = model(
+        vec![linear_regressor("x", vec![1.0, 2.0, 3.0])],
+        vec![x(2)],
+        vec![y.clone()],
+        vec![],
+        1,
+    );
+    let refused = Model::from_bytes(&prost::Message::encode_to_vec(&proto)).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("coefficients for 3 features per row, but its input has 2"),
+        "{refused}"
+    );
+    let fits = model(
+        vec![linear_regressor("x", vec![1.0, 2.0])],
+        vec![x(2)],
+        vec![y],
+        vec![],
+        1,
+    );
+    assert_eq!(values(&served(&fits), vec![1.0, 1.0], 2), [3.0]);
+}

@@ -114,6 +114,35 @@ impl LabelEncoder {
     }
 }
 
+/// `labels` mapped through the LabelEncoder `node` of `model`, as the op maps them at
+/// run time: how the class labels a classifier declares become the labels a graph
+/// outputs. `None` when the node is not a table this op reads or the labels are not
+/// its keys' type.
+pub(crate) fn map_labels(
+    model: &tract_onnx::pb::ModelProto,
+    node: &NodeProto,
+    labels: &crate::Labels,
+) -> Option<crate::Labels> {
+    let encoder =
+        LabelEncoder::new(&Attributes::of("LabelEncoder", node), ml_opset(model, node)).ok()?;
+    let input = match labels {
+        crate::Labels::Int(ints) => tensors::tensor(&[ints.len()], ints.clone()).ok()?,
+        crate::Labels::Str(strings) => tensors::tensor(&[strings.len()], strings.clone()).ok()?,
+    };
+    let mapped = encoder.eval(tvec!(input.into_tvalue())).ok()?;
+    let mapped = mapped.first()?;
+    if mapped.datum_type() == String::datum_type() {
+        Some(crate::Labels::Str(
+            tensors::slice::<String>(mapped).ok()?.to_vec(),
+        ))
+    } else {
+        let ints = mapped.cast_to::<i64>().ok()?;
+        Some(crate::Labels::Int(
+            tensors::slice::<i64>(&ints).ok()?.to_vec(),
+        ))
+    }
+}
+
 /// The element type of `values`.
 fn value_type(values: &Mapped) -> DatumType {
     match values {
