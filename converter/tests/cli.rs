@@ -15,6 +15,11 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/iris.csv")
 }
 
+/// The bundled model, `models/iris-forest.onnx`.
+fn bundled() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/iris-forest.onnx")
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("converter-cli");
     std::fs::create_dir_all(&dir).unwrap();
@@ -268,9 +273,9 @@ fn verify_reads_columns_by_the_model_feature_names_in_any_file_order() {
         "-o",
         onnx.to_str().unwrap(),
     ]);
-    // The bundled Iris model has int labels 0..2 and linfa's feature names; write the
-    // fixture with its columns reversed and its classes as integers.
-    let names = ["sepal length", "sepal width", "petal length", "petal width"];
+    // The bundled Iris model has int labels 0..2 and the fixture's feature names; write
+    // the fixture with its columns reversed and its classes as integers.
+    let names = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
     let text = std::fs::read_to_string(fixture()).unwrap();
     let mut csv = format!(
         "class,{}\n",
@@ -299,4 +304,74 @@ fn verify_reads_columns_by_the_model_feature_names_in_any_file_order() {
         verified["evaluation"]["accuracy"].as_f64().unwrap() > 0.9,
         "{verified}"
     );
+}
+
+/// The README's first check: the bundled model against the bundled CSV, whose classes
+/// are the names of the model's integer labels.
+#[test]
+fn the_bundled_model_verifies_against_the_bundled_csv() {
+    let (model, data) = (bundled(), fixture());
+    let args = [
+        "verify",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let verified = ok_json(&[&args[..], &["--json"]].concat());
+    assert_eq!(verified["target"], "species");
+    assert_eq!(verified["labels_as_class_names"], true);
+    assert_eq!(verified["evaluation"]["rows"], 150);
+    assert!(
+        verified["evaluation"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{verified}"
+    );
+    let text = String::from_utf8(converter(&args).stdout).unwrap();
+    assert!(
+        text.contains("labels: the model's, read as its class names"),
+        "{text}"
+    );
+}
+
+#[test]
+fn verify_refuses_labels_the_model_never_answers() {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let colours = text
+        .replace("setosa", "red")
+        .replace("versicolor", "green")
+        .replace("virginica", "blue");
+    let path = scratch("colours.csv");
+    std::fs::write(&path, colours).unwrap();
+    let model = bundled();
+    let out = converter(&[
+        "verify",
+        model.to_str().unwrap(),
+        "--data",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "disjoint labels were accepted");
+    assert!(
+        out.stdout.is_empty(),
+        "no report: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("none of the labels in column `species` (red, green, blue)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn inspect_names_a_protobuf_error_once() {
+    let path = scratch("not-a-model.onnx");
+    std::fs::write(&path, "sepal_length,species\n5.1,setosa\n").unwrap();
+    let out = converter(&["inspect", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("not an ONNX model: failed to decode"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("failed to decode").count(), 1, "{stderr}");
 }

@@ -283,7 +283,7 @@ async fn a_single_input_model_takes_records_by_feature_name() {
     let server = TestServer::bundled().await;
     let rows = json!(ROWS);
     let (labels, probabilities) = reference(&server, &rows).await;
-    let names = ["sepal length", "sepal width", "petal length", "petal width"];
+    let names = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
     let records: Vec<Value> = ROWS
         .iter()
         .map(|row| {

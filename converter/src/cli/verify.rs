@@ -9,7 +9,7 @@ use anyhow::Context;
 use model::{Batch, ElementType, Labels, Model, Predicted, Task};
 use serde::Serialize;
 
-use crate::data::csv::{self, Columns};
+use crate::data::csv::{self, Columns, RawData};
 use crate::evaluate::{Confusion, Evaluation};
 use crate::progress::Progress;
 
@@ -49,6 +49,9 @@ pub struct Verified {
     pub target: String,
     /// The feature columns given to the model, in input order.
     pub features: Vec<String>,
+    /// The file spells the model's integer labels as its class names (`setosa` for 0),
+    /// and was compared through them.
+    pub labels_as_class_names: bool,
     /// Rows whose predicted label is the file's, and all rows: the accuracy of the
     /// model on this file.
     pub evaluation: Evaluation,
@@ -97,36 +100,16 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
         );
     }
 
-    // Class names: the model's labels in its order, then labels only the file has.
-    let mut names: Vec<String> = match labels {
-        Labels::Int(v) => v.iter().map(i64::to_string).collect(),
-        Labels::Str(v) => v.clone(),
-    };
-    let int_labels = matches!(labels, Labels::Int(_));
-    let normalise = |text: &str| match text.parse::<i64>() {
-        // "07" in the file is the model's label 7.
-        Ok(i) if int_labels => i.to_string(),
-        _ => text.to_string(),
-    };
-    let mut file_only: Vec<String> = raw
-        .target_values
-        .iter()
-        .map(|v| normalise(v))
-        .filter(|v| !names.contains(v))
-        .collect();
-    file_only.sort_unstable();
-    file_only.dedup();
-    names.extend(file_only);
-    let index: HashMap<&str, usize> = names
+    let classes = Classes::match_file(labels, info.class_names.as_deref(), &raw)
+        .map_err(|message| anyhow::anyhow!("{}: {message}", args.data.display()))?;
+    let names = &classes.names;
+    let index: HashMap<&str, usize> = classes
+        .answers
         .iter()
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
         .collect();
-    let value_class: Vec<usize> = raw
-        .target_values
-        .iter()
-        .map(|v| index[normalise(v).as_str()])
-        .collect();
+    let value_class = &classes.value_class;
 
     let mut predicted = Vec::with_capacity(raw.targets.len());
     let values = raw
@@ -161,8 +144,97 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     Ok(Verified {
         target: raw.target_name,
         features: raw.feature_names,
-        evaluation: Evaluation::new(method, &confusion, &names),
+        labels_as_class_names: classes.by_class_name,
+        evaluation: Evaluation::new(method, &confusion, names),
     })
+}
+
+/// The classes a verification counts: the model's, then those only the file has.
+#[derive(Debug, PartialEq)]
+struct Classes {
+    /// Per class, its name in the report: the file's spelling.
+    names: Vec<String>,
+    /// Per model class, the label the model answers, as text.
+    answers: Vec<String>,
+    /// Per distinct value of the file's target column, its class.
+    value_class: Vec<usize>,
+    /// The file names the model's integer labels by the model's class names.
+    by_class_name: bool,
+}
+
+impl Classes {
+    /// Matches the target values of `raw` with the model's `labels`, or, when no value
+    /// is one of those, with the model's `class_names` (in label order, as the converter
+    /// writes them): the bundled model answers 0, 1, 2 for setosa, versicolor, virginica.
+    /// A file none of whose values the model can answer is refused: every row would
+    /// count as wrong, and an accuracy of 0 would look like a result.
+    fn match_file(
+        labels: &Labels,
+        class_names: Option<&[String]>,
+        raw: &RawData,
+    ) -> Result<Classes, String> {
+        let answers: Vec<String> = match labels {
+            Labels::Int(v) => v.iter().map(i64::to_string).collect(),
+            Labels::Str(v) => v.clone(),
+        };
+        let int_labels = matches!(labels, Labels::Int(_));
+        // "07" in the file is the model's label 7.
+        let normalise = |text: &str| match text.parse::<i64>() {
+            Ok(i) if int_labels => i.to_string(),
+            _ => text.to_string(),
+        };
+        let values: Vec<String> = raw.target_values.iter().map(|v| normalise(v)).collect();
+        let overlap = |names: &[String]| values.iter().any(|v| names.contains(v));
+        let named = class_names.filter(|names| names.len() == answers.len());
+        let (mut names, by_class_name) = if overlap(&answers) {
+            (answers.clone(), false)
+        } else if let Some(named) = named.filter(|&named| overlap(named)) {
+            (named.to_vec(), true)
+        } else {
+            let list = |names: &[String]| {
+                let mut shown: Vec<&str> = names.iter().take(10).map(String::as_str).collect();
+                if names.len() > 10 {
+                    shown.push("...");
+                }
+                shown.join(", ")
+            };
+            return Err(format!(
+                "none of the labels in column `{}` ({}) is one the model answers ({}){}; \
+                 is `{}` the column of true labels? choose it with --target",
+                raw.target_name,
+                list(&values),
+                list(&answers),
+                named.map_or(String::new(), |named| format!(
+                    " or one of its class names ({})",
+                    list(named)
+                )),
+                raw.target_name,
+            ));
+        };
+        let mut file_only: Vec<String> = values
+            .iter()
+            .filter(|v| !names.contains(v))
+            .cloned()
+            .collect();
+        file_only.sort_unstable();
+        file_only.dedup();
+        names.extend(file_only);
+        let value_class = values
+            .iter()
+            .map(|v| {
+                names
+                    .iter()
+                    .position(|n| n == v)
+                    .expect("every value is named")
+            })
+            .collect();
+        Ok(Classes {
+            names,
+            answers,
+            value_class,
+            by_class_name,
+        })
+    }
 }
 
 pub(super) fn verify_command(args: &VerifyArgs) -> anyhow::Result<()> {
@@ -171,6 +243,9 @@ pub(super) fn verify_command(args: &VerifyArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&verified)?);
     } else {
         println!("features: {}", verified.features.join(", "));
+        if verified.labels_as_class_names {
+            println!("labels: the model's, read as its class names (label i is class name i)");
+        }
         print!("{}", verified.evaluation.to_text());
         let e = &verified.evaluation;
         println!(
@@ -179,4 +254,71 @@ pub(super) fn verify_command(args: &VerifyArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file whose target column holds `values`.
+    fn raw(values: &[&str]) -> RawData {
+        RawData {
+            feature_names: vec![],
+            target_name: "species".into(),
+            records: ndarray::Array2::zeros((0, 0)),
+            targets: vec![],
+            target_values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    fn iris_names() -> Vec<String> {
+        ["setosa", "versicolor", "virginica"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn integer_labels_are_matched_through_the_class_names() {
+        let labels = Labels::Int(vec![0, 1, 2]);
+        let names = iris_names();
+        let classes =
+            Classes::match_file(&labels, Some(&names[..]), &raw(&["virginica", "setosa"]));
+        assert_eq!(
+            classes,
+            Ok(Classes {
+                names: names.clone(),
+                answers: ["0", "1", "2"].map(String::from).to_vec(),
+                value_class: vec![2, 0],
+                by_class_name: true,
+            })
+        );
+        // The labels themselves win when the file has them ("07" is 7).
+        let labels = Labels::Int(vec![0, 7]);
+        let two = Some(&names[..2]);
+        let classes = Classes::match_file(&labels, two, &raw(&["07", "0", "3"])).unwrap();
+        assert_eq!(
+            (classes.value_class, classes.by_class_name),
+            (vec![1, 0, 2], false)
+        );
+        assert_eq!(classes.names, ["0", "7", "3"]);
+    }
+
+    #[test]
+    fn a_file_with_none_of_the_models_labels_is_refused() {
+        let labels = Labels::Int(vec![0, 1, 2]);
+        let names = iris_names();
+        let err = Classes::match_file(&labels, Some(&names[..]), &raw(&["red", "blue"]));
+        let err = err.unwrap_err();
+        assert_eq!(
+            err,
+            "none of the labels in column `species` (red, blue) is one the model answers \
+             (0, 1, 2) or one of its class names (setosa, versicolor, virginica); is \
+             `species` the column of true labels? choose it with --target"
+        );
+        let err = Classes::match_file(&labels, None, &raw(&["setosa"])).unwrap_err();
+        assert!(
+            err.contains("(setosa) is one the model answers (0, 1, 2);"),
+            "{err}"
+        );
+    }
 }
