@@ -82,12 +82,11 @@ async fn served_forest_predicts_what_linfa_predicts_on_the_hold_out_rows() {
             // On a tie linfa picks by HashMap order; the ONNX arg-max picks the first.
             assert_eq!(*served, leaders[0], "row {row}, tied votes {row_votes}");
         }
+        // The share of trees voting for the class, exactly as f32 has it (0.66, not the
+        // 0.65999967 that adding 66 weights of 0.01 in f32 gives).
         for (class, p) in probabilities[row].iter().enumerate() {
             let share = row_votes[class] as f32 / forest.models.len() as f32;
-            assert!(
-                (p - share).abs() < 1e-5,
-                "row {row} class {class}: {p} vs {share}"
-            );
+            assert_eq!(*p, share, "row {row} class {class}, votes {row_votes}");
         }
     }
 }
@@ -127,7 +126,20 @@ fn converter_reproduces_the_bundled_model_byte_for_byte() {
     assert!(
         outcome.onnx == BUNDLED_MODEL,
         "models/iris-forest.onnx is stale: regenerate it with \
-         `cargo run -p converter -- train -o models/iris-forest.onnx`"
+         `cargo run --release -p converter -- train -o models/iris-forest.onnx`"
+    );
+}
+
+/// The example model the ConfigMap overlay ships is what its comment says it is.
+#[test]
+fn converter_reproduces_the_configmap_example_model_byte_for_byte() {
+    let outcome = trained(&["--model", "logistic"]);
+    let shipped = include_bytes!("../knative/overlays/model-configmap/model.onnx");
+    assert!(
+        outcome.onnx == shipped,
+        "knative/overlays/model-configmap/model.onnx is stale: regenerate it with \
+         `cargo run --release -p converter -- train --model logistic \
+         -o knative/overlays/model-configmap/model.onnx`"
     );
 }
 
@@ -185,15 +197,29 @@ async fn health_routes_answer_200() {
     server.stop().await;
 }
 
+/// `POST /predict?probabilities=true` with `body`.
+async fn with_probabilities(server: &TestServer, body: &str) -> harness::client::Reply {
+    let request = post_json(server.addr, "/predict?probabilities=true", body.to_string());
+    send(server.addr, request).await
+}
+
+#[tokio::test]
+async fn unanimous_votes_answer_probability_one_as_the_readme_shows() {
+    let server = TestServer::bundled().await;
+    let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}"#;
+    let reply = with_probabilities(&server, body).await;
+    assert_eq!(
+        reply.text(),
+        r#"{"prediction":[0,2],"probabilities":[[1.0,0.0,0.0],[0.0,0.0,1.0]]}"#
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn probabilities_are_one_row_per_input_row_summing_to_one() {
     let server = TestServer::bundled().await;
     let body = r#"{"input":[[5.1,3.5,1.4,0.2],[6.0,2.9,4.5,1.5],[6.7,3.0,5.2,2.3]]}"#;
-    let reply = send(
-        server.addr,
-        post_json(server.addr, "/predict?probabilities=true", body),
-    )
-    .await;
+    let reply = with_probabilities(&server, body).await;
     let json = reply.json();
     let rows = json["probabilities"].as_array().unwrap();
     assert_eq!(rows.len(), 3);

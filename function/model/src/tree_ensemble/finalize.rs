@@ -1,5 +1,6 @@
 //! From aggregated leaf values to the op outputs, with onnxruntime's semantics (the
-//! reference runtime: `tree_ensemble_aggregator.h`), including its two-class layouts.
+//! reference runtime: `tree_ensemble_aggregator.h`), including its two-class layouts;
+//! and a forest's vote shares made exact ([`VoteShares`]).
 
 use super::kernel::{Aggregate, Scores};
 
@@ -30,6 +31,64 @@ pub struct ClassifierFinish {
     pub binary_case: bool,
     /// No leaf weight is negative (probabilities rather than margins).
     pub weights_all_positive: bool,
+    /// Every leaf weight is a share of votes: sums are snapped to exact shares.
+    pub vote_shares: Option<VoteShares>,
+}
+
+/// Leaf weights that are all whole multiples of `1 / denominator`, within f32 rounding:
+/// a forest's votes, `1 / trees` each (what the converter writes, and skl2onnx for a
+/// forest of pure leaves). Summed in f32, 100 votes of 0.01 make 0.99999934 and 66 make
+/// 0.65999967, where scikit-learn answers the shares 1.0 and 0.66. [`Self::snap`] rounds
+/// a sum to the nearest multiple, which is the exact share as long as the f32 sum is off
+/// by less than half a step; [`Self::detect`] only accepts a denominator for which the
+/// worst case is under a quarter step. The walks stay as they are: snapping costs a few
+/// instructions per row and class, after them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoteShares {
+    denominator: f64,
+}
+
+impl VoteShares {
+    /// The shares of `denominator` (a tree count), if every one of `weights` is a whole
+    /// multiple of `1 / denominator` and a sum of at most `adds` of them (one row, one
+    /// output) cannot drift by a quarter of `1 / denominator`.
+    pub fn detect(weights: &[f32], denominator: usize, adds: usize) -> Option<VoteShares> {
+        if denominator == 0 || weights.is_empty() {
+            return None;
+        }
+        let d = denominator as f64;
+        // One f32 step, relative: how far a stored weight may be from its share.
+        let step = f64::from(f32::EPSILON);
+        let largest = weights
+            .iter()
+            .fold(0.0f64, |m, &w| m.max(f64::from(w.abs())));
+        // Each weight is off by up to a step, and each of the `adds` f32 additions
+        // rounds by up to half a step of a sum no larger than `adds * largest`.
+        let adds = adds as f64;
+        let worst = adds * largest * step * (1.0 + adds / 2.0);
+        if worst >= 0.25 / d {
+            return None;
+        }
+        let on_a_share = |w: f32| {
+            let w = f64::from(w);
+            let share = (w * d).round() / d;
+            (w - share).abs() <= share.abs() * step
+        };
+        weights
+            .iter()
+            .all(|&w| on_a_share(w))
+            .then_some(VoteShares { denominator: d })
+    }
+
+    /// `sum` snapped to the nearest multiple of `1 / denominator`, rounded once to f32.
+    #[inline]
+    pub fn snap(self, sum: f32) -> f32 {
+        let scaled = f64::from(sum) * self.denominator;
+        // Half away from zero by truncation: `f64::round` is a libm call on baseline
+        // x86_64. `detect` keeps `scaled` far inside i64.
+        let steps = (scaled + 0.5f64.copysign(scaled)) as i64;
+        (steps as f64 / self.denominator) as f32
+    }
 }
 
 impl PostTransform {
@@ -105,6 +164,12 @@ enum SecondClass {
 }
 
 impl ClassifierFinish {
+    /// `sum` as an exact share of votes, when the weights are votes.
+    #[inline]
+    fn snap(&self, sum: f32) -> f32 {
+        self.vote_shares.map_or(sum, |shares| shares.snap(sum))
+    }
+
     /// Writes each row's probabilities (`n_classes` columns) and returns each row's
     /// winning class index.
     pub fn finish(&self, scores: &Scores, probabilities: &mut [f32]) -> Vec<usize> {
@@ -126,7 +191,14 @@ impl ClassifierFinish {
     }
 
     fn finish_multiclass(&self, values: &[f32], present: &[bool], out: &mut [f32]) -> usize {
-        out.copy_from_slice(values);
+        match self.vote_shares {
+            Some(shares) => {
+                for (slot, &value) in out.iter_mut().zip(values) {
+                    *slot = shares.snap(value);
+                }
+            }
+            None => out.copy_from_slice(values),
+        }
         for (k, base) in self.base_values.iter().enumerate() {
             out[k] += base;
         }
@@ -144,7 +216,7 @@ impl ClassifierFinish {
     }
 
     fn finish_two_classes(&self, values: &[f32], present: &[bool], out: &mut [f32]) -> usize {
-        let (mut s0, mut s1) = (values[0], values[1]);
+        let (mut s0, mut s1) = (self.snap(values[0]), self.snap(values[1]));
         let (has0, mut has1) = (present[0], present[1]);
         let mut second = SecondClass::Unset;
         match self.base_values[..] {
@@ -191,7 +263,7 @@ impl ClassifierFinish {
             let s = s0;
             let logistic_both = self.post_transform == PostTransform::Logistic;
             let [a, b] = match second {
-                SecondClass::Complement => [1.0 - s, s],
+                SecondClass::Complement => [self.snap(1.0 - s), s],
                 SecondClass::MarginPositive | SecondClass::MarginNegative if logistic_both => {
                     [logistic(-s), logistic(s)]
                 }
@@ -275,6 +347,7 @@ mod tests {
             post_transform: PostTransform::None,
             binary_case,
             weights_all_positive: positive,
+            vote_shares: None,
         }
     }
 
@@ -326,6 +399,50 @@ mod tests {
         let winners = finish.finish(&scores(&[-1.0, 0.0], &[true, false]), &mut out);
         assert_eq!(winners, [0]);
         assert!((out[1] - logistic(-0.5)).abs() < 1e-6 && (out[0] + out[1] - 1.0).abs() < 1e-6);
+    }
+
+    /// 100 votes of 0.01 summed in f32, the way the kernel adds them.
+    fn votes(n: usize) -> f32 {
+        (0..n).fold(0.0f32, |sum, _| sum + 0.01)
+    }
+
+    #[test]
+    fn vote_shares_are_snapped_to_the_exact_share() {
+        let shares = VoteShares::detect(&[0.01; 400], 100, 100).expect("votes of 1/100");
+        assert_eq!(votes(100), 0.99999934, "the f32 sum this fixes");
+        for k in 0..=100 {
+            assert_eq!(shares.snap(votes(k)), k as f32 / 100.0, "{k} votes");
+        }
+        assert_eq!(votes(66).to_string(), "0.65999967");
+        assert_eq!(shares.snap(votes(66)).to_string(), "0.66");
+        assert_eq!(shares.snap(-votes(3)), -0.03);
+    }
+
+    #[test]
+    fn vote_shares_need_every_weight_on_a_share_and_a_bounded_error() {
+        assert!(VoteShares::detect(&[0.01, 0.02, 1.0, 0.0], 100, 100).is_some());
+        // 0.015 is half a vote: not a share of 100.
+        assert!(VoteShares::detect(&[0.01, 0.015], 100, 100).is_none());
+        // A 1e-5 step would drown in 100,000 f32 additions.
+        assert!(VoteShares::detect(&[1e-5], 100_000, 100_000).is_none());
+        assert!(VoteShares::detect(&[], 100, 100).is_none());
+        assert!(VoteShares::detect(&[0.5], 0, 1).is_none());
+    }
+
+    #[test]
+    fn a_unanimous_forest_answers_probability_one() {
+        let mut finish = classifier(3, false, true);
+        finish.vote_shares = VoteShares::detect(&[0.01], 100, 100);
+        let mut out = [0.0; 3];
+        let sums = [votes(100), 0.0, 0.0];
+        let winners = finish.finish(&scores(&sums, &[true, false, false]), &mut out);
+        assert_eq!((winners, out), (vec![0], [1.0, 0.0, 0.0]));
+        // Two classes, only the positive one's votes stored: both columns exact.
+        let mut binary = classifier(2, true, true);
+        binary.vote_shares = finish.vote_shares;
+        let mut out = [0.0; 2];
+        binary.finish(&scores(&[votes(66), 0.0], &[true, false]), &mut out);
+        assert_eq!(out, [0.34, 0.66]);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   bounds checked once per model instead of once per step. Trees of up to 32 leaves
 //!   skip the walk (`kernel::small_trees`: every branch tested, the leaf read off a bit
 //!   set).
-//! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does.
+//! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does
+//!   (a forest's votes as exact shares: `VoteShares`).
 //! - `op`: the tract builder, inference rules and typed op.
 
 mod attributes;

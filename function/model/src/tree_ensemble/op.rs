@@ -10,7 +10,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
 use super::attributes::{self, Attributes};
-use super::finalize::{ClassifierFinish, RegressorFinish};
+use super::finalize::{ClassifierFinish, PostTransform, RegressorFinish, VoteShares};
 use super::kernel::{Aggregate, Trees};
 use super::parse;
 use super::summary::EnsembleSize;
@@ -84,12 +84,21 @@ impl TreeEnsemble {
         let mut classes_with_weights = trees.leaf_outputs().to_vec();
         classes_with_weights.sort_unstable();
         classes_with_weights.dedup();
+        let post_transform = parse::post_transform(&attributes)?;
+        // Votes as probabilities: plain sums of the weights, nothing added or transformed.
+        let vote_shares = (base_values.is_empty() && post_transform == PostTransform::None)
+            .then(|| {
+                let adds = trees.n_trees() * trees.max_leaf_entries();
+                VoteShares::detect(trees.leaf_weights(), trees.n_trees(), adds)
+            })
+            .flatten();
         let finish = ClassifierFinish {
             n_classes,
             base_values,
-            post_transform: parse::post_transform(&attributes)?,
+            post_transform,
             binary_case: n_classes == 2 && classes_with_weights.len() == 1,
             weights_all_positive: trees.leaf_weights().iter().all(|w| *w >= 0.0),
+            vote_shares,
         };
         Ok(TreeEnsemble {
             name: "TreeEnsembleClassifier",

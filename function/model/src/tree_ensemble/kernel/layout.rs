@@ -174,6 +174,16 @@ impl Trees {
         &self.leaf_weights
     }
 
+    /// The most entries one leaf has: with [`Self::n_trees`], a bound on the leaf
+    /// weights one row adds to one output.
+    pub fn max_leaf_entries(&self) -> usize {
+        self.leaf_offsets
+            .windows(2)
+            .map(|pair| (pair[1] - pair[0]) as usize)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The leaf entries of node `leaf` (none for a branch).
     #[inline(always)]
     pub(super) fn entries(&self, leaf: u32) -> std::ops::Range<usize> {
@@ -312,6 +322,12 @@ mod tests {
         assert!(!trees.leaves_by_output && !trees.leaves_dense);
         let single = [(0, 0.0), (1, 2.0), (0, 0.0), (0, 0.0)];
         assert_eq!(trees.single_entries.as_deref(), Some(&single[..]));
+    }
+
+    #[test]
+    fn the_largest_leaf_bounds_the_entries_a_row_adds() {
+        let trees = stump_with([vec![(0, 1.0), (1, 2.0)], vec![(1, 3.0)]], 2);
+        assert_eq!(trees.max_leaf_entries(), 2);
     }
 
     #[test]
