@@ -87,6 +87,11 @@ async fn counters_move_by_exactly_the_requests_sent() {
     }
     let reply = send(addr, bodiless(addr, Method::GET, "/no/such/path")).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    // V2 liveness and readiness are two series, not one `/v2/health`.
+    send(addr, bodiless(addr, Method::GET, "/v2/health/live")).await;
+    for _ in 0..2 {
+        send(addr, bodiless(addr, Method::GET, "/v2/health/ready")).await;
+    }
 
     let after = scrape(addr).await;
     let d = |series: &str| delta(&before, &after, series);
@@ -100,6 +105,9 @@ async fn counters_move_by_exactly_the_requests_sent() {
     assert_eq!(d(&durations(v1, "kserve_v1")), 3.0);
     assert_eq!(d(&requests("/healthz", "health", "2xx")), 5.0);
     assert_eq!(d(&requests("unmatched", "none", "4xx")), 1.0);
+    let v2 = "open_inference_v2";
+    assert_eq!(d(&requests("/v2/health/live", v2, "2xx")), 1.0);
+    assert_eq!(d(&requests("/v2/health/ready", v2, "2xx")), 2.0);
     // The model ran 6 times over 3 + 3 + 2 rows.
     assert_eq!(d("model_inference_duration_seconds_count"), 6.0);
     assert_eq!(d("model_predicted_rows_total"), 8.0);

@@ -11,11 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Posts `body` to /predict and returns the status and the error message.
 async fn refused(server: &TestServer, body: &str) -> (StatusCode, String) {
-    let reply = send(
-        server.addr,
-        post_json(server.addr, "/predict", body.to_string()),
-    )
-    .await;
+    refused_at(server, "/predict", body).await
+}
+
+/// Posts `body` to `path` and returns the status and the error message.
+async fn refused_at(server: &TestServer, path: &str, body: &str) -> (StatusCode, String) {
+    let reply = send(server.addr, post_json(server.addr, path, body.to_string())).await;
     (reply.status, reply.error())
 }
 
@@ -84,10 +85,63 @@ async fn wrong_method_route_and_content_type_get_their_4xx() {
     );
     let form = send(server.addr, form).await;
     assert_eq!(form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(form.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("application/json"));
+    assert!(form.error().contains("application/json"));
+    assert!(
+        form.error().contains("curl -d sends a form"),
+        "{}",
+        form.error()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_form_is_told_how_curl_sends_json() {
+    let server = TestServer::bundled().await;
+    for (path, content_type) in [
+        ("/predict", "text/plain"),
+        ("/", "application/cloudevents-batch+json"),
+    ] {
+        let mut request = post_json(server.addr, path, "[]");
+        request
+            .headers_mut()
+            .insert("content-type", content_type.parse().unwrap());
+        let reply = send(server.addr, request).await;
+        assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}");
+        assert!(!reply.error().contains("curl"), "{path}: {}", reply.error());
+    }
+    server.stop().await;
+}
+
+/// The routes that parse a JSON body of rows (CloudEvents parse theirs the same way).
+const JSON_ROUTES: [&str; 3] = [
+    "/predict",
+    "/v1/models/test-model:predict",
+    "/v2/models/test-model/infer",
+];
+
+#[tokio::test]
+async fn an_empty_body_is_called_empty_in_every_protocol() {
+    let server = TestServer::bundled().await;
+    for path in JSON_ROUTES {
+        let (status, message) = refused_at(&server, path, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(message.contains("is empty"), "{path}: {message}");
+        assert!(!message.contains("EOF"), "{path}: {message}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_misspelt_query_parameter_is_refused_naming_the_known_one() {
+    let server = TestServer::bundled().await;
+    let body = r#"{"input":[5.1,3.5,1.4,0.2]}"#;
+    let (status, message) = refused_at(&server, "/predict?probability=true", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        message,
+        "unknown query parameter `probability`; /predict takes only probabilities=true \
+         or probabilities=false"
+    );
     server.stop().await;
 }
 

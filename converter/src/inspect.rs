@@ -19,8 +19,9 @@ use tract_onnx::pb::{
 /// Why a file cannot be inspected.
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    /// Not an ONNX protobuf.
-    #[error("not an ONNX model: {0}")]
+    /// Not an ONNX protobuf. The decoder's error is the source, which a report that
+    /// prints the chain (`{:#}`) shows once.
+    #[error("not an ONNX model")]
     Decode(#[from] prost::DecodeError),
     /// A protobuf without a graph.
     #[error("the file holds no graph")]
@@ -395,9 +396,9 @@ mod tests {
 
     #[test]
     fn rejects_bytes_that_are_not_onnx() {
-        assert!(matches!(
-            inspect(b"not a model"),
-            Err(InspectError::Decode(_))
-        ));
+        let err = inspect(b"not a model").unwrap_err();
+        assert!(matches!(err, InspectError::Decode(_)));
+        let report = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(report.matches("Protobuf").count(), 1, "{report}");
     }
 }

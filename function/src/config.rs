@@ -47,6 +47,27 @@ pub const ENV_WORKER_THREADS: &str = "WORKER_THREADS";
 pub const DEFAULT_PORT: u16 = 8080;
 /// Below Kubernetes' default 30 s grace period, so we exit before SIGKILL.
 pub const DEFAULT_DRAIN_SECONDS: u64 = 20;
+/// Exit code for a usage or configuration error (BSD `EX_USAGE`).
+pub const EXIT_USAGE: u8 = 64;
+/// Exit code when the model cannot be loaded or the port cannot be bound.
+pub const EXIT_STARTUP: u8 = 1;
+
+/// The end of `--help`: the settings that have no flag (logging) and the exit codes,
+/// read from their constants.
+fn help_footer() -> String {
+    use crate::logging::{DEFAULT_LEVEL, ENV_LOG_FORMAT, ENV_LOG_LEVEL, ENV_RUST_LOG, LEVELS};
+    format!(
+        "Logging, on stderr (environment only):\n  \
+         {ENV_LOG_FORMAT}  json or text [default: text]\n  \
+         {ENV_LOG_LEVEL}   {levels} [default: {DEFAULT_LEVEL}]; debug adds a line per request\n  \
+         {ENV_RUST_LOG}    a tracing filter directive, e.g. function=debug; wins over {ENV_LOG_LEVEL}\n\n\
+         Exit codes:\n  \
+         0   stopped by SIGTERM or SIGINT, after draining\n  \
+         {EXIT_STARTUP}   the model cannot be loaded or the port cannot be bound\n  \
+         {EXIT_USAGE}  a bad flag or environment variable",
+        levels = LEVELS.join(", "),
+    )
+}
 
 /// Serve an ONNX classifier (a random forest, a logistic regression) over HTTP.
 ///
@@ -54,7 +75,7 @@ pub const DEFAULT_DRAIN_SECONDS: u64 = 20;
 /// KServe V1 (/v1/models/...), Open Inference Protocol V2 (/v2/...), CloudEvents (POST /);
 /// GET /openapi.json documents every route, GET / summarises the model.
 #[derive(Debug, Parser)]
-#[command(name = "function", version)]
+#[command(name = "function", version, after_help = help_footer())]
 pub struct Args {
     /// ONNX model file to serve [env: MODEL_PATH] [default: the bundled Iris forest].
     #[arg(long, value_name = "PATH")]
@@ -163,11 +184,35 @@ impl Config {
 
 /// A flag or variable with a value we cannot use.
 #[derive(Debug, thiserror::Error)]
-#[error("{name}={value:?} is not valid: {expected}")]
+#[error("{setting} is not valid: {expected}")]
 pub struct ConfigError {
-    name: &'static str,
-    value: String,
+    /// The setting as the user wrote it: `--max-batch-rows 0`, `MAX_BATCH_ROWS="0"`.
+    setting: String,
     expected: &'static str,
+}
+
+impl ConfigError {
+    /// `value` of the variable (or setting) `name`.
+    fn variable(name: &str, value: &str, expected: &'static str) -> ConfigError {
+        ConfigError {
+            setting: format!("{name}={value:?}"),
+            expected,
+        }
+    }
+
+    /// `value` of the flag of [`Args`] field `id`, named as typed (`--max-batch-rows`).
+    fn flag(id: &str, value: &str, expected: &'static str) -> ConfigError {
+        let command = <Args as clap::CommandFactory>::command();
+        let long = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id)
+            .and_then(|arg| arg.get_long())
+            .expect("the id of an Args field with a long flag");
+        ConfigError {
+            setting: format!("--{long} {value}"),
+            expected,
+        }
+    }
 }
 
 impl Config {
@@ -191,41 +236,35 @@ impl Config {
             _ if args.no_metrics => false,
             None | Some("") | Some("on") => true,
             Some("off") => false,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: ENV_METRICS,
-                    value: other.to_string(),
-                    expected: "on or off",
-                })
-            }
+            Some(other) => return Err(ConfigError::variable(ENV_METRICS, other, "on or off")),
         };
         let limits = Limits {
             max_body_bytes: positive(
-                args.max_body_bytes,
+                (args.max_body_bytes, "max_body_bytes"),
                 &env,
                 ENV_MAX_BODY_BYTES,
                 DEFAULT_MAX_BODY_BYTES,
             )?,
             max_batch_rows: positive(
-                args.max_batch_rows,
+                (args.max_batch_rows, "max_batch_rows"),
                 &env,
                 ENV_MAX_BATCH_ROWS,
                 DEFAULT_MAX_BATCH_ROWS,
             )?,
             max_in_flight: positive(
-                args.max_in_flight,
+                (args.max_in_flight, "max_in_flight"),
                 &env,
                 ENV_MAX_IN_FLIGHT,
                 DEFAULT_MAX_IN_FLIGHT,
             )?,
             header_read_timeout: Duration::from_secs(positive(
-                args.header_read_timeout,
+                (args.header_read_timeout, "header_read_timeout"),
                 &env,
                 ENV_HEADER_READ_TIMEOUT,
                 DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
             )?),
             request_timeout: Duration::from_secs(positive(
-                args.request_timeout,
+                (args.request_timeout, "request_timeout"),
                 &env,
                 ENV_REQUEST_TIMEOUT,
                 DEFAULT_REQUEST_TIMEOUT.as_secs(),
@@ -235,7 +274,7 @@ impl Config {
         let workers_set =
             args.workers.is_some() || env(ENV_WORKER_THREADS).is_some_and(|v| !v.is_empty());
         let workers = workers_set
-            .then(|| positive(args.workers, &env, ENV_WORKER_THREADS, 0))
+            .then(|| positive((args.workers, "workers"), &env, ENV_WORKER_THREADS, 0))
             .transpose()?;
         let model = args
             .model
@@ -264,11 +303,11 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             {
-                return Err(ConfigError {
+                return Err(ConfigError::variable(
                     name,
-                    value: value.clone(),
-                    expected: "letters, digits, '-', '_' and '.' only (it appears in URLs)",
-                });
+                    value,
+                    "letters, digits, '-', '_' and '.' only (it appears in URLs)",
+                ));
             }
         }
         Ok(Config {
@@ -292,18 +331,18 @@ fn parse_env<T: std::str::FromStr>(
     match env(name) {
         None => Ok(None),
         Some(value) if value.is_empty() => Ok(None),
-        Some(value) => value.trim().parse().map(Some).map_err(|_| ConfigError {
-            name,
-            value,
-            expected,
-        }),
+        Some(value) => match value.trim().parse() {
+            Ok(parsed) => Ok(Some(parsed)),
+            Err(_) => Err(ConfigError::variable(name, &value, expected)),
+        },
     }
 }
 
-/// A limit from its flag, else its variable, else `default`; zero is refused (a limit
-/// of zero would refuse every request).
+/// A limit from its flag (the value and the [`Args`] field), else its variable `name`,
+/// else `default`; zero is refused, named as the user gave it (a limit of zero would
+/// refuse every request).
 fn positive<T>(
-    flag: Option<T>,
+    (flag, field): (Option<T>, &str),
     env: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: T,
@@ -311,15 +350,17 @@ fn positive<T>(
 where
     T: std::str::FromStr + PartialEq + Default + ToString,
 {
-    let value = match flag {
-        Some(value) => value,
-        None => parse_env(env, name, "a whole number above 0")?.unwrap_or(default),
+    const EXPECTED: &str = "a whole number above 0";
+    let (value, from_flag) = match flag {
+        Some(value) => (value, true),
+        None => (parse_env(env, name, EXPECTED)?.unwrap_or(default), false),
     };
     if value == T::default() {
-        return Err(ConfigError {
-            name,
-            value: value.to_string(),
-            expected: "a whole number above 0",
+        let value = value.to_string();
+        return Err(if from_flag {
+            ConfigError::flag(field, &value, EXPECTED)
+        } else {
+            ConfigError::variable(name, &value, EXPECTED)
         });
     }
     Ok(value)
@@ -448,6 +489,46 @@ mod tests {
         assert!(err.to_string().contains("MAX_BATCH_ROWS=\"0\""), "{err}");
         assert!(config(&["--header-read-timeout", "0"], &[]).is_err());
         assert!(config(&[], &[("MAX_BODY_BYTES", "4MiB")]).is_err());
+    }
+
+    /// `--help` ends with what no flag covers: the logging variables and the exit codes.
+    #[test]
+    fn help_lists_the_logging_variables_and_the_exit_codes() {
+        let help = <Args as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for fact in [
+            "LOG_FORMAT  json or text",
+            "LOG_LEVEL   error, warn, info, debug, trace, off [default: info]",
+            "RUST_LOG    a tracing filter directive",
+            "0   stopped by SIGTERM",
+            "1   the model cannot be loaded",
+            "64  a bad flag",
+        ] {
+            assert!(help.contains(fact), "{fact:?} missing from:\n{help}");
+        }
+    }
+
+    /// A bad flag is named as typed, not by the variable it stands in for.
+    #[test]
+    fn a_zero_limit_is_reported_by_the_flag_or_variable_that_set_it() {
+        for flag in [
+            "--max-body-bytes",
+            "--max-batch-rows",
+            "--max-in-flight",
+            "--header-read-timeout",
+            "--request-timeout",
+            "--workers",
+        ] {
+            let err = config(&[flag, "0"], &[]).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("{flag} 0 is not valid: a whole number above 0"),
+                "{flag}"
+            );
+        }
+        let err = config(&[], &[("MAX_IN_FLIGHT", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("MAX_IN_FLIGHT=\"0\""), "{err}");
     }
 
     #[test]

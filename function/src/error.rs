@@ -52,11 +52,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
-    /// The body is not JSON by its declared content type: 415.
-    #[error(
-        "content-type {0} is not supported; send application/json \
-         (curl -d sends a form unless you add -H 'Content-Type: application/json')"
-    )]
+    /// The body is not JSON by its declared content type: 415. A form (what `curl -d`
+    /// sends by default) gets a hint on how to send JSON instead.
+    #[error("content-type {0} is not supported; send application/json{hint}", hint = form_hint(.0))]
     UnsupportedMediaType(String),
     /// The body is compressed: 415.
     #[error("content-encoding {0} is not supported; send the body uncompressed")]
@@ -71,7 +69,7 @@ pub enum ApiError {
         timeout: std::time::Duration,
     },
     /// Every in-flight slot is taken: 503 with `Retry-After`.
-    #[error("the function is busy with {limit} requests; retry shortly")]
+    #[error("the function is busy with {limit} request{s}; retry shortly", s = plural(.limit))]
     Overloaded {
         /// The in-flight limit.
         limit: usize,
@@ -79,6 +77,28 @@ pub enum ApiError {
     /// The server failed: 500. Logged; the client sees the message.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The plural ending for `count` things.
+fn plural(count: &usize) -> &'static str {
+    if *count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// What to add to a 415 for `content_type`: how to send JSON with curl when it is the
+/// form `curl -d` sends unless told otherwise, nothing for any other type.
+fn form_hint(content_type: &str) -> &'static str {
+    if content_type
+        .to_ascii_lowercase()
+        .contains("application/x-www-form-urlencoded")
+    {
+        " (curl -d sends a form unless you add -H 'Content-Type: application/json')"
+    } else {
+        ""
+    }
 }
 
 impl ApiError {
@@ -156,6 +176,32 @@ mod tests {
         .into_response();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+
+    #[test]
+    fn only_a_form_gets_the_curl_hint() {
+        let form = ApiError::UnsupportedMediaType(r#""application/x-www-form-urlencoded""#.into());
+        assert!(form.to_string().contains("curl -d sends a form"), "{form}");
+        for other in [
+            r#""text/plain""#,
+            "application/cloudevents-batch+json (batched events)",
+        ] {
+            let message = ApiError::UnsupportedMediaType(other.into()).to_string();
+            assert!(message.ends_with("; send application/json"), "{message}");
+        }
+    }
+
+    #[test]
+    fn busy_counts_its_requests_in_the_singular_and_plural() {
+        let busy = |limit| ApiError::Overloaded { limit }.to_string();
+        assert_eq!(
+            busy(1),
+            "the function is busy with 1 request; retry shortly"
+        );
+        assert_eq!(
+            busy(2),
+            "the function is busy with 2 requests; retry shortly"
+        );
     }
 
     #[test]

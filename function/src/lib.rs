@@ -2,13 +2,13 @@
 //! regressor, loaded by the `model` crate, over HTTP/1.1 and h2c. Modules from the
 //! bottom up; each imports only those above it in this list:
 //!
-//! - [`config`]: flags and environment, validated into a [`config::Config`].
+//! - [`logging`]: JSON or text logs, with the Knative revision on every line.
+//! - [`config`]: flags and environment, validated into a [`config::Config`]; `--help`.
 //! - [`limits`]: body, batch, concurrency and time limits, and their defaults.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - [`routes`]: the one route table: paths, methods, metric labels, summaries.
 //! - [`ids`]: ids for requests and events, unique across replicas.
 //! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
-//! - [`logging`]: JSON or text logs, with the Knative revision on every line.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 //! - [`memory`]: free memory handed back to the kernel when the last connection closes.
 //! - [`state`]: [`App`], what every request shares, built by [`App::new`].

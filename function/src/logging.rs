@@ -21,7 +21,7 @@ pub const ENV_RUST_LOG: &str = "RUST_LOG";
 /// The Knative runtime contract's variables, logged (lowercased) on every line.
 pub const KNATIVE_ENV: [&str; 3] = ["K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
 /// What `LOG_LEVEL` takes.
-const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+pub const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
 /// Level when neither variable is set.
 pub const DEFAULT_LEVEL: &str = "info";
 
@@ -148,6 +148,7 @@ impl LogConfig {
         tracing_subscriber::fmt()
             .with_env_filter(EnvFilter::new(DEFAULT_LEVEL))
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .init();
     }
 }

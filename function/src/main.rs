@@ -5,13 +5,8 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 use clap::Parser;
-use function::config::{Args, Config};
+use function::config::{Args, Config, EXIT_STARTUP, EXIT_USAGE};
 use function::logging::{self, LogConfig};
-
-/// Exit code for a usage or configuration error (BSD `EX_USAGE`).
-const EXIT_USAGE: u8 = 64;
-/// Exit code when the model cannot be loaded or the port cannot be bound.
-const EXIT_STARTUP: u8 = 1;
 
 fn main() -> ExitCode {
     let started = (Instant::now(), SystemTime::now());

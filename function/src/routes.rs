@@ -209,7 +209,7 @@ pub static ROUTES: [Route; Endpoint::Unmatched as usize] = [
         endpoint: Endpoint::V2Live,
         methods: Methods::Get,
         paths: &[path("/v2/health/live", "v2Live")],
-        label: "/v2/health",
+        label: "/v2/health/live",
         protocol: "open_inference_v2",
         predicts: false,
         summary: "V2: server liveness",
@@ -218,7 +218,7 @@ pub static ROUTES: [Route; Endpoint::Unmatched as usize] = [
         endpoint: Endpoint::V2Ready,
         methods: Methods::Get,
         paths: &[path("/v2/health/ready", "v2Ready")],
-        label: "/v2/health",
+        label: "/v2/health/ready",
         protocol: "open_inference_v2",
         predicts: false,
         summary: "V2: server readiness",
@@ -527,6 +527,29 @@ mod tests {
             resolve(&Method::DELETE, "/v2/models/m").allow(),
             "GET, HEAD"
         );
+    }
+
+    /// Two routes share their series only when they are one resource (`GET /` and
+    /// `POST /`, told apart by `protocol`): liveness and readiness are never summed.
+    #[test]
+    fn routes_on_different_paths_are_counted_apart() {
+        for (at, route) in ROUTES.iter().enumerate() {
+            for other in &ROUTES[at + 1..] {
+                assert!(
+                    route.label != other.label || route.same_paths(other),
+                    "{:?} and {:?} share the label {}",
+                    route.endpoint,
+                    other.endpoint,
+                    route.label
+                );
+            }
+            assert!(
+                route.paths.iter().any(|path| path.template == route.label),
+                "{:?}: the label {} is not one of its paths",
+                route.endpoint,
+                route.label
+            );
+        }
     }
 
     #[test]

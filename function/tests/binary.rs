@@ -16,10 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_function");
 fn missing_model_file_is_one_line_and_exit_1() {
     let output = run(function(BIN).args(["--model", "/nonexistent/model.onnx", "--port", "0"]));
     assert_one_line_failure(&output, "/nonexistent/model.onnx");
-    assert!(
-        stderr_lines(&output)[0].contains("No such file"),
-        "{output:?}"
-    );
+    let line = &stderr_lines(&output)[0];
+    // The OS error once: the message does not repeat its cause.
+    assert_eq!(line.matches("No such file").count(), 1, "{line}");
 }
 
 #[test]
@@ -142,6 +141,30 @@ fn a_bad_port_is_a_usage_error() {
 }
 
 #[test]
+fn a_bad_flag_is_named_as_typed() {
+    let output = run(function(BIN).args(["--max-batch-rows", "0"]));
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--max-batch-rows 0 is not valid"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("MAX_BATCH_ROWS"), "{stderr}");
+}
+
+/// stderr is a pipe here, as in a container: plain text, no colour codes.
+#[test]
+fn a_bad_logging_variable_is_reported_without_colour_codes() {
+    for (name, value) in [("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")] {
+        let output = run(function(BIN).env(name, value));
+        assert_eq!(output.status.code(), Some(64), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("{name}=\"{value}\"")), "{stderr}");
+        assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    }
+}
+
+#[test]
 fn a_port_in_use_is_a_startup_failure() {
     let (_taken, port) = held_port();
     let output = run(function(BIN).args(["--host", "127.0.0.1", "--port", &port.to_string()]));
@@ -155,6 +178,10 @@ fn help_explains_the_model_and_port_settings() {
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for needle in ["--model", "MODEL_PATH", "PORT", "8080", "/predict"] {
+        assert!(help.contains(needle), "--help does not mention {needle}");
+    }
+    // What no flag covers is in the footer: the logging variables and the exit codes.
+    for needle in ["LOG_FORMAT", "LOG_LEVEL", "RUST_LOG", "Exit codes", "64 "] {
         assert!(help.contains(needle), "--help does not mention {needle}");
     }
 }

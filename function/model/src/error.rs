@@ -6,8 +6,9 @@ use tract_onnx::prelude::TractError;
 /// Why a model file cannot be served. Each message names the file's problem.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read model file {path}: {source}")]
+    /// The file could not be read. The OS error is the source, so a report that prints
+    /// the chain (`{:#}`) names it once.
+    #[error("cannot read model file {path}")]
     Read {
         /// The path given.
         path: String,
@@ -35,3 +36,19 @@ pub(crate) fn unsupported(message: impl Into<String>) -> LoadError {
 #[derive(Debug, thiserror::Error)]
 #[error("the model failed to run: {0:#}")]
 pub struct PredictError(#[from] TractError);
+
+#[cfg(test)]
+mod tests {
+    /// The OS error is the source and not in the message, so `{:#}` prints it once.
+    #[test]
+    fn a_read_error_leaves_its_cause_to_the_source() {
+        let path = std::path::Path::new("/nonexistent/model.onnx");
+        let err = crate::Model::from_path(path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read model file /nonexistent/model.onnx"
+        );
+        let source = std::error::Error::source(&err).expect("the OS error");
+        assert!(source.to_string().contains("No such file"), "{source}");
+    }
+}

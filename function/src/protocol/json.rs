@@ -11,6 +11,10 @@ pub const MAX_JSON_DEPTH: usize = 32;
 /// Parses a JSON body, after checking its nesting depth. The error says what is wrong
 /// with the body, to follow "request body ...".
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    // serde_json calls an empty body "EOF while parsing a value at line 1 column 0".
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err("is empty".into());
+    }
     check_depth(body)?;
     serde_json::from_slice(body).map_err(|error| {
         if error.is_syntax() && non_json_number_at(body, &error) {
@@ -96,6 +100,14 @@ mod tests {
         assert!(parse_json::<serde_json::Value>(shallow.as_bytes()).is_ok());
         let quoted = format!(r#"{{"a":"{}\"["}}"#, "[".repeat(100));
         assert!(parse_json::<serde_json::Value>(quoted.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn an_empty_body_is_called_empty() {
+        for body in ["", " \r\n"] {
+            let message = parse_json::<serde_json::Value>(body.as_bytes()).unwrap_err();
+            assert_eq!(message, "is empty", "{body:?}");
+        }
     }
 
     #[test]

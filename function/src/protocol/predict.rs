@@ -37,22 +37,32 @@ pub async fn handle(
     ))
 }
 
-/// Reads `probabilities=true|false|1|0` from the query; other parameters are ignored.
+/// Reads `probabilities=true|false|1|0` from the query. Any other parameter is refused
+/// rather than ignored, so that a misspelt `probability=true` is not answered without
+/// the probabilities it asked for.
 fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
     let mut wanted = false;
-    for pair in query.unwrap_or("").split('&') {
+    for pair in query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+    {
         let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
-        if key == "probabilities" {
-            wanted = match value {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "query parameter probabilities={other} must be true or false"
-                    )))
-                }
-            };
+        if key != "probabilities" {
+            return Err(ApiError::BadRequest(format!(
+                "unknown query parameter `{key}`; /predict takes only probabilities=true \
+                 or probabilities=false"
+            )));
         }
+        wanted = match value {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter probabilities={other} must be true or false"
+                )))
+            }
+        };
     }
     Ok(wanted)
 }
@@ -388,9 +398,21 @@ mod tests {
     #[test]
     fn probabilities_query_accepts_true_and_false_only() {
         assert!(wants_probabilities(Some("probabilities=true")).unwrap());
-        assert!(wants_probabilities(Some("x=1&probabilities")).unwrap());
+        assert!(wants_probabilities(Some("probabilities&")).unwrap());
         assert!(!wants_probabilities(Some("probabilities=0")).unwrap());
+        assert!(!wants_probabilities(Some("")).unwrap());
         assert!(!wants_probabilities(None).unwrap());
         assert!(wants_probabilities(Some("probabilities=yes")).is_err());
+    }
+
+    #[test]
+    fn rejects_an_unknown_query_parameter_naming_the_known_one() {
+        for query in ["probability=true", "probabilities=true&x=1", "x"] {
+            let Err(ApiError::BadRequest(message)) = wants_probabilities(Some(query)) else {
+                panic!("{query} was accepted");
+            };
+            assert!(message.contains("unknown query parameter"), "{message}");
+            assert!(message.contains("takes only probabilities="), "{message}");
+        }
     }
 }
