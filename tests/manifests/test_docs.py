@@ -11,6 +11,8 @@ import yaml
 from conftest import ROOT, knative_services, render
 
 GUIDE = ROOT / "docs" / "deploy.md"
+README = ROOT / "README.md"
+BENCHMARKS = ROOT / "BENCHMARKS.md"
 
 
 def guide():
@@ -83,10 +85,55 @@ def test_kn_create_sets_what_the_manifest_sets(base):
     assert flags["limit"] == [f"cpu={resources['limits']['cpu']},memory={resources['limits']['memory']}"]
     assert flags["probe-readiness"] == [f"http::{port['containerPort']}:{container['readinessProbe']['httpGet']['path']}"]
     assert flags["probe-liveness"] == [f"http::{port['containerPort']}:{container['livenessProbe']['httpGet']['path']}"]
-    assert flags["user"] == [str(container["securityContext"]["runAsUser"])]
+    # kn writes --user as a security context of its own, which would replace the strict
+    # one (or be replaced by it): the user comes from the image instead.
+    assert "user" not in flags
+    assert flags["security-context"] == ["strict"]
+
+
+def test_the_image_runs_as_the_user_the_manifests_pin(base):
+    security = base["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    (user,) = re.findall(r"^USER (\S+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert user == f"{security['runAsUser']}:{security['runAsGroup']}"
+
+
+def test_the_manifests_are_previewed_and_checked_before_anything_is_applied():
+    commands = shell_commands()
+    first_apply = next(i for i, c in enumerate(commands) if c.startswith("kubectl apply"))
+    before = commands[:first_apply]
+    assert "kubectl kustomize knative/" in before
+    assert "tests/manifests/run.sh" in before
+
+
+def test_the_standalone_kustomize_recipe_sets_the_image_wherever_sed_does():
+    (loop,) = re.findall(r"for dir in ([^;]+); do \(cd \"\$dir\" && kustomize edit set image ", guide())
+    (sed,) = [c for c in shell_commands() if c.startswith("sed -i ")]
+    edited = {name.rsplit("/", 1)[0] for name in sed.split()[-2:]}
+    assert set(loop.split()) == edited
 
 
 def test_kn_rps_update_matches_the_rps_overlay():
     rps = knative_services(render("knative/overlays/rps"))[0]["spec"]["template"]["metadata"]["annotations"]
     (command,) = [c for c in shell_commands() if c.startswith("kn service update iris --scale-metric")]
     assert command.split()[4:] == ["--scale-metric", "rps", "--scale-target", rps["autoscaling.knative.dev/target"]]
+
+
+def anchors(markdown):
+    """The anchors GitHub gives the headings of `markdown`."""
+    return {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", markdown, re.M)
+    }
+
+
+@pytest.mark.parametrize("doc", [README, GUIDE], ids=lambda p: p.name)
+def test_the_image_size_is_measured_in_one_place_and_linked(doc):
+    """BENCHMARKS.md has the measured image size with its command; the docs link to it
+    rather than quote a figure that goes stale."""
+    text = doc.read_text()
+    assert not re.search(r"\d MB (compressed|unpacked|uncompressed)", text)
+    links = re.findall(r"BENCHMARKS\.md#([\w-]+)", text)
+    assert links, f"{doc.name} does not link to BENCHMARKS.md's measured size"
+    headings = anchors(BENCHMARKS.read_text())
+    for anchor in links:
+        assert anchor in headings, f"{doc.name}: no heading #{anchor} in BENCHMARKS.md"
