@@ -5,7 +5,7 @@ interop venv's: README_PYTHON) per block, from a scratch
 directory (target/readme/work) that sees the repository's `tests/`, `models/` and
 `target/` as the README's commands expect. What a block may not run here is left out
 line by line: `cargo test` (CI runs the tests on their own), `kubectl` (no cluster), the
-other suites' scripts. Step 3's `target/release/function`, which would run in the
+other suites' scripts. Step 1's `cargo run --release -p function`, which would run in the
 foreground until Ctrl-C, is this script's own server on a free port; the later examples
 talk to it. Port 8080 in the README is that server's port here, and 8081 (the port of the
 examples that start a server of their own) another free one.
@@ -17,7 +17,7 @@ Python block, `print(...)  # text` expects `text` as a line of the block's outpu
 
 Also checked: every command exits 0; nothing but the tests is built in the debug profile
 (`cargo run`/`cargo build` without `--release` would be a second full build); no example
-starts a server on step 3's port 8080; and a block stops every process it starts
+starts a server on step 1's port 8080; and a block stops every process it starts
 (nothing of its process group is left afterwards).
 
 Usage: python3 tests/readme/check.py (tests/readme/run.sh builds the binaries and the
@@ -42,7 +42,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
 WORK = ROOT / "target" / "readme" / "work"
-# The README's ports: step 3's server, and the one examples with their own server use.
+# The README's ports: step 1's server, and the one examples with their own server use.
 SHARED_PORT, OWN_PORT = "8080", "8081"
 # Lines left out here, and why.
 SKIPPED = [
@@ -50,7 +50,7 @@ SKIPPED = [
     (re.compile(r"^kubectl\b"), "needs a cluster"),
     (re.compile(r"^(FUZZ_SECONDS=\S+ )?(fuzz|tests/\w+)/run\.sh\b"), "a suite of its own"),
 ]
-STEP_THREE = re.compile(r"^target/release/function$")
+STEP_ONE = re.compile(r"^cargo run --release -p function$")
 # Settings the function reads from the environment: none may leak in from the caller's.
 FUNCTION_ENV = re.compile(
     r"^(PORT|MODEL_\w+|K_(SERVICE|CONFIGURATION|REVISION)|LOG_\w+|RUST_LOG|METRICS|MAX_\w+"
@@ -195,7 +195,7 @@ def static_problems(block_list):
             if starts_server and OWN_PORT not in re.findall(r"--port (\d+)", step.command):
                 problems.append(
                     f"README.md:{step.line_no}: a server started in the background must use "
-                    f"--port {OWN_PORT}: 8080 is step 3's"
+                    f"--port {OWN_PORT}: 8080 is step 1's"
                 )
     return problems
 
@@ -237,8 +237,8 @@ def run_block(start, lines, ports):
     runnable = []
     for step in steps(start, lines):
         reason = next((why for regex, why in SKIPPED if regex.search(step.command)), None)
-        if reason or STEP_THREE.match(step.command):
-            reason = reason or "step 3: this script serves it"
+        if reason or STEP_ONE.match(step.command):
+            reason = reason or "step 1: this script serves it"
             print(f"  skip README.md:{step.line_no}: {step.command[:60]} ({reason})")
             continue
         runnable.append(step)
@@ -308,7 +308,7 @@ def main():
     while (own := free_port()) == ports[SHARED_PORT]:
         pass
     ports[OWN_PORT] = own
-    log = WORK / "step-3-server.log"
+    log = WORK / "step-1-server.log"
     with open(log, "w") as sink:
         server = subprocess.Popen(
             [str(TARGET / "release" / "function"), "--port", ports[SHARED_PORT]],
@@ -324,7 +324,7 @@ def main():
         server.send_signal(signal.SIGTERM)
         drained = server.wait(timeout=30)
     if drained != 0:
-        problems.append(f"step 3's server exited {drained} on SIGTERM:\n{log.read_text()}")
+        problems.append(f"step 1's server exited {drained} on SIGTERM:\n{log.read_text()}")
     if problems:
         sys.exit("readme: FAILED\n" + "\n\n".join(problems))
     shutil.rmtree(WORK, ignore_errors=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README, pasted: builds the release binaries as its step 2 does (`cargo build
-# --release`, the same invocation, so its own is a no-op), then tests/readme/check.py
+# The README, pasted: builds the release binaries as the README does (`cargo build
+# --release -p function`, what its step 1's `cargo run` builds, and `-p converter`, so its
+# own build is a no-op), then tests/readme/check.py
 # runs its ```sh and ```python examples in order
 # against a fresh server on a free port and checks each printed answer against the
 # `# ...` lines under it. The Python examples run in the interop venv (skl2onnx,
@@ -19,7 +20,8 @@ started=$SECONDS
 . tests/pinned-venv.sh
 pinned_venv interop "$root/target/interop-venv" tests/interop/requirements.txt
 
-cargo build --release --quiet
+cargo build --release --quiet -p function
+cargo build --release --quiet -p converter
 README_PYTHON="$root/target/interop-venv/bin/python" PYTHONDONTWRITEBYTECODE=1 \
   "$python" tests/readme/check.py
 echo "readme: done in $((SECONDS - started)) s"
