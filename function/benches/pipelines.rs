@@ -5,7 +5,7 @@
 //! rows), at batch 1 and batch 1000:
 //!
 //! ```text
-//! PIPELINE_BENCH_MODELS=target/bench/corpus/lightgbm-binary.onnx,... \
+//! PIPELINE_BENCH_MODELS=target/interop-corpus/lightgbm-binary.onnx,... \
 //!     cargo bench -p function --bench pipelines
 //! ```
 //!
