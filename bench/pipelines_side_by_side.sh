@@ -47,10 +47,8 @@ fi
 pinned_venv interop "$venv" tests/interop/requirements.txt
 "$venv/bin/python" bench/pipelines_ort.py corpus "$corpus"
 
-models=""
 for name in "${names[@]}"; do
   [ -f "$corpus/$name.onnx" ] || { echo "no corpus file $name (see $corpus/index.json)" >&2; exit 64; }
-  models="$models${models:+,}$corpus/$name.onnx"
 done
 
 # Build before the first round, so that no round's figures share the machine with rustc.
@@ -63,11 +61,16 @@ for round in $(seq 1 "$rounds"); do
   dirs+=("$dir")
   mkdir -p "$dir"
   echo "== round $round: ours (criterion; time per call, thrpt in rows/s)"
-  # Criterion's progress lines go to stderr; keep its other messages (and any error).
-  CRITERION_HOME="$dir/criterion" PIPELINE_BENCH_MODELS="$models" \
-    cargo bench --quiet -p function --bench pipelines \
-    2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
-    grep -E '^[a-z0-9-]+/|time:|thrpt:' | grep -v '%'
+  # One process per file, as the function serves one model per process: a model run
+  # earlier in the same thread can slow the next one's code down (see BENCHMARKS.md,
+  # "Models users bring"). Criterion's progress lines go to stderr; keep its other
+  # messages (and any error).
+  for name in "${names[@]}"; do
+    CRITERION_HOME="$dir/criterion" PIPELINE_BENCH_MODELS="$corpus/$name.onnx" \
+      cargo bench --quiet -p function --bench pipelines \
+      2> >(grep -Ev '^(Benchmarking|Warning: Unable|You may wish|$)' >&2) |
+      grep -E '^[a-z0-9-]+/|time:|thrpt:' | grep -v '%'
+  done
   echo "== round $round: ONNX Runtime, same files and rows"
   "$venv/bin/python" bench/pipelines_ort.py time --out "$dir/ort.json" "$corpus" "${names[@]}"
 done
