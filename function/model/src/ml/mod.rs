@@ -9,6 +9,7 @@
 //! - `scaler`, `imputer`, `binarizer`: per-value transforms of numeric features.
 //! - `array_feature_extractor`, `feature_vectorizer`: selecting and joining columns.
 //! - `one_hot_encoder`, `label_encoder`: categories to numbers (and back).
+//! - `linear`: LinearClassifier and LinearRegressor.
 //! - `svm`: SVMClassifier and SVMRegressor.
 //! - `graphs` (tests): small graphs of each operator, loaded and run as a model.
 
@@ -19,6 +20,7 @@ mod binarizer;
 mod feature_vectorizer;
 mod imputer;
 pub(crate) mod label_encoder;
+mod linear;
 mod node;
 mod one_hot_encoder;
 mod scaler;
@@ -32,14 +34,18 @@ pub(crate) mod testing;
 
 use tract_onnx::model::OnnxOpRegister;
 
-/// Adds the operators to `register`; tract's own ArrayFeatureExtractor is replaced (its
-/// shapes and index checks are not onnxruntime's).
+/// Adds the operators to `register`. tract's own ArrayFeatureExtractor is replaced (its
+/// shapes and index checks are not onnxruntime's), and so are its LinearClassifier and
+/// LinearRegressor (expansions into generic ops, several times slower, that do not check
+/// the coefficients against the input's width).
 pub fn register(register: &mut OnnxOpRegister) {
     register.insert("ArrayFeatureExtractor", array_feature_extractor::build);
     register.insert("Binarizer", binarizer::build);
     register.insert("FeatureVectorizer", feature_vectorizer::build);
     register.insert("Imputer", imputer::build);
     register.insert("LabelEncoder", label_encoder::build);
+    register.insert("LinearClassifier", linear::classifier::build);
+    register.insert("LinearRegressor", linear::regressor::build);
     register.insert("OneHotEncoder", one_hot_encoder::build);
     register.insert("Scaler", scaler::build);
     register.insert("SVMClassifier", svm::classifier::build);

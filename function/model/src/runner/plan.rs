@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
-use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::batch::{Batch, Column, Values};
 use crate::error::PredictError;
@@ -61,7 +59,6 @@ impl Plan {
             model.set_input_fact(i, fact.into())?;
         }
         model.analyse(false)?;
-        check_linear_widths(&model, proto)?;
         Ok(Plan {
             plan: model.into_optimized()?.into_runnable()?,
             idle_states: Mutex::new(Vec::new()),
@@ -146,54 +143,4 @@ fn tensor(column: &Column, input: &InputInfo, rows: usize) -> TractResult<TValue
         }
     };
     Ok(tensor.into_tvalue())
-}
-/// Refuses a LinearClassifier or LinearRegressor whose coefficients do not fit the rows
-/// the graph gives it. tract's ops take the coefficient count on trust, and a matrix
-/// product of mismatched sizes reads past its operand in a release build; this is the
-/// check they lack, made on tract's analysed facts so preprocessing before the op is
-/// accounted for.
-fn check_linear_widths(model: &InferenceModel, proto: &ModelProto) -> TractResult<()> {
-    let nodes = proto.graph.iter().flat_map(|graph| &graph.node);
-    for node in nodes.filter(|n| matches!(&*n.op_type, "LinearClassifier" | "LinearRegressor")) {
-        let attr = |name: &str| node.attribute.iter().find(|a| a.name == name);
-        let coefficients = attr("coefficients").map_or(0, |a| a.floats.len());
-        let models = match node.op_type.as_str() {
-            "LinearRegressor" => attr("targets").map_or(1, |a| a.i.max(1) as usize),
-            _ => {
-                let classes = attr("classlabels_ints")
-                    .map(|a| a.ints.len())
-                    .or_else(|| attr("classlabels_strings").map(|a| a.strings.len()))
-                    .unwrap_or(0);
-                let binary = classes == 2 && attr("multi_class").map_or(0, |a| a.i) == 0;
-                match attr("intercepts") {
-                    Some(intercepts) if !intercepts.floats.is_empty() => intercepts.floats.len(),
-                    _ if binary => 1,
-                    _ => classes.max(1),
-                }
-            }
-        };
-        let width = coefficients / models;
-        let Some(input) = node
-            .output
-            .first()
-            .and_then(|output| model.find_outlet_label(output))
-            .and_then(|outlet| model.node(outlet.node).inputs.first().copied())
-        else {
-            continue;
-        };
-        let fact = model.outlet_fact(input)?;
-        let given = fact
-            .shape
-            .dims()
-            .nth(1)
-            .and_then(|dim| dim.concretize())
-            .and_then(|dim| dim.to_usize().ok());
-        if let Some(given) = given.filter(|&given| given != width) {
-            return Err(TractError::msg(format!(
-                "{} {:?} has coefficients for {width} features per row, but its input has {given}",
-                node.op_type, node.name
-            )));
-        }
-    }
-    Ok(())
 }

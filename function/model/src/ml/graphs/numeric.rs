@@ -307,7 +307,7 @@ fn an_operator_refused_at_load_is_named_with_its_node() {
 
 #[test]
 fn a_linear_model_whose_coefficients_do_not_fit_its_rows_is_refused_at_load() {
-    // tract's LinearRegressor would multiply [N, 2] rows by 3 coefficients.
+    // onnxruntime's GEMM would read [N, 2] rows as rows of 3, past their end.
     let y = value("y", DataType::Float, &[None, Some(1)]);
     let proto = model(
         vec![linear_regressor("x", vec![1.0, 2.0, 3.0])],
@@ -318,9 +318,9 @@ fn a_linear_model_whose_coefficients_do_not_fit_its_rows_is_refused_at_load() {
     );
     let refused = Model::from_bytes(&prost::Message::encode_to_vec(&proto)).unwrap_err();
     assert!(
-        refused
-            .to_string()
-            .contains("coefficients for 3 features per row, but its input has 2"),
+        refused.to_string().contains(
+            "LinearRegressor `LinearRegressor_y`: rows have 2 features, the coefficients 3"
+        ),
         "{refused}"
     );
     let fits = model(
