@@ -1,8 +1,10 @@
-//! LinearClassifier, as onnxruntime's `linearclassifier.cc` computes it. One score per
-//! intercept (`multi_class` is not read). With two or more, the label is the first best
-//! score's class and the scores are post-transformed per row. With one (a binary model),
-//! the label is the second class when the score is above 0, else the first, and the
-//! scores are `[1 - s, s]` when there are two labels, else `[s]`.
+//! LinearClassifier, as onnxruntime's `linearclassifier.cc` computes it (checked against
+//! onnxruntime 1.32, which also refuses the label lists below). One score per intercept
+//! (`multi_class` is not read). With two or more, the label is the first best score's
+//! class and the scores are post-transformed per row. With one (a binary model), the
+//! label is the second class when the score is above 0, else the first, and the scores
+//! are `[1 - s, s]` (`[logistic(-s), logistic(s)]` under LOGISTIC) when there are two
+//! labels, else `[s]` with labels 0 and 1.
 
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
@@ -13,16 +15,17 @@ use super::super::tensors;
 use super::{Post, Weights};
 use crate::prediction::Labels;
 use crate::tract_op::{Built, Kernel, KernelOp};
+use crate::tree_ensemble::{logistic, PostTransform};
 
 /// How a row's scores become its label and output scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
     /// One score per class.
     PerClass,
-    /// One score, and two labels: the output is `[1 - s, s]`, whatever the transform.
+    /// One score, and two labels: the output is `[1 - s, s]`, or under LOGISTIC
+    /// `[logistic(-s), logistic(s)]`.
     Binary,
-    /// One score, and not two labels: the output is `[s]`, labels 0 and 1 (or "0" and
-    /// "1").
+    /// One score and no labels: the output is `[s]`, labels 0 and 1.
     Single,
 }
 
@@ -64,23 +67,21 @@ impl LinearClassifier {
         }
         let weights = Weights::read(attributes, intercepts)?;
         let post = Post::read(attributes)?;
-        // onnxruntime's labels are the strings when there are any, else the ints.
-        let strings = attributes
-            .strings("classlabels_strings")?
-            .unwrap_or_default();
-        let labels = match strings.is_empty() {
-            false => Labels::Str(strings),
-            true => Labels::Int(
-                attributes
-                    .ints("classlabels_ints")?
-                    .unwrap_or_default()
-                    .to_vec(),
-            ),
-        };
+        let labels = class_labels(attributes)?;
         let (layout, labels) = match (weights.rows(), labels) {
             (1, labels) if labels.len() == 2 => (Layout::Binary, labels),
-            (1, Labels::Str(_)) => (Layout::Single, Labels::Str(vec!["0".into(), "1".into()])),
-            (1, Labels::Int(_)) => (Layout::Single, Labels::Int(vec![0, 1])),
+            (1, labels) if labels.is_empty() => (Layout::Single, Labels::Int(vec![0, 1])),
+            (1, labels) => {
+                return Err(id
+                    .attribute(
+                        "classlabels_ints",
+                        format!(
+                            "or classlabels_strings lists {} labels for one coefficient row (a binary model); it needs 2, or none",
+                            labels.len()
+                        ),
+                    )
+                    .into())
+            }
             (classes, labels) if labels.len() < classes => {
                 return Err(id
                     .attribute(
@@ -95,12 +96,11 @@ impl LinearClassifier {
             (_, labels) => (Layout::PerClass, labels),
         };
         if layout == Layout::Binary && post == Post::Probit {
-            // onnxruntime transforms the N packed scores and leaves the second half of
-            // its [N, 2] output unwritten.
+            // onnxruntime 1.32 transforms the N packed scores of an [N, 2] output.
             return Err(id
                 .attribute(
                     "post_transform",
-                    "is PROBIT for one coefficient row and two labels, which onnxruntime leaves half computed; accepted: NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO",
+                    "is PROBIT for one coefficient row and two labels, for which onnxruntime answers infinities and NaN; accepted: NONE, SOFTMAX, LOGISTIC, SOFTMAX_ZERO",
                 )
                 .into());
         }
@@ -136,11 +136,16 @@ impl LinearClassifier {
                 }
             }
             Layout::Binary => {
+                let under_logistic = self.post == Post::Common(PostTransform::Logistic);
                 for (x, out) in rows.zip(scores.chunks_exact_mut(2)) {
                     self.weights.scores(x, &mut out[1..]);
                     let s = out[1];
                     winners.push(usize::from(s > 0.0));
-                    out[0] = 1.0 - s;
+                    if under_logistic {
+                        out.copy_from_slice(&[logistic(-s), logistic(s)]);
+                    } else {
+                        out[0] = 1.0 - s;
+                    }
                 }
             }
             Layout::Single => {
@@ -152,6 +157,26 @@ impl LinearClassifier {
             }
         }
         winners
+    }
+}
+
+/// At most one of `classlabels_ints` and `classlabels_strings` (none for a binary model
+/// labelled 0 and 1).
+fn class_labels(attributes: &Attributes) -> TractResult<Labels> {
+    let ints = attributes.ints("classlabels_ints")?.unwrap_or_default();
+    let strings = attributes
+        .strings("classlabels_strings")?
+        .unwrap_or_default();
+    match (ints.is_empty(), strings.is_empty()) {
+        (_, true) => Ok(Labels::Int(ints.to_vec())),
+        (true, false) => Ok(Labels::Str(strings)),
+        (false, false) => Err(attributes
+            .id()
+            .attribute(
+                "classlabels_ints",
+                "and classlabels_strings are both given; accepted: one of them",
+            )
+            .into()),
     }
 }
 
@@ -177,7 +202,7 @@ impl Kernel for LinearClassifier {
     }
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let rows = super::check_input(&self.id, inputs[0], self.weights.features(), false)?;
+        let rows = super::check_input(&self.id, inputs[0], self.weights.features())?;
         Ok(tvec!(
             self.labels.datum_type().fact([rows.clone()]),
             f32::fact([rows, self.width().to_dim()])

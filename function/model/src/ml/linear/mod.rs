@@ -151,10 +151,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(a, b)| a * b).sum()
 }
 
-/// Refuses, at load, input that is not numbers, `[N, features]` or one row `[features]`
-/// (`rank_0` also accepts a scalar as one row of one feature, as the regressor does);
-/// returns the row count.
-fn check_input(id: &NodeId, input: &TypedFact, features: usize, rank_0: bool) -> TractResult<TDim> {
+/// Refuses, at load, input that is not numbers, `[N, features]` or one row `[features]`;
+/// returns the row count. onnxruntime takes rows of any width and reads the coefficients
+/// as rows of that width; a model whose coefficients do not fit its rows is refused here,
+/// naming the node, rather than answering numbers no one trained.
+fn check_input(id: &NodeId, input: &TypedFact, features: usize) -> TractResult<TDim> {
     if !tensors::is_numeric(input.datum_type) {
         return Err(id
             .error(format!(
@@ -164,7 +165,6 @@ fn check_input(id: &NodeId, input: &TypedFact, features: usize, rank_0: bool) ->
             .into());
     }
     let (rows, width) = match input.rank() {
-        0 if rank_0 => (TDim::from(1), TDim::from(1)),
         1 => (TDim::from(1), input.shape[0].clone()),
         2 => (input.shape[0].clone(), input.shape[1].clone()),
         rank => {
@@ -193,7 +193,6 @@ fn rows<'a>(
     features: usize,
 ) -> TractResult<(usize, Cow<'a, [f32]>)> {
     let (rows, width) = match *input.shape() {
-        [] => (1, 1),
         [width] => (1, width),
         [rows, width] => (rows, width),
         _ => (0, 0),

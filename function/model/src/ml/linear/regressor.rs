@@ -71,7 +71,7 @@ impl Kernel for LinearRegressor {
     }
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let rows = super::check_input(&self.id, inputs[0], self.weights.features(), true)?;
+        let rows = super::check_input(&self.id, inputs[0], self.weights.features())?;
         Ok(tvec!(f32::fact([rows, self.weights.rows().to_dim()])))
     }
 
@@ -144,6 +144,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(run_1(&regressor, tensor1(&[3i64, 1])), tensor2(&[[2.0f32]]));
+    }
+
+    #[test]
+    fn a_scalar_input_is_refused_at_load() {
+        let regressor = regressor(vec![floats("coefficients", vec![1.0])]).unwrap();
+        let err = regressor.output_facts(&[&f32::scalar_fact()]).unwrap_err();
+        assert!(err.to_string().contains("input has 0 dimensions"), "{err}");
     }
 
     #[test]

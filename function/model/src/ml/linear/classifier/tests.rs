@@ -100,8 +100,8 @@ fn probit_transforms_each_score() {
 }
 
 #[test]
-fn one_row_and_two_labels_score_one_minus_s_and_s_whatever_the_transform() {
-    for post in ["NONE", "LOGISTIC", "SOFTMAX"] {
+fn one_row_and_two_labels_score_one_minus_s_and_s_unless_logistic() {
+    for post in ["NONE", "SOFTMAX", "SOFTMAX_ZERO"] {
         let labels = ints("classlabels_ints", vec![4, 7]);
         let classifier = one_row(vec![labels, string("post_transform", post)]);
         let (labels, scores) = labels_and_scores(&classifier, tensor2(&[[1.0f32], [0.25]]));
@@ -109,6 +109,16 @@ fn one_row_and_two_labels_score_one_minus_s_and_s_whatever_the_transform() {
         assert_eq!(labels, tensor1(&[7i64, 4]), "{post}");
         assert_eq!(scores, [0.0, 1.0, 1.5, -0.5], "{post}");
     }
+}
+
+#[test]
+fn one_row_and_two_labels_under_logistic_score_the_logistic_of_minus_s_and_s() {
+    let labels = ints("classlabels_ints", vec![4, 7]);
+    let classifier = one_row(vec![labels, string("post_transform", "LOGISTIC")]);
+    let (labels, scores) = labels_and_scores(&classifier, tensor2(&[[1.0f32], [0.25]]));
+    assert_eq!(labels, tensor1(&[7i64, 4]));
+    let want = [logistic(-1.0), logistic(1.0), logistic(0.5), logistic(-0.5)];
+    assert!(close(&scores, &want), "{scores:?}");
 }
 
 #[test]
@@ -125,9 +135,6 @@ fn one_row_without_two_labels_answers_0_or_1_and_one_score() {
     let (labels, scores) = labels_and_scores(&classifier, tensor2(&[[1.0f32], [0.0]]));
     assert_eq!(labels, tensor1(&[1i64, 0]));
     assert_eq!(scores, [1.0, -1.0], "LOGISTIC leaves a lone score");
-    let classifier = one_row(vec![strings("classlabels_strings", &["a", "b", "c"])]);
-    let (labels, _) = labels_and_scores(&classifier, tensor2(&[[1.0f32]]));
-    assert_eq!(labels, tensor1(&["1".to_string()]));
     let probit = one_row(vec![string("post_transform", "PROBIT")]);
     let (_, scores) = labels_and_scores(&probit, tensor2(&[[0.75f32]]));
     assert_eq!(scores, [0.0]);
@@ -139,6 +146,28 @@ fn integer_input_and_a_vector_of_one_row_are_read() {
     let (labels, scores) = labels_and_scores(&classifier, tensor1(&[-3i32, -1]));
     assert_eq!(labels, tensor1(&[30i64]));
     assert_eq!(scores, [-2.0, -1.0, 4.0]);
+}
+
+#[test]
+fn one_row_with_labels_not_two_and_both_label_lists_are_refused() {
+    let three = classifier(vec![
+        strings("classlabels_strings", &["a", "b", "c"]),
+        floats("coefficients", vec![1.0]),
+        floats("intercepts", vec![0.0]),
+    ]);
+    let err = three.unwrap_err().to_string();
+    assert!(
+        err.contains("lists 3 labels for one coefficient row"),
+        "{err}"
+    );
+    let both = classifier(vec![
+        ints("classlabels_ints", vec![0, 1]),
+        strings("classlabels_strings", &["a", "b"]),
+        floats("coefficients", vec![1.0; 2]),
+        floats("intercepts", vec![0.0; 2]),
+    ]);
+    let err = both.unwrap_err().to_string();
+    assert!(err.contains("are both given"), "{err}");
 }
 
 #[test]
