@@ -49,20 +49,26 @@ impl Scaler {
     }
 
     /// Every value of `xs`, rows of `stride` features, scaled by `scaled`, which computes
-    /// `(x - offset) * scale` in the input's own arithmetic.
+    /// `(x - offset) * scale` in the input's own arithmetic. Row by row rather than by
+    /// each value's index modulo `stride`: a division per value cost more than the
+    /// arithmetic (see BENCHMARKS.md, "Models users bring").
     fn apply<T: Copy>(
         &self,
         xs: &[T],
         stride: usize,
         scaled: impl Fn(T, f32, f32) -> f32,
     ) -> Vec<f32> {
-        let single = self.scale.len() != stride;
-        (xs.iter().enumerate())
-            .map(|(i, &x)| {
-                let k = if single { 0 } else { i % stride };
-                scaled(x, self.offset[k], self.scale[k])
-            })
-            .collect()
+        if self.scale.len() != stride {
+            let (offset, scale) = (self.offset[0], self.scale[0]);
+            return xs.iter().map(|&x| scaled(x, offset, scale)).collect();
+        }
+        // `eval` checked: one offset and scale per feature, and `stride` > 0 features.
+        let mut ys = Vec::with_capacity(xs.len());
+        for row in xs.chunks_exact(stride) {
+            let per_feature = row.iter().zip(&self.offset).zip(&self.scale);
+            ys.extend(per_feature.map(|((&x, &o), &s)| scaled(x, o, s)));
+        }
+        ys
     }
 }
 
