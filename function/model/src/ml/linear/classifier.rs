@@ -49,8 +49,9 @@ pub fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
 }
 
 impl LinearClassifier {
-    /// Reads the node, refusing what onnxruntime would read out of bounds or leave
-    /// unwritten.
+    /// Reads the node, refusing what onnxruntime 1.32 refuses (missing intercepts, label
+    /// lists that do not fit the classes) and PROBIT on a binary model, which it answers
+    /// with infinities and NaN.
     pub fn new(attributes: &Attributes) -> TractResult<LinearClassifier> {
         let id = attributes.id().clone();
         let intercepts = attributes
