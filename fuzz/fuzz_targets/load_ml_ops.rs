@@ -123,9 +123,7 @@ fn graph(u: &mut Unstructured) -> Result<ModelProto> {
     };
     if let Head::Transform(output) = &head {
         // The model's head: our SVMRegressor in its linear layout, which refuses at load
-        // rows of another width than its coefficients. tract's LinearRegressor does not,
-        // and then trips an assertion in its matrix product: a tract bug, not this
-        // target's subject.
+        // rows of another width than its coefficients (as our LinearRegressor does).
         let head = vec![floats(u, "coefficients")?, floats(u, "rho")?];
         nodes.push(node("SVMRegressor", &[output.as_str()], &["y"], head));
     }

@@ -2,9 +2,10 @@
 //! softmax post-transform, which is exactly linfa-logistic's `predict_probabilities`;
 //! the training standardisation is folded into the coefficients and intercepts.
 //!
-//! String labels go through a CategoryMapper after int labels 0..C-1: tract's
-//! LinearClassifier cannot output strings (it needs a zero string as lookup default),
-//! and CategoryMapper is the standard op that maps int64 to string.
+//! String labels go through a CategoryMapper after int labels 0..C-1, the standard op
+//! that maps int64 to string. This was chosen when the function ran tract's
+//! LinearClassifier, which could not output strings; the function now runs its own,
+//! which can, but the form stays so that the same training writes the same bytes.
 
 use tract_onnx::pb::NodeProto;
 
