@@ -6,6 +6,8 @@ scikit-learn forests the tree benchmarks use.
     target/interop-venv/bin/python bench/tree_models.py make-iris target/bench/iris-sklearn.onnx
     target/interop-venv/bin/python bench/tree_models.py time models/iris-forest.onnx target/bench/rf500.onnx
     target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion MODELS...
+    target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion \
+        --native target/bench/native.json MODELS...
 
 `make` trains scikit-learn's RandomForestClassifier(500 trees, max_depth=12) on 30
 synthetic features and converts it with skl2onnx (zipmap off, ai.onnx.ml opset 3).
@@ -16,8 +18,10 @@ users bring this file, whose leaves hold one weight per class, where the bundled
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
 N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests).
 With `--criterion DIR` it then prints one table, a line per model and batch: the medians
-per row that `cargo bench --bench tree_ensemble` left in DIR for our op and tract's, next
-to ONNX Runtime's, and ONNX Runtime's time over ours. Medians on both sides: on a shared
+per row that `cargo bench --bench tree_ensemble` left in DIR for our op (through
+`Model::predict`, as the function serves it, and through a tract plan) and tract's, next
+to ONNX Runtime's, and ONNX Runtime's time over our faster one; `--native FILE` adds the
+native libraries' times that `bench/boosted_models.py native` wrote. Medians on both sides: on a shared
 machine the mean (criterion's headline figure) moves with every neighbour's burst.
 The venv is the interop one: `tests/interop/run.sh` creates it.
 """
@@ -65,8 +69,13 @@ def write_onnx(model, x, path):
     print(f"wrote {path}: {sum(e.tree_.node_count for e in model.estimators_)} nodes")
 
 
+def bench_rows(rows, width):
+    """The rows every runtime here is timed on: N(3, 2), seeded."""
+    return (np.random.default_rng(0).standard_normal((rows, width)) * 2.0 + 3.0).astype(np.float32)
+
+
 def per_row(session, name, width, rows, runs=9):
-    data = (np.random.default_rng(0).standard_normal((rows, width)) * 2.0 + 3.0).astype(np.float32)
+    data = bench_rows(rows, width)
     iterations = max(3, 2000 // rows)
     samples = []
     for _ in range(runs):
@@ -77,7 +86,7 @@ def per_row(session, name, width, rows, runs=9):
     return statistics.median(samples)
 
 
-def time_models(paths, criterion=None):
+def time_models(paths, criterion=None, native=None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -95,7 +104,8 @@ def time_models(paths, criterion=None):
         ort_per_row[path] = {1: one, 1000: many}
         print(f"{path:<32} {one * 1e6:>8.2f}us {many * 1e6:>10.2f}us")
     if criterion:
-        side_by_side(criterion, ort_per_row)
+        native_per_row = json.loads(Path(native).read_text()) if native else {}
+        side_by_side(criterion, ort_per_row, native_per_row)
 
 
 def criterion_median(criterion, model, batch, label):
@@ -106,20 +116,25 @@ def criterion_median(criterion, model, batch, label):
     return json.loads(path.read_text())["median"]["point_estimate"] / 1e9 / batch
 
 
-def side_by_side(criterion, ort_per_row):
+def side_by_side(criterion, ort_per_row, native_per_row):
     def us(seconds):
         return "-" if seconds is None else f"{seconds * 1e6:.3f} us"
 
     print()
-    print("median per row | ours | tract 0.23's op | onnxruntime, 1 thread | onnxruntime / ours")
-    print("---|---|---|---|---")
+    print("median per row | ours (Model::predict) | ours (tract plan) | tract 0.23's op "
+          "| onnxruntime, 1 thread | native, 1 thread | onnxruntime / ours")
+    print("---|---|---|---|---|---|---")
     for path, timings in ort_per_row.items():
         model = Path(path).stem
         for batch, ort_time in timings.items():
+            direct = criterion_median(criterion, model, batch, "model")
             ours = criterion_median(criterion, model, batch, "ours")
             builtin = criterion_median(criterion, model, batch, "tract-0.23")
-            ratio = "-" if ours is None else f"{ort_time / ours:.1f}x"
-            print(f"{model}, batch {batch} | {us(ours)} | {us(builtin)} | {us(ort_time)} | {ratio}")
+            native = native_per_row.get(model, {}).get(str(batch))
+            fastest = min((t for t in [direct, ours] if t is not None), default=None)
+            ratio = "-" if fastest is None else f"{ort_time / fastest:.1f}x"
+            print(f"{model}, batch {batch} | {us(direct)} | {us(ours)} | {us(builtin)} "
+                  f"| {us(ort_time)} | {us(native)} | {ratio}")
 
 
 if __name__ == "__main__":
@@ -127,6 +142,8 @@ if __name__ == "__main__":
         make(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == "make-iris":
         make_iris(sys.argv[2])
+    elif len(sys.argv) >= 7 and sys.argv[1:3] == ["time", "--criterion"] and sys.argv[4] == "--native":
+        time_models(sys.argv[6:], criterion=sys.argv[3], native=sys.argv[5])
     elif len(sys.argv) >= 5 and sys.argv[1:3] == ["time", "--criterion"]:
         time_models(sys.argv[4:], criterion=sys.argv[3])
     elif len(sys.argv) >= 3 and sys.argv[1] == "time":
