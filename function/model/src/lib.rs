@@ -1,6 +1,7 @@
 //! The model runtime: loads an ONNX classifier or regressor once, remembers what the
 //! file says about itself, and predicts batches. A graph that is one tree-ensemble node
-//! runs on our tree op directly; any other graph runs through tract's optimised plan
+//! (its outputs possibly renamed by `Identity` nodes) runs on our tree op directly; any
+//! other graph runs through tract's optimised plan
 //! (with the same op for its tree ensembles). Protocols hand it a [`Batch`]; it never
 //! sees JSON.
 //!

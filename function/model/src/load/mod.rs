@@ -1,7 +1,7 @@
 //! The load sequence: decode the ONNX protobuf, rewrite what tract cannot load but has
 //! a tensor meaning, describe the model, validate the graph, then pick a runner: the
-//! tree-ensemble op directly for a graph that is that one node, tract's optimised plan
-//! for any other.
+//! tree-ensemble op directly for a graph that is that one node (and `Identity` nodes
+//! renaming its outputs), tract's optimised plan for any other.
 //!
 //! - `rewrite`: ZipMaps removed, declared output shapes forgotten.
 //! - `describe`: task, labels and metadata, read from the protobuf.

@@ -16,8 +16,9 @@ use crate::tree_ensemble::TreeEnsemble;
 /// What runs a prediction.
 #[derive(Debug)]
 pub(crate) enum Runner {
-    /// The graph is one tree-ensemble node from the input straight to the outputs (what
-    /// the converter and skl2onnx's forests without ZipMap export): its op is called
+    /// The graph is one tree-ensemble node from the input straight to the outputs, or
+    /// through `Identity` nodes that rename them (what the converter, skl2onnx's forests
+    /// without ZipMap and onnxmltools' LightGBM regressors export): its op is called
     /// directly. tract's plan would only wrap the same call in tensors and run states,
     /// and building that plan is most of a start-up.
     TreeEnsemble(TreeEnsemble),
