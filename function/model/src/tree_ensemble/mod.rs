@@ -14,7 +14,8 @@
 //! - `kernel`: the flat layout (leaves loop to themselves, so a walk takes its tree's
 //!   depth in steps with no leaf test) and the walks: 8 trees in lock-step for one row,
 //!   8 rows in lock-step through one tree for batches, specialised for the common cases
-//!   (one comparison mode, sums that need no presence flags, one entry per leaf), with
+//!   (every branch rewritten to `x < t`, rows without NaN, sums that need no presence
+//!   flags, one entry per leaf), with
 //!   bounds checked once per model instead of once per step. Trees of up to 32 leaves
 //!   skip the walk (`kernel::small_trees`: every branch tested, the leaf read off a bit
 //!   set).

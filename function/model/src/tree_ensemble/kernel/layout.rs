@@ -33,9 +33,10 @@ pub struct Trees {
     pub(super) nodes: Nodes,
     /// Per node comparison (any mode for leaves).
     pub(super) modes: Vec<Mode>,
-    /// The comparison every branch uses, if they all use one.
+    /// The comparison every branch uses, if they all use one: [`Mode::Lt`] unless some
+    /// branch uses `Eq` or `Neq` (every other mode is rewritten to it).
     pub(super) uniform: Option<Mode>,
-    /// Some branch sends missing values (NaN) to its true child.
+    /// Some branch sends missing values (NaN) to its true child (after the rewrite).
     pub(super) any_nan_true: bool,
     /// Per tree, its root node.
     pub(super) roots: Vec<u32>,
@@ -79,17 +80,18 @@ pub(super) struct TreeGroup {
 
 impl Trees {
     /// Lays `forest` out for the walks, with `entries` per node its leaf entries (output,
-    /// weight; none for a branch) for `n_outputs` outputs: its nodes padded with an empty
-    /// leaf and checked, its leaf entries in flat arrays, its small trees for the bit-set
-    /// evaluation, the others in groups by depth, and the flags that pick the loops.
+    /// weight; none for a branch) for `n_outputs` outputs: its branches rewritten to
+    /// `x < t` where they can be, its nodes padded with an empty leaf and checked, its
+    /// leaf entries in flat arrays, its small trees for the bit-set evaluation, the others
+    /// in groups by depth, and the flags that pick the loops.
     pub fn new(
         forest: Forest,
         mut entries: Vec<Vec<(u32, f32)>>,
         n_outputs: usize,
     ) -> Result<Trees, String> {
         let Forest {
-            nodes,
-            modes,
+            mut nodes,
+            mut modes,
             roots,
             depths,
         } = forest;
@@ -101,6 +103,7 @@ impl Trees {
             "leaf entries for outputs below {n_outputs}"
         );
         let (leaves_dense, leaves_by_output) = leaf_coverage(&entries, &modes, n_outputs);
+        as_less_than(&mut nodes, &mut modes);
         // When every leaf has one entry per output (scikit-learn's forests), put them in
         // output order, so a leaf's weights add to a row's scores as a row. Each output
         // still gets one add per leaf, in tree order: the sums are unchanged.
@@ -208,6 +211,25 @@ fn leaf_coverage(
         leaves_dense &= outputs.len() == n_outputs;
     }
     (leaves_dense, leaves_by_output)
+}
+
+/// Rewrites every branch but `Eq` and `Neq` ones to [`Mode::Lt`] (see
+/// [`Mode::as_less_than`]): its threshold moved, its children swapped where the test is
+/// negated, and its missing-value flag set where NaN, which fails `x < t` and so takes
+/// the (new) false child, must take the true one. Walks then inline one comparison for
+/// every ensemble, whatever mix of modes it was exported with.
+fn as_less_than(nodes: &mut [Node], modes: &mut [Option<Mode>]) {
+    for (node, mode) in nodes.iter_mut().zip(modes) {
+        let Some(unified) = mode.and_then(|m| m.as_less_than(node.threshold)) else {
+            continue;
+        };
+        node.threshold = unified.threshold;
+        if unified.swapped {
+            node.children.swap(0, 1);
+            node.feature ^= NAN_TRUE;
+        }
+        *mode = Some(Mode::Lt);
+    }
 }
 
 /// When no node has more than one entry: per node (and the padding leaf), its entry or

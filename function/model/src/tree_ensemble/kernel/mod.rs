@@ -5,9 +5,12 @@
 //! array, and a leaf's children are itself. A tree of depth `d` is then walked in exactly
 //! `d` steps with no branch on "is this a leaf" (on small trees those branches are
 //! unpredictable and cost more than the comparisons), and a leaf's weights are found in
-//! O(1) from its node index (tract 0.23 scans all leaves for that). When every branch
-//! uses one comparison the walk is monomorphised for it; mixed ensembles read a per-node
-//! mode.
+//! O(1) from its node index (tract 0.23 scans all leaves for that). Every branch but
+//! `Eq`/`Neq` ones is rewritten at load to `x < t` (threshold moved to the next float up
+//! for `<=`, children swapped for `>=` and `>`), so the walks inline that one comparison
+//! for every ensemble without equality tests; the missing-value flags are only read for
+//! rows with a NaN, which are walked apart with the per-node rule. Ensembles with
+//! equality tests read a per-node mode.
 //!
 //! - Batches of [`LANES`] rows or more: each group of [`LANES`] rows is copied
 //!   feature-major, then a block of groups goes through one tree at a time (the tree
@@ -28,11 +31,14 @@
 //! cover them.
 //!
 //! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
-//! - `compare`: the [`Mode`]s, and how a walk applies them (fixed or per node).
+//! - `compare`: the [`Mode`]s, their rewrite to `x < t`, and how a walk applies them
+//!   (fixed or per node).
 //! - `layout`: [`Trees`], everything the walks read, derived from a checked [`Forest`].
 //! - `accumulate`: [`Aggregate`]s and [`Scores`]: how reached leaves add up per row.
 //! - `walk`: the loops, for batches and for single rows.
 //! - `small_trees`: the bit-set evaluation of trees of at most 32 leaves.
+//! - `properties` (tests only): random forests of every mode, missing-value rule and leaf
+//!   layout against a plain walk of their attributes, bit for bit.
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -40,6 +46,8 @@ mod accumulate;
 mod compare;
 mod layout;
 mod nodes;
+#[cfg(test)]
+mod properties;
 mod small_trees;
 mod walk;
 

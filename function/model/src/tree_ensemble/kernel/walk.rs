@@ -1,11 +1,26 @@
-//! The walks: which loops an ensemble takes (a copy per comparison mode and leaf layout
-//! for the common cases), batches walked in blocks of feature-major row groups one tree
-//! at a time, and single rows (and a batch's tail) walked through groups of trees.
+//! The walks: which loops an ensemble takes (a copy for `x < t` and one for per-node
+//! modes, each per leaf layout; rows with NaN apart when the missing-value rules need
+//! it), batches walked in blocks of feature-major row groups one tree at a time, and
+//! single rows (and a batch's tail) walked through groups of trees.
 
 use super::accumulate::{Accumulate, Aggregate, Scores, Sum, SumRows, SumSingle, Tracked};
 use super::compare::{Compare, Fixed, Mode, PerNode};
 use super::layout::Trees;
 use super::LANES;
+
+/// The comparison of every ensemble without `Eq`/`Neq` branches, for rows without NaN
+/// (or for every row when no branch sends NaN to its true child).
+const LESS_THAN: Fixed<{ Mode::Lt as u8 }> = Fixed;
+
+/// How the leaves a row reaches add up: a sum specialised for the leaf layout where
+/// presence is known without tracking it, or the general tracked aggregate.
+#[derive(Clone, Copy)]
+enum Accumulator<'a> {
+    Single(SumSingle<'a>),
+    Rows,
+    Sum,
+    Tracked(Tracked),
+}
 
 /// Input values (floats) of the rows walked through one tree before the next tree:
 /// 128 KiB, which stays in a core's L2 cache. Large trees do not fit in cache, so the
@@ -19,22 +34,29 @@ impl Trees {
     /// Aggregates the leaves reached by each row of `input` (row-major, `width` columns,
     /// `width >= n_features_used`).
     pub fn scores(&self, input: &[f32], width: usize, aggregate: Aggregate) -> Scores {
+        let columns = self.nodes.columns();
+        assert!(
+            width >= columns,
+            "rows of {width} values, the trees read {columns}"
+        );
         let sums = matches!(aggregate, Aggregate::Sum | Aggregate::Average);
         let untracked = sums && (self.weights_positive || self.leaves_dense);
-        let (i, w) = (input, width);
-        // The common cases get a copy of the loops per mode, with the comparison and the
-        // add inlined; everything else takes the general walk.
-        let fixed = if untracked && !self.any_nan_true {
-            self.uniform
-        } else {
-            None
+        let accumulator = match (&self.single_entries, untracked) {
+            (_, false) => Accumulator::Tracked(Tracked(aggregate)),
+            (Some(single), true) => Accumulator::Single(SumSingle(single)),
+            (None, true) if self.leaves_by_output => Accumulator::Rows,
+            (None, true) => Accumulator::Sum,
         };
-        let mut scores = match (fixed, &self.single_entries) {
-            (Some(mode), Some(single)) => self.scores_fixed(mode, SumSingle(single), i, w),
-            (Some(mode), None) if self.leaves_by_output => self.scores_fixed(mode, SumRows, i, w),
-            (Some(mode), None) => self.scores_fixed(mode, Sum, i, w),
-            (None, _) if untracked => self.scores_with(PerNode(&self.modes), Sum, i, w),
-            (None, _) => self.scores_with(PerNode(&self.modes), Tracked(aggregate), i, w),
+        // Every ensemble without Eq/Neq branches compares `x < t` only (see
+        // `Mode::as_less_than`), and that one comparison is inlined. The missing-value
+        // flags only matter for rows with a NaN: when some node sends NaN to its true
+        // child, such rows take the per-node rule, and the others keep the fast one.
+        let mut scores = if self.uniform != Some(Mode::Lt) {
+            self.scores_accumulated(PerNode(&self.modes), accumulator, input, width)
+        } else if !self.any_nan_true || !input.iter().any(|v| v.is_nan()) {
+            self.scores_accumulated(LESS_THAN, accumulator, input, width)
+        } else {
+            self.scores_nan_apart(accumulator, input, width)
         };
         if untracked {
             for (present, value) in scores.present.iter_mut().zip(&scores.values) {
@@ -44,15 +66,58 @@ impl Trees {
         scores
     }
 
-    /// [`Self::scores_with`] monomorphised for `mode`.
-    fn scores_fixed<A: Accumulate>(&self, mode: Mode, a: A, i: &[f32], w: usize) -> Scores {
-        match mode {
-            Mode::Leq => self.scores_with(Fixed::<{ Mode::Leq as u8 }>, a, i, w),
-            Mode::Lt => self.scores_with(Fixed::<{ Mode::Lt as u8 }>, a, i, w),
-            Mode::Gte => self.scores_with(Fixed::<{ Mode::Gte as u8 }>, a, i, w),
-            Mode::Gt => self.scores_with(Fixed::<{ Mode::Gt as u8 }>, a, i, w),
-            Mode::Eq => self.scores_with(Fixed::<{ Mode::Eq as u8 }>, a, i, w),
-            Mode::Neq => self.scores_with(Fixed::<{ Mode::Neq as u8 }>, a, i, w),
+    /// [`Self::scores`] of the rows with a NaN (among the columns the trees read) through
+    /// the per-node rule, the others through `x < t` alone; the rows are copied apart,
+    /// then their scores put back in row order. Each row is still summed in tree order,
+    /// so its scores are what one pass would give.
+    fn scores_nan_apart(&self, accumulator: Accumulator, input: &[f32], width: usize) -> Scores {
+        let columns = self.nodes.columns();
+        let has_nan: Vec<bool> = (input.chunks_exact(width))
+            .map(|row| row[..columns].iter().fold(false, |nan, v| nan | v.is_nan()))
+            .collect();
+        let (mut with_nan, mut without) = (Vec::new(), Vec::new());
+        for (row, &nan) in input.chunks_exact(width).zip(&has_nan) {
+            let apart = if nan { &mut with_nan } else { &mut without };
+            apart.extend_from_slice(&row[..columns]);
+        }
+        let with_nan =
+            self.scores_accumulated(PerNode(&self.modes), accumulator, &with_nan, columns);
+        let without = self.scores_accumulated(LESS_THAN, accumulator, &without, columns);
+        let outputs = self.n_outputs;
+        let mut scores = Scores {
+            values: Vec::with_capacity(has_nan.len() * outputs),
+            present: Vec::with_capacity(has_nan.len() * outputs),
+        };
+        let mut next = [0, 0];
+        for nan in has_nan {
+            let (apart, at) = match nan {
+                true => (&with_nan, &mut next[0]),
+                false => (&without, &mut next[1]),
+            };
+            scores
+                .values
+                .extend_from_slice(&apart.values[*at..*at + outputs]);
+            scores
+                .present
+                .extend_from_slice(&apart.present[*at..*at + outputs]);
+            *at += outputs;
+        }
+        scores
+    }
+
+    /// [`Self::scores_with`] monomorphised for `accumulator`.
+    fn scores_accumulated<C: Compare>(
+        &self,
+        compare: C,
+        accumulator: Accumulator,
+        input: &[f32],
+        width: usize,
+    ) -> Scores {
+        match accumulator {
+            Accumulator::Single(single) => self.scores_with(compare, single, input, width),
+            Accumulator::Rows => self.scores_with(compare, SumRows, input, width),
+            Accumulator::Sum => self.scores_with(compare, Sum, input, width),
+            Accumulator::Tracked(tracked) => self.scores_with(compare, tracked, input, width),
         }
     }
 
