@@ -46,7 +46,8 @@ pub(super) trait Accumulate: Copy {
 const REGISTER_SUMS: usize = 8;
 
 /// Sum (and AVERAGE, divided later) where presence is known without tracking it
-/// ([`Trees::weights_positive`] or [`Trees::leaves_dense`]): one add per entry.
+/// ([`Trees::weights_positive`], or [`Trees::presence`] known at load): one add per
+/// entry.
 #[derive(Clone, Copy)]
 pub(super) struct Sum;
 

@@ -58,6 +58,9 @@ pub struct Trees {
     pub(super) weights_positive: bool,
     /// Every leaf has an entry for every output, so every output of every row is present.
     pub(super) leaves_dense: bool,
+    /// Per output, whether a row's leaves have an entry for it, when that is the same for
+    /// every row (see [`output_presence`]); `None` when it depends on the leaves reached.
+    pub(super) presence: Option<Vec<bool>>,
     /// Every leaf's entries are one per output, in output order.
     pub(super) leaves_by_output: bool,
     /// When no leaf has more than one entry: per node, its leaf's entry (`(0, 0.0)` for
@@ -103,6 +106,10 @@ impl Trees {
             "leaf entries for outputs below {n_outputs}"
         );
         let (leaves_dense, leaves_by_output) = leaf_coverage(&entries, &modes, n_outputs);
+        let presence = match leaves_dense {
+            true => Some(vec![true; n_outputs]),
+            false => output_presence(&nodes, &roots, &entries, n_outputs),
+        };
         as_less_than(&mut nodes, &mut modes);
         // When every leaf has one entry per output (scikit-learn's forests), put them in
         // output order, so a leaf's weights add to a row's scores as a row. Each output
@@ -134,6 +141,7 @@ impl Trees {
             any_nan_true,
             weights_positive: leaf_weights.iter().all(|&w| w > 0.0),
             leaves_dense,
+            presence,
             leaves_by_output,
             single_entries,
             roots,
@@ -211,6 +219,46 @@ fn leaf_coverage(
         leaves_dense &= outputs.len() == n_outputs;
     }
     (leaves_dense, leaves_by_output)
+}
+
+/// Per output, whether every row's leaves have an entry for it (`true`) or none do
+/// (`false`), or `None` when some output is neither: then only tracking while adding
+/// tells. An output is always there when one tree has an entry for it in every leaf,
+/// and never when no leaf has one; XGBoost's binary and multi-class layouts (each tree's
+/// leaves all for one class) are always one or the other, with weights of both signs,
+/// so a sum of zero does not tell either.
+fn output_presence(
+    nodes: &[Node],
+    roots: &[u32],
+    entries: &[Vec<(u32, f32)>],
+    n_outputs: usize,
+) -> Option<Vec<bool>> {
+    let (mut always, mut sometimes) = (vec![false; n_outputs], vec![false; n_outputs]);
+    // Per output, the leaves of the current tree with an entry for it.
+    let mut leaves_with = vec![0usize; n_outputs];
+    let mut stack = Vec::new();
+    for &root in roots {
+        leaves_with.fill(0);
+        let mut leaves = 0;
+        stack.push(root);
+        while let Some(at) = stack.pop() {
+            let node = &nodes[at as usize];
+            if node.children != [at, at] {
+                stack.extend(node.children);
+                continue;
+            }
+            leaves += 1;
+            for (k, with) in leaves_with.iter_mut().enumerate() {
+                *with += usize::from(entries[at as usize].iter().any(|&(o, _)| o as usize == k));
+            }
+        }
+        for (k, &with) in leaves_with.iter().enumerate() {
+            always[k] |= with == leaves;
+            sometimes[k] |= with > 0 && with < leaves;
+        }
+    }
+    let known = (0..n_outputs).all(|k| always[k] || !sometimes[k]);
+    known.then_some(always)
 }
 
 /// Rewrites every branch but `Eq` and `Neq` ones to [`Mode::Lt`] (see

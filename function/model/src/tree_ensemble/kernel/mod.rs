@@ -104,6 +104,7 @@ mod fixtures {
             leaf_weights: vec![1.0, 1.0],
             weights_positive: true,
             leaves_dense: false,
+            presence: None,
             leaves_by_output: false,
             single_entries: Some(vec![(0, 0.0), (0, 1.0), (1, 1.0)]),
             n_outputs: 2,

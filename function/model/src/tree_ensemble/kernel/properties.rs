@@ -284,3 +284,35 @@ fn forest_with_eq(rng: &mut Rng) -> (Forest, Vec<Vec<(u32, f32)>>) {
         }
     }
 }
+
+#[test]
+fn presence_is_known_at_load_for_the_boosted_layouts() {
+    let mut rng = Rng(40);
+    for (leaves, outputs) in [
+        (Leaves::Binary, 2),
+        (Leaves::ClassPerTree, 3),
+        (Leaves::Dense, 3),
+    ] {
+        let (forest, entries) = forest(&mut rng, &ORDERED, leaves, outputs);
+        let trees = Trees::new(forest, entries, outputs).unwrap();
+        assert!(trees.presence.is_some(), "{leaves:?}");
+    }
+    // A stump with an entry for output 1 in one leaf only: it depends on the row.
+    let forest = Forest {
+        nodes: vec![
+            Node {
+                feature: 0,
+                threshold: 0.5,
+                children: [1, 2],
+            },
+            Node::leaf(1),
+            Node::leaf(2),
+        ],
+        modes: vec![Some(Mode::Lt), None, None],
+        roots: vec![0],
+        depths: vec![1],
+    };
+    let entries = vec![vec![], vec![(0, 1.0)], vec![(0, -1.0), (1, 2.0)]];
+    let trees = Trees::new(forest, entries, 2).unwrap();
+    assert_eq!(trees.presence, None);
+}

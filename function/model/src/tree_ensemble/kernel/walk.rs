@@ -40,7 +40,7 @@ impl Trees {
             "rows of {width} values, the trees read {columns}"
         );
         let sums = matches!(aggregate, Aggregate::Sum | Aggregate::Average);
-        let untracked = sums && (self.weights_positive || self.leaves_dense);
+        let untracked = sums && (self.weights_positive || self.presence.is_some());
         let accumulator = match (&self.single_entries, untracked) {
             (_, false) => Accumulator::Tracked(Tracked(aggregate)),
             (Some(single), true) => Accumulator::Single(SumSingle(single)),
@@ -59,8 +59,14 @@ impl Trees {
             self.scores_nan_apart(accumulator, input, width)
         };
         if untracked {
-            for (present, value) in scores.present.iter_mut().zip(&scores.values) {
-                *present = self.leaves_dense || *value != 0.0;
+            let outputs = scores.present.iter_mut().zip(&scores.values).enumerate();
+            for (at, (present, value)) in outputs {
+                *present = match &self.presence {
+                    // Known at load: the same for every row.
+                    Some(presence) => presence[at % self.n_outputs],
+                    // Every weight is positive: a sum is non-zero once a leaf added to it.
+                    None => *value != 0.0,
+                };
             }
         }
         scores
