@@ -16,7 +16,8 @@ on Iris, grown to purity, seeded here so every run times the same trees): scikit
 users bring this file, whose leaves hold one weight per class, where the bundled forest
 (the converter's) has one vote per leaf and half as many leaves.
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
-N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests).
+N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests;
+TREE_BENCH_ROWS=mean,sd draws them from N(mean, sd) on both sides).
 With `--criterion DIR` it then prints one table, a line per model and batch: the medians
 per row that `cargo bench --bench tree_ensemble` left in DIR for our op (through
 `Model::predict`, as the function serves it, and through a tract plan) and tract's, next
@@ -26,6 +27,7 @@ machine the mean (criterion's headline figure) moves with every neighbour's burs
 The venv is the interop one: `tests/interop/run.sh` creates it.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -70,8 +72,10 @@ def write_onnx(model, x, path):
 
 
 def bench_rows(rows, width):
-    """The rows every runtime here is timed on: N(3, 2), seeded."""
-    return (np.random.default_rng(0).standard_normal((rows, width)) * 2.0 + 3.0).astype(np.float32)
+    """The rows every runtime here is timed on: N(3, 2), seeded, or N(mean, sd) when
+    TREE_BENCH_ROWS is `mean,sd` (as the Rust benchmark reads it)."""
+    mean, sd = (float(v) for v in os.environ.get("TREE_BENCH_ROWS", "3,2").split(","))
+    return (np.random.default_rng(0).standard_normal((rows, width)) * sd + mean).astype(np.float32)
 
 
 def per_row(session, name, width, rows, runs=9):

@@ -13,7 +13,8 @@
 # The models are written to target/bench on the first run (iris-sklearn.onnx, 0.2 MB;
 # rf500.onnx, 65 MB; xgb500.onnx and lgbm500.onnx with their native files, by
 # bench/boosted_models.py). TREE_BENCH_FILTER (a criterion filter, e.g. `xgb500|lgbm500`)
-# times a subset.
+# times a subset; TREE_BENCH_ROWS=mean,sd draws every runtime's rows from N(mean, sd)
+# instead of N(3, 2) (the boosted models were trained on values around N(0, 1)).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

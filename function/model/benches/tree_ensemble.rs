@@ -13,7 +13,8 @@
 //!     cargo bench -p model --bench tree_ensemble
 //! ```
 //!
-//! Groups are `<model>/batch-<rows>` with a per-row throughput, labels `model`
+//! `TREE_BENCH_ROWS=mean,sd` draws the rows from another normal distribution (see
+//! [`rows`]). Groups are `<model>/batch-<rows>` with a per-row throughput, labels `model`
 //! (`Model::predict`), `ours` and `tract-0.23` (the two plans); `load` times reading and
 //! optimising the bundled model. tract's op builds an error value at every leaf, with a
 //! backtrace when RUST_BACKTRACE is set: run with it unset. Its cost grows with the leaf
@@ -91,9 +92,19 @@ fn subject(name: &str, bytes: &[u8]) -> Subject {
 }
 
 /// `rows x width` values drawn from N(3, 2), which crosses the splits of both the Iris
-/// forest and the synthetic one (a small LCG with Box-Muller: no dependency, the same
-/// rows every run).
+/// forest and the synthetic one, or from N(mean, sd) when `TREE_BENCH_ROWS` is
+/// `mean,sd` (the boosted models were trained on values around N(0, 1); rows far from
+/// them take the same extreme branches every time, which flatters branchy walks such
+/// as onnxruntime's). A small LCG with Box-Muller: no dependency, the same rows every
+/// run.
 fn rows(rows: usize, width: usize) -> Tensor {
+    let (mean, sd) = match std::env::var("TREE_BENCH_ROWS") {
+        Ok(spec) => {
+            let (mean, sd) = spec.split_once(',').expect("TREE_BENCH_ROWS is mean,sd");
+            (mean.parse().unwrap(), sd.parse().unwrap())
+        }
+        Err(_) => (3.0, 2.0),
+    };
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut uniform = move || {
         state = state
@@ -105,7 +116,7 @@ fn rows(rows: usize, width: usize) -> Tensor {
         .map(|_| {
             let normal =
                 (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
-            (3.0 + 2.0 * normal) as f32
+            (mean + sd * normal) as f32
         })
         .collect();
     Tensor::from_shape(&[rows, width], &values).unwrap()
