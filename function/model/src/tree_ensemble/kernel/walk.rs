@@ -58,15 +58,20 @@ impl Trees {
         } else {
             self.scores_nan_apart(accumulator, input, width)
         };
-        if untracked {
-            let outputs = scores.present.iter_mut().zip(&scores.values).enumerate();
-            for (at, (present, value)) in outputs {
-                *present = match &self.presence {
-                    // Known at load: the same for every row.
-                    Some(presence) => presence[at % self.n_outputs],
-                    // Every weight is positive: a sum is non-zero once a leaf added to it.
-                    None => *value != 0.0,
-                };
+        match (&self.presence, untracked) {
+            (_, false) => {}
+            // Known at load: the same for every row.
+            (Some(presence), true) => {
+                // (No outputs: no flags, and no chunks of zero, which would panic.)
+                for row in scores.present.chunks_exact_mut(presence.len().max(1)) {
+                    row.copy_from_slice(presence);
+                }
+            }
+            // Every weight is positive: a sum is non-zero once a leaf added to it.
+            (None, true) => {
+                for (present, value) in scores.present.iter_mut().zip(&scores.values) {
+                    *present = *value != 0.0;
+                }
             }
         }
         scores
