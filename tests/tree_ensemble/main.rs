@@ -14,7 +14,7 @@ mod ensembles;
 mod reference;
 
 use converter::onnx::{floats, int, ints, ml_node, string, strings};
-use model::onnx_loader;
+use model::{onnx_loader, Batch, Model};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tract_onnx::pb;
@@ -232,6 +232,44 @@ fn regressors_match_the_reference_for_every_aggregate() {
                 );
             }
         }
+    }
+}
+
+/// onnxmltools' LightGBM regressors end in an `Identity` that renames the ensemble's
+/// output: such graphs run on the op directly, and answer as tract's plan of the same
+/// graph does.
+#[test]
+fn regressors_renamed_by_an_identity_run_directly_and_answer_as_tracts_plan() {
+    let mut rng = StdRng::seed_from_u64(19);
+    for case in 0..60 {
+        let n_targets = rng.gen_range(1..3);
+        let ensemble = random_ensemble(&mut rng, n_targets, false, false);
+        let mut attrs = attributes(&ensemble, "target");
+        attrs.push(int("n_targets", n_targets as i64));
+        let mut node = ml_node("TreeEnsembleRegressor", attrs);
+        node.output = vec!["raw".into()];
+        let mut proto = model(
+            node,
+            ensemble.n_features,
+            &[("variable", pb::tensor_proto::DataType::Float)],
+        );
+        proto.graph.as_mut().unwrap().node.push(pb::NodeProto {
+            op_type: "Identity".into(),
+            input: vec!["raw".into()],
+            output: vec!["variable".into()],
+            ..Default::default()
+        });
+        let bytes = converter::onnx::encode(&proto);
+        let direct = Model::from_bytes(&bytes).unwrap_or_else(|e| panic!("case {case}: {e}"));
+        let planned = Model::from_bytes_through_tract(&bytes).unwrap();
+        assert!(!direct.runs_through_tract(), "case {case}");
+        let rows = random_rows(&mut rng, &ensemble, BATCH_SIZES[case % BATCH_SIZES.len()]);
+        let batch = Batch::new(rows, ensemble.n_features);
+        assert_eq!(
+            direct.predict(&batch).unwrap(),
+            planned.predict(&batch).unwrap(),
+            "case {case}"
+        );
     }
 }
 
