@@ -42,8 +42,8 @@ pub struct Trees {
     pub(super) roots: Vec<u32>,
     /// Per tree, the steps from its root to its deepest leaf.
     pub(super) depths: Vec<u32>,
-    /// The trees too large for [`Self::small_trees`] in groups of [`LANES`] that one row
-    /// walks together.
+    /// The trees [`Self::small_trees`] does not test for single rows, in groups of
+    /// [`LANES`] that one row walks together.
     pub(super) tree_groups: Vec<TreeGroup>,
     /// The trees small enough for groups of rows to skip the walk.
     pub(super) small_trees: SmallTrees,
@@ -317,9 +317,9 @@ fn padded(mut nodes: Vec<Node>) -> Vec<Node> {
     nodes
 }
 
-/// The trees `small_trees` leaves to the walks, in groups of [`LANES`] of like depth, so
-/// few lanes idle at a leaf while the group's deepest tree finishes (the walk puts
-/// leaves back in tree order before adding). The last group is padded with
+/// The trees `small_trees` leaves to single rows' walks, in groups of [`LANES`] of like
+/// depth, so few lanes idle at a leaf while the group's deepest tree finishes (the walk
+/// puts leaves back in tree order before adding). The last group is padded with
 /// `empty_leaf`.
 fn tree_groups(
     roots: &[u32],
@@ -328,7 +328,7 @@ fn tree_groups(
     empty_leaf: u32,
 ) -> Vec<TreeGroup> {
     let mut by_depth: Vec<usize> = (0..roots.len())
-        .filter(|&tree| small_trees.tree(tree).is_none())
+        .filter(|&tree| !small_trees.tested_by_single_rows(tree))
         .collect();
     by_depth.sort_by_key(|&tree| depths[tree]);
     by_depth

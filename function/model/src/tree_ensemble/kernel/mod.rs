@@ -21,7 +21,9 @@
 //!   branches at once and reads the leaf off a bit set, for a group of rows or for one
 //!   row and [`LANES`] trees (on forests of small trees, such as the Iris forests, less
 //!   time per row in batches than the walks: see BENCHMARKS.md, "2026-11-28 (later):
-//!   small trees without walks, sums in registers").
+//!   small trees without walks, sums in registers"). One row walks the small trees
+//!   with many branches per level instead (LightGBM's 31-leaf trees: BENCHMARKS.md,
+//!   "Boosted trees (issue 19)").
 //!
 //! A step reads its node and the row's value without bounds checks: `Nodes` checks
 //! once, when the model loads, that every child index and feature is in range, and a

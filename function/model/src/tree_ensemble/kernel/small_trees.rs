@@ -85,6 +85,8 @@ pub struct SmallTrees {
     leaves: Vec<u32>,
     /// The small trees in groups of [`LANES`] of like branch counts, for single rows.
     groups: Vec<SmallGroup>,
+    /// Per tree, whether it is in one of [`Self::groups`].
+    in_groups: Vec<bool>,
     levels: Vec<Level>,
 }
 
@@ -110,15 +112,22 @@ impl SmallTrees {
                 small.trees.push(None);
             }
         }
-        small.group(roots.len());
+        small.group(depths);
         small
     }
 
-    /// Lays the small trees out in [`SmallGroup`]s, `n_trees` being the tree count.
-    fn group(&mut self, n_trees: usize) {
+    /// Lays out in [`SmallGroup`]s the small trees that one row tests faster than it
+    /// walks them ([`Self::tested_by_single_rows`]), `depths` being every tree's.
+    fn group(&mut self, depths: &[u32]) {
+        let n_trees = depths.len();
         let mut by_size: Vec<(usize, &SmallTree)> = (self.trees.iter().enumerate())
             .filter_map(|(tree, small)| Some((tree, small.as_ref()?)))
+            .filter(|(tree, small)| single_row_tests(small, depths[*tree]))
             .collect();
+        self.in_groups = vec![false; n_trees];
+        for &(tree, _) in &by_size {
+            self.in_groups[tree] = true;
+        }
         by_size.sort_by_key(|(_, small)| small.branches.len());
         for chunk in by_size.chunks(LANES) {
             // Padding lanes repeat the first tree; their leaves go to the unused slot.
@@ -162,6 +171,12 @@ impl SmallTrees {
     /// The groups of small trees for single rows.
     pub fn groups(&self) -> &[SmallGroup] {
         &self.groups
+    }
+
+    /// Whether one row evaluates tree `tree` (in tree order) in a [`SmallGroup`] rather
+    /// than by walking it.
+    pub fn tested_by_single_rows(&self, tree: usize) -> bool {
+        self.in_groups.get(tree).copied().unwrap_or(false)
     }
 
     /// Tree `tree` (in tree order), if it is laid out here (none are in the default,
@@ -258,6 +273,16 @@ impl SmallTrees {
     }
 }
 
+/// Whether one row should test every branch of `tree` (of `depth` levels) rather than walk
+/// it. A row tests [`LANES`] trees' branches side by side, one level a branch, where a
+/// walk takes one step a level of depth, a chain of dependent loads that lock-step
+/// trees overlap: the tests win while a tree has no more than about twice as many
+/// branches as levels (forests of small trees; not LightGBM's 31-leaf trees, ~30
+/// branches over ~11 levels).
+fn single_row_tests(tree: &SmallTree, depth: u32) -> bool {
+    tree.branches.len() <= 2 * depth as usize
+}
+
 /// The candidate leaves a branch's test leaves standing: all of them when it holds, else
 /// the ones it `keep`s. Computed without a branch, which would be unpredictable.
 #[inline(always)]
@@ -313,7 +338,7 @@ mod tests {
 
     /// Both evaluations reach the leaf a walk does, for every tree of a forest of
     /// different sizes (groups padded, levels padded) and rows on every side of the
-    /// thresholds.
+    /// thresholds; single rows for the trees they test rather than walk.
     #[test]
     fn groups_of_rows_and_single_rows_reach_the_walked_leaf() {
         // Three trees in one array: a complete tree of depth 3 (on x0), a stump on x1,
@@ -340,11 +365,13 @@ mod tests {
                 }
             }
             for (tree, &root) in roots.iter().enumerate() {
-                assert_eq!(
-                    reached[tree],
-                    walk(&nodes, root, row),
-                    "{row:?}, tree {tree}"
-                );
+                if small.tested_by_single_rows(tree) {
+                    assert_eq!(
+                        reached[tree],
+                        walk(&nodes, root, row),
+                        "{row:?}, tree {tree}"
+                    );
+                }
             }
         }
         for group in rows.chunks(LANES) {
@@ -358,6 +385,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn single_rows_walk_small_trees_with_many_branches_per_level() {
+        // 7 branches over 3 levels: walked; 3 over 2: tested.
+        let small = SmallTrees::new(&complete(3), &[0], &[3]);
+        assert!(small.tree(0).is_some() && !small.tested_by_single_rows(0));
+        assert!(small.groups().is_empty());
+        let small = SmallTrees::new(&complete(2), &[0], &[2]);
+        assert!(small.tested_by_single_rows(0));
+        assert_eq!(small.groups().len(), 1);
     }
 
     #[test]
