@@ -1,10 +1,12 @@
 //! How the leaves a row reaches become its scores: the aggregates, and accumulators
 //! specialised for the common leaf layouts (sums that need no presence flags, one entry
-//! per leaf, one entry per output in output order), with one row's sums in registers.
+//! per leaf, one entry per output in output order), with one row's sums in registers;
+//! and which outputs a row's leaves fill, when the layout says so at load.
 
 #![forbid(unsafe_code)]
 
 use super::layout::Trees;
+use super::nodes::Node;
 
 /// How leaf values of different trees combine for one output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,6 +162,46 @@ impl Accumulate for Tracked {
             *present = true;
         }
     }
+}
+
+/// Per output, whether every row's leaves have an entry for it (`true`) or none do
+/// (`false`), or `None` when some output is neither: then only tracking while adding
+/// tells. An output is always there when one tree has an entry for it in every leaf,
+/// and never when no leaf has one; XGBoost's binary and multi-class layouts (each tree's
+/// leaves all for one class) are always one or the other, with weights of both signs,
+/// so a sum of zero does not tell either.
+pub(super) fn output_presence(
+    nodes: &[Node],
+    roots: &[u32],
+    entries: &[Vec<(u32, f32)>],
+    n_outputs: usize,
+) -> Option<Vec<bool>> {
+    let (mut always, mut sometimes) = (vec![false; n_outputs], vec![false; n_outputs]);
+    // Per output, the leaves of the current tree with an entry for it.
+    let mut leaves_with = vec![0usize; n_outputs];
+    let mut stack = Vec::new();
+    for &root in roots {
+        leaves_with.fill(0);
+        let mut leaves = 0;
+        stack.push(root);
+        while let Some(at) = stack.pop() {
+            let node = &nodes[at as usize];
+            if node.children != [at, at] {
+                stack.extend(node.children);
+                continue;
+            }
+            leaves += 1;
+            for (k, with) in leaves_with.iter_mut().enumerate() {
+                *with += usize::from(entries[at as usize].iter().any(|&(o, _)| o as usize == k));
+            }
+        }
+        for (k, &with) in leaves_with.iter().enumerate() {
+            always[k] |= with == leaves;
+            sometimes[k] |= with > 0 && with < leaves;
+        }
+    }
+    let known = (0..n_outputs).all(|k| always[k] || !sometimes[k]);
+    known.then_some(always)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::nodes::NAN_TRUE;
+use super::nodes::{Node, NAN_TRUE};
 
 /// The `nodes_modes` comparisons: the true branch is taken when `x <op> threshold`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,6 +120,25 @@ impl Compare for PerNode<'_> {
     fn goes_true(self, feature: u32, threshold: f32, index: usize, value: f32) -> bool {
         // `|`, not `||`: both sides are cheap, and a branch here would be unpredictable.
         self.0[index].holds(value, threshold) | ((feature & NAN_TRUE != 0) & value.is_nan())
+    }
+}
+
+/// Rewrites every branch but `Eq` and `Neq` ones to [`Mode::Lt`] (see
+/// [`Mode::as_less_than`]): its threshold moved, its children swapped where the test is
+/// negated, and its missing-value flag set where NaN, which fails `x < t` and so takes
+/// the (new) false child, must take the true one. Walks then inline one comparison for
+/// every ensemble, whatever mix of modes it was exported with.
+pub(super) fn rewrite_as_less_than(nodes: &mut [Node], modes: &mut [Option<Mode>]) {
+    for (node, mode) in nodes.iter_mut().zip(modes) {
+        let Some(unified) = mode.and_then(|m| m.as_less_than(node.threshold)) else {
+            continue;
+        };
+        node.threshold = unified.threshold;
+        if unified.swapped {
+            node.children.swap(0, 1);
+            node.feature ^= NAN_TRUE;
+        }
+        *mode = Some(Mode::Lt);
     }
 }
 

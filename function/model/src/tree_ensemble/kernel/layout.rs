@@ -4,7 +4,8 @@
 
 #![forbid(unsafe_code)]
 
-use super::compare::Mode;
+use super::accumulate::output_presence;
+use super::compare::{rewrite_as_less_than, Mode};
 use super::nodes::{Node, Nodes, NAN_TRUE};
 use super::small_trees::SmallTrees;
 use super::LANES;
@@ -110,7 +111,7 @@ impl Trees {
             true => Some(vec![true; n_outputs]),
             false => output_presence(&nodes, &roots, &entries, n_outputs),
         };
-        as_less_than(&mut nodes, &mut modes);
+        rewrite_as_less_than(&mut nodes, &mut modes);
         // When every leaf has one entry per output (scikit-learn's forests), put them in
         // output order, so a leaf's weights add to a row's scores as a row. Each output
         // still gets one add per leaf, in tree order: the sums are unchanged.
@@ -219,65 +220,6 @@ fn leaf_coverage(
         leaves_dense &= outputs.len() == n_outputs;
     }
     (leaves_dense, leaves_by_output)
-}
-
-/// Per output, whether every row's leaves have an entry for it (`true`) or none do
-/// (`false`), or `None` when some output is neither: then only tracking while adding
-/// tells. An output is always there when one tree has an entry for it in every leaf,
-/// and never when no leaf has one; XGBoost's binary and multi-class layouts (each tree's
-/// leaves all for one class) are always one or the other, with weights of both signs,
-/// so a sum of zero does not tell either.
-fn output_presence(
-    nodes: &[Node],
-    roots: &[u32],
-    entries: &[Vec<(u32, f32)>],
-    n_outputs: usize,
-) -> Option<Vec<bool>> {
-    let (mut always, mut sometimes) = (vec![false; n_outputs], vec![false; n_outputs]);
-    // Per output, the leaves of the current tree with an entry for it.
-    let mut leaves_with = vec![0usize; n_outputs];
-    let mut stack = Vec::new();
-    for &root in roots {
-        leaves_with.fill(0);
-        let mut leaves = 0;
-        stack.push(root);
-        while let Some(at) = stack.pop() {
-            let node = &nodes[at as usize];
-            if node.children != [at, at] {
-                stack.extend(node.children);
-                continue;
-            }
-            leaves += 1;
-            for (k, with) in leaves_with.iter_mut().enumerate() {
-                *with += usize::from(entries[at as usize].iter().any(|&(o, _)| o as usize == k));
-            }
-        }
-        for (k, &with) in leaves_with.iter().enumerate() {
-            always[k] |= with == leaves;
-            sometimes[k] |= with > 0 && with < leaves;
-        }
-    }
-    let known = (0..n_outputs).all(|k| always[k] || !sometimes[k]);
-    known.then_some(always)
-}
-
-/// Rewrites every branch but `Eq` and `Neq` ones to [`Mode::Lt`] (see
-/// [`Mode::as_less_than`]): its threshold moved, its children swapped where the test is
-/// negated, and its missing-value flag set where NaN, which fails `x < t` and so takes
-/// the (new) false child, must take the true one. Walks then inline one comparison for
-/// every ensemble, whatever mix of modes it was exported with.
-fn as_less_than(nodes: &mut [Node], modes: &mut [Option<Mode>]) {
-    for (node, mode) in nodes.iter_mut().zip(modes) {
-        let Some(unified) = mode.and_then(|m| m.as_less_than(node.threshold)) else {
-            continue;
-        };
-        node.threshold = unified.threshold;
-        if unified.swapped {
-            node.children.swap(0, 1);
-            node.feature ^= NAN_TRUE;
-        }
-        *mode = Some(Mode::Lt);
-    }
 }
 
 /// When no node has more than one entry: per node (and the padding leaf), its entry or
