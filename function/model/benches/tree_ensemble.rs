@@ -15,9 +15,10 @@
 //!
 //! `TREE_BENCH_ROWS=mean,sd` draws the rows from another normal distribution (see
 //! [`rows`]). Groups are `<model>/batch-<rows>` with a per-row throughput, labels `model`
-//! (`Model::predict`), `ours` and `tract-0.23` (the two plans); `load` times reading and
-//! optimising the bundled model. tract's op builds an error value at every leaf, with a
-//! backtrace when RUST_BACKTRACE is set: run with it unset. Its cost grows with the leaf
+//! (`Model::predict`), `ours` and `tract-0.23` (the two plans); `load/<model>` times
+//! reading and optimising the bundled model and each listed one. tract's op builds an
+//! error value at every leaf, with a backtrace when RUST_BACKTRACE is set: run with it
+//! unset. Its cost grows with the leaf
 //! count of the whole ensemble (seconds per row on the 500-tree forest: BENCHMARKS.md,
 //! "2026-11-27: the first kernel"), so it is only timed on ensembles of up to
 //! [`BUILTIN_LEAF_LIMIT`] leaves, and only on the graphs it can build (it has no
@@ -122,19 +123,27 @@ fn rows(rows: usize, width: usize) -> Tensor {
     Tensor::from_shape(&[rows, width], &values).unwrap()
 }
 
-fn subjects() -> Vec<Subject> {
-    let mut subjects = vec![subject("iris-forest", BUNDLED_MODEL)];
-    for path in std::env::var("TREE_BENCH_MODELS")
+/// The files listed in `TREE_BENCH_MODELS`: (name, bytes).
+fn listed_models() -> Vec<(String, Vec<u8>)> {
+    std::env::var("TREE_BENCH_MODELS")
         .unwrap_or_default()
         .split(',')
         .filter(|p| !p.is_empty())
-    {
-        // cargo runs benches in the package directory; paths are the repository root's.
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let bytes = std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let name = std::path::Path::new(path)
-            .file_stem()
-            .map_or(path.to_string(), |s| s.to_string_lossy().into_owned());
+        .map(|path| {
+            // cargo runs benches in the package directory; paths are the repository root's.
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let bytes = std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let name = std::path::Path::new(path)
+                .file_stem()
+                .map_or(path.to_string(), |s| s.to_string_lossy().into_owned());
+            (name, bytes)
+        })
+        .collect()
+}
+
+fn subjects() -> Vec<Subject> {
+    let mut subjects = vec![subject("iris-forest", BUNDLED_MODEL)];
+    for (name, bytes) in listed_models() {
         subjects.push(subject(&name, &bytes));
     }
     subjects
@@ -180,10 +189,16 @@ fn tree_ensembles(c: &mut Criterion) {
     }
 }
 
+/// Load + optimise, as the function starts: the bundled model and every listed one.
 fn load(c: &mut Criterion) {
     c.bench_function("load/iris-forest", |b| {
         b.iter(|| Model::from_bytes(BUNDLED_MODEL).unwrap())
     });
+    for (name, bytes) in listed_models() {
+        c.bench_function(&format!("load/{name}"), |b| {
+            b.iter(|| Model::from_bytes(&bytes).unwrap())
+        });
+    }
 }
 
 criterion_group! {
