@@ -98,6 +98,10 @@ pub fn decode_binary(
     max_rows: usize,
 ) -> Result<(String, Batch), ApiError> {
     let id = binary_attributes(headers)?;
+    // The data is a `/predict` body: the common ones skip the JSON tree.
+    if let Some(batch) = predict::decode_fast(body, info, max_rows) {
+        return Ok((id, batch));
+    }
     let data =
         parse_json(body).map_err(|e| ApiError::BadRequest(format!("the event's data {e}")))?;
     Ok((id, decode_data(data, info, max_rows)?))

@@ -1,7 +1,8 @@
 //! The fast path for the commonest body, `{"input": [f1, ...]}` or
 //! `{"input": [[f1, ...], ...]}` for a model of one float input: numbers go straight from
 //! the JSON text into the batch's `Vec<f32>`, with no `serde_json::Value` tree (one
-//! allocation per number and per row). Records and other models take the general path.
+//! allocation per number and per row). Records take `fast_records`, other models the
+//! general path.
 //!
 //! It only ever says "this is the batch" or "not for me". Anything unusual (a wrong
 //! width, a string, a missing value the model cannot take, an unknown field) returns
@@ -29,7 +30,7 @@ pub fn decode(body: &[u8], field: &str, info: &ModelInfo, max_rows: usize) -> Op
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     Body {
         field,
-        rows: Rows {
+        value: Rows {
             width: input.width,
             missing_ok: input.takes_missing,
             max_rows,
@@ -43,32 +44,33 @@ pub fn decode(body: &[u8], field: &str, info: &ModelInfo, max_rows: usize) -> Op
 }
 
 /// Refuses, for the slow path to explain. The message is never shown.
-fn refuse<E: de::Error>() -> E {
+pub(super) fn refuse<E: de::Error>() -> E {
     E::custom("")
 }
 
-/// The top-level object: exactly one key, `field`.
-struct Body<'a, 'f> {
-    field: &'f str,
-    rows: Rows<'a>,
+/// The top-level object: exactly one key, `field`, whose value `value` reads (rows
+/// here, records in `fast_records`).
+pub(super) struct Body<'f, S> {
+    pub(super) field: &'f str,
+    pub(super) value: S,
 }
 
-impl<'de> DeserializeSeed<'de> for Body<'_, '_> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for Body<'_, S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for Body<'_, '_> {
+impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for Body<'_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "an object with one field, `{}`", self.field)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Body { field, rows } = self;
+        let Body { field, value } = self;
         match map.next_key_seed(Key(field))? {
-            Some(true) => map.next_value_seed(rows)?,
+            Some(true) => map.next_value_seed(value)?,
             _ => return Err(refuse()),
         }
         match map.next_key::<IgnoredAny>()? {

@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::fast_records::{self, OneRecord::Refused};
 use super::json::parse_json;
 use super::rows::decode_rows;
 use crate::body::read_json_body;
@@ -50,6 +51,16 @@ pub async fn predict(
 /// fields are refused, as `/predict` does: a misspelt `instance` should not be silently
 /// ignored.
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+    // Valid records skip the JSON tree; anything else is decoded or explained through it.
+    match fast_records::decode(body, "instances", info, max_rows, Refused) {
+        Some(batch) => Ok(batch),
+        None => decode_explained(body, info, max_rows),
+    }
+}
+
+/// The general path: through a `serde_json::Value`, saying exactly what is wrong (public
+/// so that the fuzz targets hold [`decode`] to it).
+pub fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
     let value: Value =
         parse_json(body).map_err(|e| bad(format!("request body {e}; send {SHAPE}")))?;

@@ -9,9 +9,11 @@
 //! - [`json`], [`rows`], [`records`]: what they share: JSON parsing with clear errors,
 //!   rows of values checked against the model's inputs, sent as arrays (a model of one
 //!   numeric input) or as records of named columns.
-//! - `fast_rows`: `/predict`'s and CloudEvents' rows decoded without a JSON tree.
+//! - `fast_rows`, `fast_records`: `/predict`'s, CloudEvents' (binary mode) and KServe
+//!   V1's common bodies (rows of numbers, records) decoded without a JSON tree.
 
 pub mod cloudevents;
+mod fast_records;
 mod fast_rows;
 pub mod json;
 pub mod kserve_v1;

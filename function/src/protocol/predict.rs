@@ -10,6 +10,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::fast_records::{self, OneRecord};
+use super::fast_rows;
 use super::json::parse_json;
 use super::records;
 use super::rows::{decode_rows, positional, push_row};
@@ -68,17 +70,26 @@ fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// Decodes a request body into a batch for the model's inputs, of at most `max_rows`
-/// rows: rows of numbers of a single float input straight from the text (the common
-/// request, see `fast_rows`), anything else through a JSON tree.
+/// rows: the common requests straight from the text ([`decode_fast`]), anything else
+/// (and anything wrong) through a JSON tree.
 pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
-    match super::fast_rows::decode(body, "input", info, max_rows) {
+    match decode_fast(body, info, max_rows) {
         Some(batch) => Ok(batch),
         None => decode_explained(body, info, max_rows),
     }
 }
 
-/// The general path: through a `serde_json::Value`, saying exactly what is wrong.
-fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+/// The batch of a valid body of rows of numbers of a single float input (`fast_rows`)
+/// or of records (`fast_records`), decoded without a JSON tree; `None` for any other
+/// body, which the tree path decodes or explains.
+pub fn decode_fast(body: &[u8], info: &ModelInfo, max_rows: usize) -> Option<Batch> {
+    fast_rows::decode(body, "input", info, max_rows)
+        .or_else(|| fast_records::decode(body, "input", info, max_rows, OneRecord::Taken))
+}
+
+/// The general path: through a `serde_json::Value`, saying exactly what is wrong (public
+/// so that the fuzz targets hold [`decode`] to it).
+pub fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let value: Value = parse_json(body)
         .map_err(|e| ApiError::BadRequest(format!("request body {e}; send {SHAPES}")))?;
     decode_value(value, info, max_rows)
@@ -232,7 +243,7 @@ mod tests {
         for info in [iris_info(), takes_missing()] {
             for body in valid.iter().chain(&invalid) {
                 let general = decode_explained(body.as_bytes(), &info, 3);
-                match super::super::fast_rows::decode(body.as_bytes(), "input", &info, 3) {
+                match fast_rows::decode(body.as_bytes(), "input", &info, 3) {
                     // Debug, so NaN (a missing value) compares equal to NaN.
                     Some(batch) => assert_eq!(
                         format!("{:?}", Ok::<_, ()>(batch)),
@@ -246,14 +257,14 @@ mod tests {
                 }
             }
             for body in valid {
-                let fast = super::super::fast_rows::decode(body.as_bytes(), "input", &info, 3);
+                let fast = fast_rows::decode(body.as_bytes(), "input", &info, 3);
                 assert!(fast.is_some(), "the fast path refused {body}");
             }
         }
         // null is a feature only for a model that takes missing values.
         let body = br#"{"input":[[1,2,3,null],[null,2,3,4]]}"#;
-        assert!(super::super::fast_rows::decode(body, "input", &iris_info(), 3).is_none());
-        let batch = super::super::fast_rows::decode(body, "input", &takes_missing(), 3).unwrap();
+        assert!(fast_rows::decode(body, "input", &iris_info(), 3).is_none());
+        let batch = fast_rows::decode(body, "input", &takes_missing(), 3).unwrap();
         assert_eq!(batch.rows(), 2);
     }
 
@@ -340,7 +351,7 @@ mod tests {
     #[test]
     fn records_by_feature_name_give_the_positional_batch() {
         let record = br#"{"input":[{"a":1,"b":2,"c":3,"d":4}]}"#;
-        assert!(super::super::fast_rows::decode(record, "input", &iris_info(), 3).is_none());
+        assert!(fast_rows::decode(record, "input", &iris_info(), 3).is_none());
         let positional = decode(br#"{"input":[[1,2,3,4],[5,6,7,8]]}"#, &iris_info(), 3);
         let records = br#"{"input":[{"d":4,"c":3,"b":2,"a":1},{"a":5,"b":6,"c":7,"d":8}]}"#;
         assert_eq!(
