@@ -1,5 +1,6 @@
-//! Rows sent as records, `{"column": value, ...}`: the one decoder of named columns, for
-//! `/predict`, CloudEvents and KServe V1. The columns are the model's
+//! Rows sent as records, `{"column": value, ...}`: the decoder of named columns that
+//! explains what is wrong, for `/predict`, CloudEvents and KServe V1 (regular bodies take
+//! `fast_records` first, which builds the same batch). The columns are the model's
 //! [`model::Field`]s: the features of a single input whose names are known, or one per
 //! graph input. A record has every column and no other; a value is of its column's type
 //! (an array of the input's width for a column of several values), and `null` only for
