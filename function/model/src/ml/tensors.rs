@@ -32,6 +32,32 @@ pub fn is_numeric(dt: DatumType) -> bool {
     dt == f32::datum_type() || dt == f64::datum_type() || is_int64_like(dt)
 }
 
+/// Refuses, naming node `id`, an input of element type `dt` that is not one of the
+/// numbers [`is_numeric`] accepts (the linear and SVM operators cast them to float).
+pub fn require_numeric(id: &NodeId, dt: DatumType) -> TractResult<()> {
+    if is_numeric(dt) {
+        return Ok(());
+    }
+    Err(id
+        .error(format!(
+            "input is {dt:?}; accepted: float, double, int64, int32"
+        ))
+        .into())
+}
+
+/// The index of the first largest of `values`: ties go to the lowest index and a NaN
+/// after the first value never wins, as in onnxruntime's classifiers' loops.
+#[inline]
+pub fn first_max<T: PartialOrd>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate().skip(1) {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
 /// `input` as float32 values, as C++'s `static_cast<float>` converts numbers.
 pub fn float32s(input: &Tensor) -> TractResult<Vec<f32>> {
     let dt = input.datum_type();

@@ -132,7 +132,7 @@ impl LinearClassifier {
             Layout::PerClass => {
                 for (x, out) in rows.zip(scores.chunks_exact_mut(self.width())) {
                     self.weights.scores(x, out);
-                    winners.push(first_max(out));
+                    winners.push(tensors::first_max(out));
                     self.post.apply(out);
                 }
             }
@@ -179,18 +179,6 @@ fn class_labels(attributes: &Attributes) -> TractResult<Labels> {
             )
             .into()),
     }
-}
-
-/// The index of the first largest score (a NaN never wins, as in onnxruntime's loop).
-#[inline]
-fn first_max(scores: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &s) in scores.iter().enumerate().skip(1) {
-        if s > scores[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl Kernel for LinearClassifier {

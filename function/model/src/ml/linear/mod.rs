@@ -156,14 +156,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// as rows of that width; a model whose coefficients do not fit its rows is refused here,
 /// naming the node, rather than answering numbers no one trained.
 fn check_input(id: &NodeId, input: &TypedFact, features: usize) -> TractResult<TDim> {
-    if !tensors::is_numeric(input.datum_type) {
-        return Err(id
-            .error(format!(
-                "input is {:?}; accepted: float, double, int64, int32",
-                input.datum_type
-            ))
-            .into());
-    }
+    tensors::require_numeric(id, input.datum_type)?;
     let (rows, width) = match input.rank() {
         1 => (TDim::from(1), input.shape[0].clone()),
         2 => (input.shape[0].clone(), input.shape[1].clone()),

@@ -126,7 +126,7 @@ impl SvmClassifier {
                 {
                     *score = SvmKernel::LINEAR.of(x, row, *rho);
                 }
-                let best = first_max(scores);
+                let best = tensors::first_max(scores);
                 (best, scores[best])
             }
             Layout::Vectors(vectors) => (vectors.vote(x, scores), 0.0),
@@ -316,7 +316,7 @@ impl Vectors {
             Some((a, b)) => scores.copy_from_slice(&Self::probabilities(k, &decisions, a, b)),
             None => scores[..decisions.len()].copy_from_slice(&decisions),
         }
-        first_max(&votes)
+        tensors::first_max(&votes)
     }
 
     /// The class probabilities from the decision values: Platt's estimate per pair,
@@ -335,17 +335,6 @@ impl Vectors {
         }
         probability::coupled(k, &r)
     }
-}
-
-/// The index of the first largest value.
-fn first_max<T: PartialOrd>(values: &[T]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 impl Kernel for SvmClassifier {

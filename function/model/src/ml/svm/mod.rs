@@ -155,14 +155,7 @@ impl Common {
 
 /// Refuses, at load, input that is not [N, `features`] numbers.
 fn check_input(id: &NodeId, input: &TypedFact, features: usize) -> TractResult<()> {
-    if !tensors::is_numeric(input.datum_type) {
-        return Err(id
-            .error(format!(
-                "input is {:?}; accepted: float, double, int64, int32",
-                input.datum_type
-            ))
-            .into());
-    }
+    tensors::require_numeric(id, input.datum_type)?;
     let width = (input.rank() == 2).then(|| tensors::concrete(&input.shape[1]));
     match width {
         None => Err(id
