@@ -6,6 +6,7 @@ use tract_onnx::prelude::tract_ndarray::{ArrayD, IxDyn};
 use tract_onnx::tract_hir::internal::*;
 
 use super::node::NodeId;
+use crate::prediction::Labels;
 
 /// The values of `tensor`, which holds `T`s.
 pub fn slice<T: Datum>(tensor: &Tensor) -> TractResult<&[T]> {
@@ -56,6 +57,24 @@ pub fn first_max<T: PartialOrd>(values: &[T]) -> usize {
         }
     }
     best
+}
+
+/// A classifier's two outputs: each row's label (`[rows]`, int64 or string) and the
+/// scores (`[rows, width]`, row-major).
+pub fn classifier_outputs(
+    labels: Labels,
+    scores: Vec<f32>,
+    rows: usize,
+    width: usize,
+) -> TractResult<TVec<TValue>> {
+    let labels = match labels {
+        Labels::Int(ints) => tensor(&[rows], ints)?,
+        Labels::Str(strings) => tensor(&[rows], strings)?,
+    };
+    Ok(tvec!(
+        labels.into_tvalue(),
+        tensor(&[rows, width], scores)?.into_tvalue()
+    ))
 }
 
 /// `input` as float32 values, as C++'s `static_cast<float>` converts numbers.

@@ -203,14 +203,7 @@ impl Kernel for LinearClassifier {
         let width = self.width();
         let mut scores = vec![0.0f32; rows * width];
         let winners = self.classify(&x, &mut scores);
-        let labels = match self.labels.pick(&winners) {
-            Labels::Int(ints) => tensors::tensor(&[rows], ints)?,
-            Labels::Str(strings) => tensors::tensor(&[rows], strings)?,
-        };
-        Ok(tvec!(
-            labels.into_tvalue(),
-            tensors::tensor(&[rows, width], scores)?.into_tvalue()
-        ))
+        tensors::classifier_outputs(self.labels.pick(&winners), scores, rows, width)
     }
 }
 

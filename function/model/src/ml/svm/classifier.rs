@@ -364,14 +364,7 @@ impl Kernel for SvmClassifier {
             .zip(scores.chunks_exact_mut(width)))
         .map(|(row, scores)| self.classify(row, scores))
         .collect();
-        let labels = match self.labels.pick(&winners) {
-            Labels::Int(ints) => tensors::tensor(&[rows], ints)?,
-            Labels::Str(strings) => tensors::tensor(&[rows], strings)?,
-        };
-        Ok(tvec!(
-            labels.into_tvalue(),
-            tensors::tensor(&[rows, width], scores)?.into_tvalue()
-        ))
+        tensors::classifier_outputs(self.labels.pick(&winners), scores, rows, width)
     }
 }
 
