@@ -78,6 +78,10 @@ impl Mode {
 
 /// How a walk decides a branch: one mode fixed at compile time, or the node's own.
 pub(super) trait Compare: Copy {
+    /// Every node compares `x < t`, whatever its flags: a walk may read the compact
+    /// layout, which keeps neither modes nor missing-value flags.
+    const LESS_THAN_ONLY: bool = false;
+
     /// Whether `value` takes the true branch of node `index`, whose `feature` (with its
     /// [`NAN_TRUE`] flag) and `threshold` are given.
     fn goes_true(self, feature: u32, threshold: f32, index: usize, value: f32) -> bool;
@@ -105,6 +109,8 @@ const MODES_BY_CODE: [Mode; 6] = [
 ];
 
 impl<const M: u8> Compare for Fixed<M> {
+    const LESS_THAN_ONLY: bool = M == Mode::Lt as u8;
+
     #[inline(always)]
     fn goes_true(self, _feature: u32, threshold: f32, _index: usize, value: f32) -> bool {
         Self::MODE.holds(value, threshold)

@@ -5,10 +5,11 @@
 #![forbid(unsafe_code)]
 
 use super::accumulate::output_presence;
+use super::compact::CompactTrees;
 use super::compare::{rewrite_as_less_than, Mode};
 use super::nodes::{Node, Nodes, NAN_TRUE};
 use super::small_trees::SmallTrees;
-use super::LANES;
+use super::TREES_IN_FLIGHT;
 
 /// The trees of an ensemble as its attributes describe them, checked by the attribute
 /// reader: what [`Trees::new`] lays out.
@@ -44,8 +45,11 @@ pub struct Trees {
     /// Per tree, the steps from its root to its deepest leaf.
     pub(super) depths: Vec<u32>,
     /// The trees [`Self::small_trees`] does not test for single rows, in groups of
-    /// [`LANES`] that one row walks together.
+    /// [`TREES_IN_FLIGHT`] that one row walks together.
     pub(super) tree_groups: Vec<TreeGroup>,
+    /// The trees of [`Self::tree_groups`] in 8-byte nodes, when every branch compares
+    /// `x < t` and no tree or feature is too large for them.
+    pub(super) compact: Option<CompactTrees>,
     /// The trees small enough for groups of rows to skip the walk.
     pub(super) small_trees: SmallTrees,
     /// Node `i` owns leaf entries `leaf_offsets[i]..leaf_offsets[i + 1]` (none for
@@ -71,13 +75,13 @@ pub struct Trees {
     pub(super) n_outputs: usize,
 }
 
-/// [`LANES`] trees one row walks in lock-step.
+/// [`TREES_IN_FLIGHT`] trees one row walks in lock-step.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct TreeGroup {
     /// Their roots; a short last group is padded with a leaf that has no entries.
-    pub(super) roots: [u32; LANES],
+    pub(super) roots: [u32; TREES_IN_FLIGHT],
     /// Their positions in tree order (the tree count for padding).
-    pub(super) trees: [u32; LANES],
+    pub(super) trees: [u32; TREES_IN_FLIGHT],
     /// The largest depth among them: the steps the group takes.
     pub(super) depth: u32,
 }
@@ -126,13 +130,18 @@ impl Trees {
         let nodes = Nodes::new(padded(nodes))?;
         let small_trees = SmallTrees::new(nodes.as_slice(), &roots, &depths);
         let tree_groups = tree_groups(&roots, &depths, &small_trees, empty_leaf);
+        let uniform = uniform_mode(&modes);
+        // Only `x < t` walks read it (its nodes keep no modes).
+        let compact = (uniform == Some(Mode::Lt))
+            .then(|| CompactTrees::new(nodes.as_slice(), &tree_groups))
+            .flatten();
         let any_nan_true = nodes
             .as_slice()
             .iter()
             .any(|node| node.feature & NAN_TRUE != 0);
         Ok(Trees {
             nodes,
-            uniform: uniform_mode(&modes),
+            uniform,
             // A leaf's comparison does not matter (both children are itself).
             modes: modes
                 .iter()
@@ -148,6 +157,7 @@ impl Trees {
             roots,
             depths,
             tree_groups,
+            compact,
             small_trees,
             leaf_offsets,
             leaf_outputs,
@@ -259,7 +269,7 @@ fn padded(mut nodes: Vec<Node>) -> Vec<Node> {
     nodes
 }
 
-/// The trees `small_trees` leaves to single rows' walks, in groups of [`LANES`] of like
+/// The trees `small_trees` leaves to single rows' walks, in groups of [`TREES_IN_FLIGHT`] of like
 /// depth, so few lanes idle at a leaf while the group's deepest tree finishes (the walk
 /// puts leaves back in tree order before adding). The last group is padded with
 /// `empty_leaf`.
@@ -274,7 +284,7 @@ fn tree_groups(
         .collect();
     by_depth.sort_by_key(|&tree| depths[tree]);
     by_depth
-        .chunks(LANES)
+        .chunks(TREES_IN_FLIGHT)
         .map(|group| TreeGroup {
             roots: std::array::from_fn(|lane| group.get(lane).map_or(empty_leaf, |&t| roots[t])),
             trees: std::array::from_fn(|lane| group.get(lane).map_or(roots.len(), |&t| t) as u32),
@@ -344,15 +354,24 @@ mod tests {
 
     #[test]
     fn walked_trees_are_grouped_by_depth_and_the_last_group_padded() {
-        let depths = [5, 1, 4, 2, 9, 3, 8, 6, 7];
-        let roots: Vec<u32> = (0..depths.len() as u32).map(|t| 10 * t).collect();
+        // Depths 1..=n in a shuffled order (multiplying by a unit mod n), so the group of
+        // the shallowest trees and the padded last group both show.
+        let n = TREES_IN_FLIGHT + 2;
+        let depths: Vec<u32> = (0..n).map(|t| (t * 5 % n) as u32 + 1).collect();
+        let roots: Vec<u32> = (0..n as u32).map(|t| 10 * t).collect();
         let groups = tree_groups(&roots, &depths, &SmallTrees::default(), 99);
         assert_eq!(groups.len(), 2);
-        assert_eq!(groups[0].trees, [1, 3, 5, 2, 0, 7, 8, 6]);
-        assert_eq!(groups[0].depth, 8);
-        assert_eq!(groups[1].trees, [4, 9, 9, 9, 9, 9, 9, 9]);
-        assert_eq!(groups[1].roots, [40, 99, 99, 99, 99, 99, 99, 99]);
-        assert_eq!(groups[1].depth, 9);
+        let group_depths = |group: &TreeGroup| -> Vec<u32> {
+            let trees = group.trees.iter().filter(|&&t| (t as usize) < n);
+            trees.map(|&t| depths[t as usize]).collect()
+        };
+        let first: Vec<u32> = (1..=TREES_IN_FLIGHT as u32).collect();
+        assert_eq!(group_depths(&groups[0]), first);
+        assert_eq!(groups[0].depth, TREES_IN_FLIGHT as u32);
+        assert_eq!(group_depths(&groups[1]), [n as u32 - 1, n as u32]);
+        assert_eq!(groups[1].depth, n as u32);
+        assert_eq!(groups[1].roots[2..], [99; TREES_IN_FLIGHT - 2]);
+        assert_eq!(groups[1].trees[2..], [n as u32; TREES_IN_FLIGHT - 2]);
     }
 
     #[test]

@@ -15,8 +15,9 @@
 //! - Batches of [`LANES`] rows or more: each group of [`LANES`] rows is copied
 //!   feature-major, then a block of groups goes through one tree at a time (the tree
 //!   stays in cache), the rows of a group in lock-step.
-//! - Smaller batches, and the tail of a batch: each row goes through [`LANES`] trees in
-//!   lock-step, and its sums stay in registers.
+//! - Smaller batches, and the tail of a batch: each row goes through [`TREES_IN_FLIGHT`]
+//!   trees in lock-step, in 8-byte nodes (`compact`) when it compares `x < t` alone, and
+//!   its sums stay in registers.
 //! - Trees of at most 32 leaves are not walked at all: `small_trees` tests all their
 //!   branches at once and reads the leaf off a bit set, for a group of rows or for one
 //!   row and [`LANES`] trees (on forests of small trees, such as the Iris forests, less
@@ -33,6 +34,8 @@
 //! cover them.
 //!
 //! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
+//! - `compact`: the walked trees again in 8-byte nodes, for single rows compared by
+//!   `x < t` alone.
 //! - `compare`: the [`Mode`]s, their rewrite to `x < t`, and how a walk applies them
 //!   (fixed or per node).
 //! - `layout`: [`Trees`], everything the walks read, derived from a checked [`Forest`].
@@ -45,6 +48,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod accumulate;
+mod compact;
 mod compare;
 mod layout;
 mod nodes;
@@ -60,6 +64,12 @@ pub use nodes::{Node, NAN_TRUE};
 
 /// Rows walked through a tree together, in lock-step.
 pub const LANES: usize = 8;
+
+/// Trees one row walks together, in lock-step: each walk is a chain of dependent loads,
+/// and more independent chains hide more of their latency (16 against 8 took one row of
+/// the 500-tree LightGBM model from 6.4-6.8 to 5.6 us: BENCHMARKS.md, "Boosted trees
+/// (issue 19)").
+pub const TREES_IN_FLIGHT: usize = 16;
 
 /// Trees the kernel's tests build by hand.
 #[cfg(test)]
@@ -85,8 +95,8 @@ mod fixtures {
         let feature = 2 | if nan_true { NAN_TRUE } else { 0 };
         let nodes = vec![branch(feature, 0.5, [1, 2]), Node::leaf(1), Node::leaf(2)];
         let walked = TreeGroup {
-            roots: [0, 1, 1, 1, 1, 1, 1, 1],
-            trees: [0, 1, 1, 1, 1, 1, 1, 1],
+            roots: std::array::from_fn(|lane| u32::from(lane > 0)),
+            trees: std::array::from_fn(|lane| u32::from(lane > 0)),
             depth: 1,
         };
         Trees {
@@ -94,6 +104,7 @@ mod fixtures {
                 true => SmallTrees::new(&nodes, &[0], &[1]),
                 false => SmallTrees::default(),
             },
+            compact: None,
             tree_groups: if small { vec![] } else { vec![walked] },
             nodes: Nodes::new(nodes).unwrap(),
             modes: vec![Mode::Leq; 3],

@@ -196,6 +196,9 @@ fn reference(
 /// `nan_percent` of values missing: every row's scores equal the reference's bit for bit.
 fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_percent: &[usize]) {
     let mut rng = Rng(seed);
+    // Cases whose single rows walk trees in the compact layout (some were walked, and
+    // every mode but equality was rewritten to `x < t`).
+    let mut compact_walks = 0;
     for case in 0..150 {
         let outputs = match leaves {
             Leaves::Binary => 2,
@@ -203,6 +206,8 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
         };
         let (forest, entries) = forest(&mut rng, modes, leaves, outputs);
         let trees = Trees::new(forest.clone(), entries.clone(), outputs).unwrap();
+        let walked = !trees.tree_groups.is_empty();
+        compact_walks += usize::from(walked && trees.compact.is_some());
         let width = trees.columns() + rng.below(2);
         let nan = rng.pick(nan_percent);
         let rows = rng.pick(&[1, 2, 7, 8, 9, 17, 40]);
@@ -223,6 +228,12 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
                 );
             }
         }
+    }
+    if !modes.contains(&Mode::Eq) && !modes.contains(&Mode::Neq) {
+        assert!(
+            compact_walks >= 20,
+            "{compact_walks} cases walked compactly"
+        );
     }
 }
 

@@ -231,6 +231,10 @@ impl Trees {
                 leaves[tree as usize] = leaf;
             }
         }
+        if let (true, Some(compact)) = (C::LESS_THAN_ONLY, &self.compact) {
+            compact.row_through_groups(&self.tree_groups, features, leaves);
+            return;
+        }
         for group in &self.tree_groups {
             let mut at = group.roots.map(|root| self.nodes.check(root));
             for _ in 0..group.depth {
