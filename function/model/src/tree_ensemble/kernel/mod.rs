@@ -26,12 +26,14 @@
 //!   with many branches per level instead (LightGBM's 31-leaf trees: BENCHMARKS.md,
 //!   "Boosted trees (issue 19)").
 //!
-//! A step reads its node and the row's value without bounds checks: `Nodes` checks
-//! once, when the model loads, that every child index and feature is in range, and a
-//! walk checks its root and the row's length before it starts. Those are the only
-//! `unsafe` blocks in the model crate (in `nodes` and `walk`); the unit tests and the
-//! property tests (`tests/tree_ensemble/`, run with debug assertions on every step)
-//! cover them.
+//! A step reads its node and the row's value without bounds checks: `Nodes` (and
+//! `CompactTrees`) check once, when the model loads, that every child index and feature
+//! is in range, and a walk checks its root and the row's length before it starts. On
+//! x86-64 CPUs with AVX2, batches run a copy of their loop compiled for it (`walk`),
+//! called once the CPU was detected to have it. Those are the only `unsafe` blocks in the
+//! model crate (in `nodes`, `compact` and `walk`); the unit tests and the property tests
+//! (`properties`, and `tests/tree_ensemble/`, run with debug assertions on every step)
+//! cover them, both copies of the batch loop included.
 //!
 //! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
 //! - `compact`: the walked trees again in 8-byte nodes, for single rows compared by

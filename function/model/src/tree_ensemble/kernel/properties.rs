@@ -8,6 +8,7 @@
 use super::compare::Mode;
 use super::layout::{Forest, Trees};
 use super::nodes::{Node, NAN_TRUE};
+use super::walk::tests::AVX2_OFF;
 use super::Aggregate;
 
 /// A small xorshift generator: the same cases on every run, no dependency.
@@ -215,6 +216,13 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
             .map(|_| value(&mut rng, &forest, nan))
             .collect();
         let scores = trees.scores(&input, width, Aggregate::Sum);
+        // The baseline copy of the batch loop answers as the one this CPU picked.
+        AVX2_OFF.with(|off| off.set(true));
+        let baseline = trees.scores(&input, width, Aggregate::Sum);
+        AVX2_OFF.with(|off| off.set(false));
+        let bits = |values: &[f32]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&baseline.values), bits(&scores.values), "case {case}");
+        assert_eq!(baseline.present, scores.present, "case {case}");
         for (row, values) in input.chunks(width).enumerate() {
             let want = reference(&forest, &entries, values, outputs);
             for (k, &(sum, present)) in want.iter().enumerate() {

@@ -27,7 +27,7 @@
 use std::ops::Range;
 
 use super::compare::Compare;
-use super::nodes::{column, Node};
+use super::nodes::{Node, NAN_TRUE};
 use super::LANES;
 
 /// The most leaves a tree may have to be evaluated here: one bit each in a `u32`.
@@ -36,14 +36,31 @@ pub const MAX_LEAVES: usize = 32;
 /// A branch as the bit-vector evaluation reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Branch {
-    /// The node's feature, with its [`NAN_TRUE`](super::NAN_TRUE) flag.
-    feature: u32,
+    /// The input column (without the missing-value flag, so a group of rows finds its
+    /// values with no masking).
+    column: u32,
     /// The node's split value.
     threshold: f32,
-    /// The node's index (for per-node comparison modes).
+    /// The node's index (for per-node comparison modes), with the node's
+    /// [`NAN_TRUE`] flag.
     at: u32,
     /// The candidate leaves that survive a failed test: all but the true subtree's.
     keep: u32,
+}
+
+impl Branch {
+    /// The node's `feature` as [`Compare::goes_true`] takes it: only its flag is read
+    /// (the value is already gathered).
+    #[inline(always)]
+    fn flag(self) -> u32 {
+        self.at & NAN_TRUE
+    }
+
+    /// The node's index.
+    #[inline(always)]
+    fn node(self) -> usize {
+        (self.at & !NAN_TRUE) as usize
+    }
 }
 
 /// Where one small tree's branches and leaves are.
@@ -58,7 +75,7 @@ pub struct SmallTree {
 /// one row tests them together.
 #[derive(Debug, Clone, PartialEq)]
 struct Level {
-    features: [u32; LANES],
+    columns: [u32; LANES],
     thresholds: [f32; LANES],
     ats: [u32; LANES],
     keeps: [u32; LANES],
@@ -145,7 +162,7 @@ impl SmallTrees {
                         Some(at) => self.branches[at as usize],
                         // Column 0 exists in every row; all ones keeps every leaf.
                         None => Branch {
-                            feature: 0,
+                            column: 0,
                             threshold: 0.0,
                             at: self.leaves[tree.leaves.start as usize],
                             keep: u32::MAX,
@@ -154,7 +171,7 @@ impl SmallTrees {
                 };
                 let branches: [Branch; LANES] = std::array::from_fn(branch);
                 self.levels.push(Level {
-                    features: branches.map(|b| b.feature),
+                    columns: branches.map(|b| b.column),
                     thresholds: branches.map(|b| b.threshold),
                     ats: branches.map(|b| b.at),
                     keeps: branches.map(|b| b.keep),
@@ -197,9 +214,9 @@ impl SmallTrees {
         }
         let slot = self.branches.len();
         self.branches.push(Branch {
-            feature: node.feature,
+            column: node.column() as u32,
             threshold: node.threshold,
-            at,
+            at: at | (node.feature & NAN_TRUE),
             keep: 0,
         });
         let [if_false, if_true] = node.children;
@@ -223,14 +240,15 @@ impl SmallTrees {
         tree: &SmallTree,
         values: &[f32],
     ) -> [u32; LANES] {
+        // Feature f of the group's rows is `values[f]`: one bounds check a branch, no
+        // arithmetic on the column.
+        let (values, _) = values.as_chunks::<LANES>();
         let mut candidates = [u32::MAX; LANES];
-        for branch in &self.branches[tree.branches.start as usize..tree.branches.end as usize] {
-            let lanes: &[f32; LANES] = values[column(branch.feature) * LANES..][..LANES]
-                .try_into()
-                .expect("a slice of LANES values");
+        for &branch in &self.branches[tree.branches.start as usize..tree.branches.end as usize] {
+            let lanes = &values[branch.column as usize];
             for (candidates, &value) in candidates.iter_mut().zip(lanes) {
                 let goes_true =
-                    compare.goes_true(branch.feature, branch.threshold, branch.at as usize, value);
+                    compare.goes_true(branch.flag(), branch.threshold, branch.node(), value);
                 *candidates &= surviving(branch.keep, goes_true);
             }
         }
@@ -253,12 +271,13 @@ impl SmallTrees {
             // The gather first, then tests with no bounds checks between them, which
             // the compiler turns into vector instructions as in `rows_through`.
             let values: [f32; LANES] =
-                std::array::from_fn(|lane| row[column(level.features[lane])]);
+                std::array::from_fn(|lane| row[level.columns[lane] as usize]);
             for lane in 0..LANES {
+                let at = level.ats[lane];
                 let goes_true = compare.goes_true(
-                    level.features[lane],
+                    at & NAN_TRUE,
                     level.thresholds[lane],
-                    level.ats[lane] as usize,
+                    (at & !NAN_TRUE) as usize,
                     values[lane],
                 );
                 candidates[lane] &= surviving(level.keeps[lane], goes_true);
