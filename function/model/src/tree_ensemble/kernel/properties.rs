@@ -87,7 +87,8 @@ fn forest(
     for tree in 0..1 + rng.below(12) {
         let root = forest.nodes.len() as u32;
         forest.roots.push(root);
-        let max_depth = 1 + rng.below(6);
+        // Now and then a deep tree: often over 32 leaves, so walked by batches too.
+        let max_depth = if rng.chance(20) { 9 } else { 1 + rng.below(6) };
         let depth = grow(rng, &mut forest, &mut entries, features, modes, max_depth);
         forest.depths.push(depth);
         let tree_nodes = entries.iter_mut().zip(&forest.modes).skip(root as usize);
@@ -200,6 +201,8 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
     // Cases whose single rows walk trees in the compact layout (some were walked, and
     // every mode but equality was rewritten to `x < t`).
     let mut compact_walks = 0;
+    // Cases with a tree of more than 32 leaves, which batches walk instead of testing.
+    let mut large_trees = 0;
     for case in 0..150 {
         let outputs = match leaves {
             Leaves::Binary => 2,
@@ -209,6 +212,8 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
         let trees = Trees::new(forest.clone(), entries.clone(), outputs).unwrap();
         let walked = !trees.tree_groups.is_empty();
         compact_walks += usize::from(walked && trees.compact.is_some());
+        large_trees +=
+            usize::from((0..trees.n_trees()).any(|t| trees.small_trees.tree(t).is_none()));
         let width = trees.columns() + rng.below(2);
         let nan = rng.pick(nan_percent);
         let rows = rng.pick(&[1, 2, 7, 8, 9, 17, 40]);
@@ -237,6 +242,10 @@ fn scores_equal_the_reference(seed: u64, modes: &[Mode], leaves: Leaves, nan_per
             }
         }
     }
+    assert!(
+        large_trees >= 10,
+        "{large_trees} cases with a tree over 32 leaves"
+    );
     if !modes.contains(&Mode::Eq) && !modes.contains(&Mode::Neq) {
         assert!(
             compact_walks >= 20,
