@@ -30,6 +30,7 @@ mod finalize;
 mod kernel;
 mod op;
 mod parse;
+mod shap;
 mod summary;
 
 pub use attributes::ParseError;

@@ -24,6 +24,13 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether `value` takes the true branch of a node of this mode, `threshold` and
+    /// missing-value rule (`nan_true`: NaN goes to the true child), as the attributes
+    /// say, before any rewrite: what the explanations follow.
+    pub(crate) fn takes_true(self, value: f32, threshold: f32, nan_true: bool) -> bool {
+        self.holds(value, threshold) || (nan_true && value.is_nan())
+    }
+
     /// Whether `value` takes the true branch (IEEE comparisons: NaN only passes `Neq`).
     #[inline(always)]
     fn holds(self, value: f32, threshold: f32) -> bool {
