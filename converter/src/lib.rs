@@ -3,8 +3,8 @@
 //! that the `model` crate, the function's runtime, serves).
 //!
 //! - [`data`]: tables (bundled Iris, CSV files), the seeded hold-out split and folds.
-//! - [`train`]: random forest and decision tree (linfa-trees), logistic regression
-//!   (linfa-logistic).
+//! - [`train`]: random forest and decision tree (our deterministic CART), logistic
+//!   regression (linfa-logistic).
 //! - [`evaluate`]: hold-out and cross-validated accuracy, per-class precision/recall/F1,
 //!   confusion matrix, as a table or JSON.
 //! - [`onnx`]: `ai.onnx.ml` TreeEnsembleClassifier / LinearClassifier export via prost.
@@ -35,36 +35,25 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
         description,
     };
     match trained {
-        Trained::Forest { forest, .. } => {
-            let trees: Vec<_> = forest
-                .models
-                .iter()
-                .zip(&forest.model_features)
-                .map(|(tree, features)| (tree, &features[..]))
-                .collect();
-            onnx::classifier_model(
-                vec![onnx::forest_node(&trees, &table.labels)],
-                &info(
-                    table.class_names.clone(),
-                    "random_forest",
-                    format!(
-                        "Random forest of {} linfa-trees decision trees, votes as probabilities",
-                        forest.models.len()
-                    ),
+        Trained::Forest { forest, .. } => onnx::classifier_model(
+            vec![onnx::forest_node(&forest.trees, &table.labels)],
+            &info(
+                table.class_names.clone(),
+                "random_forest",
+                format!(
+                    "Random forest of {} CART decision trees, votes as probabilities",
+                    forest.trees.len()
                 ),
-            )
-        }
-        Trained::Tree { tree, .. } => {
-            let columns: Vec<usize> = (0..table.n_features()).collect();
-            onnx::classifier_model(
-                vec![onnx::forest_node(&[(tree, &columns[..])], &table.labels)],
-                &info(
-                    table.class_names.clone(),
-                    "decision_tree",
-                    "Decision tree (linfa-trees), the leaf's class with probability 1".into(),
-                ),
-            )
-        }
+            ),
+        ),
+        Trained::Tree { tree, .. } => onnx::classifier_model(
+            vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
+            &info(
+                table.class_names.clone(),
+                "decision_tree",
+                "Decision tree (CART), the leaf's class with probability 1".into(),
+            ),
+        ),
         Trained::Logistic(model) => onnx::classifier_model(
             onnx::linear_nodes(model, &table.labels),
             &info(

@@ -15,6 +15,13 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/iris.csv")
 }
 
+/// 600 rows, 6 features, 3 string classes: `sklearn.datasets.make_classification(
+/// n_samples=600, n_features=6, n_informative=4, n_classes=3, random_state=7)` written
+/// with 5 decimals, the file on which two runs of linfa-trees grew different forests.
+fn three_classes_600() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/classes-600.csv")
+}
+
 /// The bundled model, `models/iris-forest.onnx`.
 fn bundled() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/iris-forest.onnx")
@@ -374,4 +381,35 @@ fn inspect_names_a_protobuf_error_once() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("failed to decode").count(), 1, "{stderr}");
+}
+
+#[test]
+fn two_runs_of_the_same_command_write_the_same_bytes() {
+    let data = three_classes_600();
+    for model in ["forest", "tree"] {
+        let written: Vec<Vec<u8>> = (0..2)
+            .map(|run| {
+                let onnx = scratch(&format!("classes-600-{model}-{run}.onnx"));
+                ok_json(&[
+                    "train",
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--target",
+                    "kind",
+                    "--model",
+                    model,
+                    "--trees",
+                    "30",
+                    "--json",
+                    "-o",
+                    onnx.to_str().unwrap(),
+                ]);
+                std::fs::read(onnx).unwrap()
+            })
+            .collect();
+        assert!(
+            written[0] == written[1],
+            "{model}: two runs wrote different files"
+        );
+    }
 }

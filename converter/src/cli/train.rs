@@ -19,10 +19,10 @@ use crate::train::{self, ForestParams, LogisticParams, TrainError, Trained};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
-    /// Random forest: bagged linfa-trees decision trees, exported as an ai.onnx.ml
+    /// Random forest: bagged CART decision trees, exported as an ai.onnx.ml
     /// TreeEnsembleClassifier.
     Forest,
-    /// One linfa-trees decision tree on all rows and features (no bagging), exported as
+    /// One CART decision tree on all rows and features (no bagging), exported as
     /// a one-tree TreeEnsembleClassifier.
     Tree,
     /// Multinomial logistic regression (linfa-logistic) on standardised features,
@@ -367,7 +367,7 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     );
     println!("{}", outcome.evaluation.to_text());
     println!(
-        "tract check: the exported model predicts linfa's class on {agreeing} of {} rows",
+        "tract check: the exported model predicts the trained model's class on {agreeing} of {} rows",
         table.len()
     );
     println!("wrote {} ({} bytes)", output.display(), outcome.onnx.len());

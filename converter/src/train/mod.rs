@@ -1,15 +1,15 @@
-//! Training with linfa: trees ([`forest`]: a bagged random forest or one decision tree,
-//! linfa-trees) and a multinomial logistic regression ([`logistic`], linfa-logistic).
+//! Training: trees ([`cart`]: deterministic CART trees; [`forest`]: a bagged random
+//! forest of them or one decision tree) and a multinomial logistic regression
+//! ([`logistic`], linfa-logistic).
 
+pub mod cart;
 pub mod forest;
 pub mod logistic;
 
-pub use forest::{forest_votes, train_forest, train_tree, ForestParams};
+pub use cart::Tree;
+pub use forest::{forest_votes, train_forest, train_tree, Forest, ForestParams};
 pub use logistic::{train_logistic, LogisticModel, LogisticParams};
 
-use linfa::prelude::*;
-use linfa_ensemble::RandomForest;
-use linfa_trees::DecisionTree;
 use ndarray::Array2;
 
 use crate::data::Table;
@@ -30,18 +30,17 @@ pub enum TrainError {
 
 /// A trained model, ready to predict and to export.
 pub enum Trained {
-    /// A bagged forest: linfa-ensemble's container holding linfa-trees trees and, per
-    /// tree, the original column of each of its features.
+    /// A bagged forest of CART trees.
     Forest {
-        /// The trees and their feature columns.
-        forest: RandomForest<f32, usize>,
+        /// The trees.
+        forest: Forest,
         /// Number of classes the votes are counted over.
         n_classes: usize,
     },
     /// One decision tree over all features.
     Tree {
         /// The tree.
-        tree: DecisionTree<f32, usize>,
+        tree: Tree,
         /// Number of classes of the table it was trained on.
         n_classes: usize,
     },
@@ -59,7 +58,11 @@ impl Trained {
                 .into_iter()
                 .map(|votes| first_max(votes.iter().copied()))
                 .collect(),
-            Trained::Tree { tree, .. } => tree.predict(records).to_vec(),
+            Trained::Tree { tree, .. } => records
+                .rows()
+                .into_iter()
+                .map(|row| tree.predict_row(row))
+                .collect(),
             Trained::Logistic(model) => model.predict(records),
         }
     }
