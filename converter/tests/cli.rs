@@ -413,3 +413,38 @@ fn two_runs_of_the_same_command_write_the_same_bytes() {
         );
     }
 }
+
+#[test]
+fn two_class_forests_are_served_as_they_voted() {
+    // Versicolor against virginica: the two classes that overlap, so votes split.
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let two: String =
+        text.lines()
+            .filter(|l| !l.ends_with("setosa"))
+            .fold(String::new(), |mut out, line| {
+                out.push_str(line);
+                out.push('\n');
+                out
+            });
+    let path = scratch("two-classes.csv");
+    std::fs::write(&path, two).unwrap();
+    for model in ["forest", "tree"] {
+        let onnx = scratch(&format!("two-classes-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "species",
+            "--model",
+            model,
+            "--trees",
+            "15",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        assert_eq!(report["data"]["rows"], 100);
+        assert_eq!(report["tract_check"]["agreeing"], 100, "{model}: {report}");
+    }
+}

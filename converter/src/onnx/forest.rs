@@ -2,6 +2,13 @@
 //! `BRANCH_LT` splits (our trees send `x < threshold` left), node ids as the trees
 //! store them (pre-order), and one leaf weight of `1 / trees` per vote so the
 //! probabilities are the vote shares.
+//!
+//! Two classes are written in scikit-learn's binary layout: every leaf carries one
+//! weight, for class 1 (its vote, or 0 for a leaf of class 0). onnxruntime reads a
+//! two-class ensemble with weights for both classes by class 1's score alone (class 1
+//! whenever it is above 0), which is not the majority vote; with weights for one class
+//! it answers class 1 when that class's share is above 0.5, and the probabilities
+//! `[1 - share, share]`: the vote, ties going to class 0 as they do in training.
 
 use tract_onnx::pb::NodeProto;
 
@@ -12,6 +19,7 @@ use crate::train::cart::{Node, Tree};
 /// The TreeEnsembleClassifier node of `trees`; class `c` is labelled `labels[c]`.
 pub fn forest_node(trees: &[Tree], labels: &ClassLabels) -> NodeProto {
     let vote = 1.0 / trees.len() as f32;
+    let binary = labels.len() == 2;
     let mut tree_ids = Vec::new();
     let mut node_ids = Vec::new();
     let mut feature_ids = Vec::new();
@@ -38,8 +46,13 @@ pub fn forest_node(trees: &[Tree], labels: &ClassLabels) -> NodeProto {
                     false_ids.push(0);
                     leaf_tree_ids.push(tree_id);
                     leaf_node_ids.push(id);
-                    leaf_class_ids.push(class as i64);
-                    leaf_weights.push(vote);
+                    if binary {
+                        leaf_class_ids.push(1);
+                        leaf_weights.push(if class == 1 { vote } else { 0.0 });
+                    } else {
+                        leaf_class_ids.push(class as i64);
+                        leaf_weights.push(vote);
+                    }
                 }
                 Node::Branch {
                     column,
