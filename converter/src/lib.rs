@@ -22,10 +22,16 @@ pub mod progress;
 pub mod train;
 
 use data::{ClassLabels, Table};
-use train::Trained;
+use train::{Encoding, Trained};
 
-/// The ONNX model of `trained`, described with the names and labels of `table`.
-pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
+/// The ONNX model of `trained`, described with the names and labels of `table`. When
+/// the table needs it ([`Table::needs_column_inputs`]), the graph takes one input per
+/// column and applies `encoding` (which `trained` was trained behind) itself.
+pub fn export(
+    trained: &Trained,
+    encoding: &Encoding,
+    table: &Table,
+) -> Result<tract_onnx::pb::ModelProto, String> {
     let string_labels = matches!(table.labels, ClassLabels::Str(_));
     let info = |class_names: Vec<String>, model_type, description| onnx::ModelInfo {
         string_labels,
@@ -34,7 +40,12 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
         model_type,
         description,
     };
-    match trained {
+    let prelude = if table.needs_column_inputs() {
+        Some(onnx::prelude(encoding, table)?)
+    } else {
+        None
+    };
+    Ok(match trained {
         Trained::Forest { forest, .. } => onnx::classifier_model(
             vec![onnx::forest_node(&forest.trees, &table.labels)],
             &info(
@@ -45,6 +56,7 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
                     forest.trees.len()
                 ),
             ),
+            prelude,
         ),
         Trained::Tree { tree, .. } => onnx::classifier_model(
             vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
@@ -53,6 +65,7 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
                 "decision_tree",
                 "Decision tree (CART), the leaf's class with probability 1".into(),
             ),
+            prelude,
         ),
         Trained::Logistic(model) => onnx::classifier_model(
             onnx::linear_nodes(model, &table.labels),
@@ -67,6 +80,7 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
                  the standardisation folded into the coefficients; softmax probabilities"
                     .into(),
             ),
+            prelude,
         ),
-    }
+    })
 }

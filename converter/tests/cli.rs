@@ -22,6 +22,13 @@ fn three_classes_600() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/classes-600.csv")
 }
 
+/// 400 rows of a made-up churn table: numeric `age`, `income`, `tenure` (with empty and
+/// `NA` cells), categorical `region` (accented, spaced names) and `plan` (with empty and
+/// `?` cells), string target `churn`.
+fn churn_mixed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/churn-mixed.csv")
+}
+
 /// The bundled model, `models/iris-forest.onnx`.
 fn bundled() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/iris-forest.onnx")
@@ -122,19 +129,19 @@ fn every_malformed_file_gets_an_error_naming_the_problem() {
         ("empty", "", "is empty"),
         ("header-only", "a,b,kind\n", "header row but no data rows"),
         (
-            "missing",
-            "a,b,kind\n1,2,x\n3,,y\n",
-            "line 3, column 2 `b`: missing value",
+            "missing-target",
+            "a,b,kind\n1,2,x\n3,4,\n",
+            "line 3, column 3 `kind`: missing value",
         ),
         (
-            "text",
-            "a,b,kind\n1,2,x\n1,2,y\nx1,2,y\n",
-            "line 4, column 1 `a`: `x1` is not a number",
+            "empty-column",
+            "a,b,kind\n1,,x\n1,NA,y\n",
+            "column 2 `b`: every one of the 2 rows is missing a value",
         ),
         (
-            "nan",
-            "a,b,kind\n1,2,x\n1,NaN,y\n",
-            "line 3, column 2 `b`: `NaN` is not a finite",
+            "infinite",
+            "a,b,kind\n1,2,x\n1,inf,y\n",
+            "line 3, column 2 `b`: `inf` is not a finite",
         ),
         (
             "ragged",
@@ -186,6 +193,109 @@ fn every_malformed_file_gets_an_error_naming_the_problem() {
             "{name}: one line, no backtrace: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_naming_the_line() {
+    let path = scratch("latin1.csv");
+    std::fs::write(&path, b"a,kind\n1,x\n2,caf\xe9\n").unwrap();
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "kind",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("line 3") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_mixed_file_trains_a_graph_of_one_input_per_column_that_tract_agrees_with() {
+    let data = churn_mixed();
+    let data = data.to_str().unwrap();
+    for model in ["forest", "tree", "logistic"] {
+        let onnx = scratch(&format!("churn-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            data,
+            "--target",
+            "churn",
+            "--model",
+            model,
+            "--trees",
+            "20",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        let columns = &report["data"]["columns"];
+        let types: Vec<&str> = (0..5)
+            .map(|i| columns[i]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "numeric",
+                "categorical",
+                "numeric",
+                "categorical",
+                "numeric"
+            ]
+        );
+        // Counted here from the file: empty and NA cells per column.
+        let text = std::fs::read_to_string(churn_mixed()).unwrap();
+        for (i, column) in ["age", "region", "income", "plan", "tenure"]
+            .iter()
+            .enumerate()
+        {
+            let missing = text
+                .lines()
+                .skip(1)
+                .filter(|l| ["", "NA", "?"].contains(&l.split(',').nth(i).unwrap()))
+                .count();
+            assert_eq!(columns[i]["missing"], missing, "{column}");
+            assert_eq!(columns[i]["name"], *column);
+        }
+        assert_eq!(report["tract_check"]["agreeing"], 400, "{model}: {report}");
+        let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
+        let inputs = summary["inputs"].as_array().unwrap();
+        let described: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("{} {} {}", i["name"], i["elem_type"], i["shape"]))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                r#""age" "float" ["N","1"]"#,
+                r#""region" "string" ["N","1"]"#,
+                r#""income" "float" ["N","1"]"#,
+                r#""plan" "string" ["N","1"]"#,
+                r#""tenure" "float" ["N","1"]"#,
+            ],
+            "{model}"
+        );
+    }
+    // Forced numeric, the text column is an error naming its first text cell.
+    let out = converter(&[
+        "train",
+        "--data",
+        data,
+        "--target",
+        "churn",
+        "--numeric",
+        "region",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2, column 2 `region`: `Île-de-France` is not a number"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
-use model::{Batch, Labels, Model, Predicted};
+use model::{Batch, Column, Labels, Model, Predicted, Values};
 use serde::Serialize;
 
+use crate::data::columns::{ColumnSummary, DEFAULT_NA};
 use crate::data::csv::{self, Columns};
-use crate::data::{ClassLabels, Table};
+use crate::data::{ClassLabels, Parsing, Table};
 use crate::evaluate::{Confusion, Evaluation};
 use crate::progress::Progress;
-use crate::train::{self, ForestParams, LogisticParams, TrainError, Trained};
+use crate::train::encoding::category_names;
+use crate::train::{self, Encoding, ForestParams, LogisticParams, TrainError, Trained};
 
 /// The kinds of model `train` fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -33,8 +35,9 @@ pub enum ModelKind {
 /// Flags of `converter train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// CSV file to train on: a header row, numeric feature columns and a class column
-    /// (integers or names) [default: the bundled Iris data set].
+    /// CSV file to train on: a header row, feature columns (numbers or categories,
+    /// cells may be missing) and a class column (integers or names) [default: the
+    /// bundled Iris data set].
     #[arg(long, value_name = "FILE.csv", requires = "target")]
     pub data: Option<PathBuf>,
 
@@ -46,6 +49,23 @@ pub struct TrainArgs {
     /// them [default: every column except the target, in file order].
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
     pub features: Option<Vec<String>>,
+
+    /// Columns to read as categorical (one-hot encoded in the exported graph, which
+    /// then takes their raw strings), comma separated [default: every column with a
+    /// cell that is neither a number nor missing].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
+    pub categorical: Vec<String>,
+
+    /// Columns that must be numeric: a cell that is not a number is an error [default:
+    /// every column whose cells are all numbers or missing].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
+    pub numeric: Vec<String>,
+
+    /// Cell texts that mean a missing value, comma separated; the empty cell always
+    /// does. Missing numbers get the column's training mean, in the exported graph too;
+    /// a missing category is a category of its own (the empty string).
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_values_t = DEFAULT_NA.map(String::from))]
+    pub na: Vec<String>,
 
     /// Model to train.
     #[arg(long, value_enum, default_value_t = ModelKind::Forest)]
@@ -123,6 +143,15 @@ impl TrainArgs {
         }
     }
 
+    fn parsing(&self) -> Parsing {
+        Parsing {
+            na: self.na.clone(),
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            infer_categorical: true,
+        }
+    }
+
     fn logistic_params(&self) -> LogisticParams {
         LogisticParams {
             alpha: self.alpha,
@@ -168,11 +197,13 @@ impl TrainArgs {
 
 /// What `train` produced, for callers that want the model and the numbers.
 pub struct TrainOutcome {
-    /// The exported model.
+    /// The exported model, trained on the encoded rows.
     pub trained: Trained,
+    /// The preprocessing learned on the training rows, written into the graph.
+    pub encoding: Encoding,
     /// The ONNX file's bytes.
     pub onnx: Vec<u8>,
-    /// Every row of the data.
+    /// Every row of the data, as read (before encoding).
     pub table: Table,
     /// The rows the exported model was trained on.
     pub train: Table,
@@ -195,6 +226,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                     target: Some(target),
                     features: args.features.as_deref(),
                 },
+                &args.parsing(),
                 &progress,
             )?;
             progress.finish();
@@ -213,19 +245,31 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
         }
         _ => Progress::hidden(),
     };
-    let fit = |rows: &Table| -> Result<Trained, TrainError> {
-        match args.model {
-            ModelKind::Forest => train::train_forest(rows, &args.forest_params(), &progress),
-            ModelKind::Tree => train::train_tree(rows, &args.forest_params()),
-            ModelKind::Logistic => train::train_logistic(rows, &args.logistic_params()),
-        }
+    // The encoding is learned on the rows the model is trained on, never on held-out rows.
+    let fit = |rows: &Table| -> Result<(Encoding, Trained), TrainError> {
+        let encoding = Encoding::fit(rows);
+        let encoded = encoding.apply(rows);
+        let trained = match args.model {
+            ModelKind::Forest => train::train_forest(&encoded, &args.forest_params(), &progress),
+            ModelKind::Tree => train::train_tree(&encoded, &args.forest_params()),
+            ModelKind::Logistic => train::train_logistic(&encoded, &args.logistic_params()),
+        }?;
+        Ok((encoding, trained))
+    };
+    let predict = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
+        trained.predict(&encoding.apply(rows).records)
+    };
+    let export = |(encoding, trained): &(Encoding, Trained)| {
+        crate::export(trained, encoding, &table)
+            .map(|model| crate::onnx::encode(&model))
+            .map_err(anyhow::Error::msg)
     };
     let outcome = match args.folds {
         None => {
             let (train, test) = table.split(args.test_fraction, args.seed);
-            let trained = fit(&train)?;
+            let fitted = fit(&train)?;
             let confusion =
-                Confusion::from_pairs(n_classes, &test.targets, &trained.predict(&test.records));
+                Confusion::from_pairs(n_classes, &test.targets, &predict(&fitted, &test));
             let method = format!(
                 "hold-out {} of {} rows (--test-fraction {}, seed {}), model trained on the other {}",
                 test.len(),
@@ -235,9 +279,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 train.len()
             );
             let evaluation = Evaluation::new(method, &confusion, &class_names);
-            let onnx = crate::onnx::encode(&crate::export(&trained, &table));
+            let onnx = export(&fitted)?;
+            let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,
+                encoding,
                 onnx,
                 table,
                 train,
@@ -260,9 +306,9 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                     .flat_map(|(_, f)| f.iter().copied())
                     .collect();
                 let held_out = table.select(fold);
-                let trained = fit(&table.select(&rest))
+                let fitted = fit(&table.select(&rest))
                     .with_context(|| format!("cross-validation fold {}", i + 1))?;
-                let predicted = trained.predict(&held_out.records);
+                let predicted = predict(&fitted, &held_out);
                 let fold_confusion =
                     Confusion::from_pairs(n_classes, &held_out.targets, &predicted);
                 fold_accuracy.push(fold_confusion.correct() as f64 / fold.len() as f64);
@@ -275,10 +321,12 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
             );
             let mut evaluation = Evaluation::new(method, &confusion, &class_names);
             evaluation.fold_accuracy = fold_accuracy;
-            let trained = fit(&table)?;
-            let onnx = crate::onnx::encode(&crate::export(&trained, &table));
+            let fitted = fit(&table)?;
+            let onnx = export(&fitted)?;
+            let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,
+                encoding,
                 onnx,
                 train: table.clone(),
                 test: table.select(&[]),
@@ -306,6 +354,7 @@ struct DataSummary<'a> {
     source: String,
     rows: usize,
     feature_names: &'a [String],
+    columns: Vec<ColumnSummary>,
     class_names: &'a [String],
     class_counts: Vec<usize>,
     string_labels: bool,
@@ -327,7 +376,7 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     let outcome = train(args)?;
     let output = args.output_path();
     let table = &outcome.table;
-    let agreeing = tract_agreement(&outcome.onnx, &outcome.trained, table)?;
+    let agreeing = tract_agreement(&outcome)?;
     std::fs::write(&output, &outcome.onnx)
         .with_context(|| format!("cannot write {}", output.display()))?;
     let source = args
@@ -340,6 +389,7 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
                 source,
                 rows: table.len(),
                 feature_names: &table.feature_names,
+                columns: table.columns.iter().map(|c| c.summary()).collect(),
                 class_names: &table.class_names,
                 class_counts: table.class_counts(),
                 string_labels: matches!(table.labels, ClassLabels::Str(_)),
@@ -365,6 +415,9 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         table.class_names.len(),
         table.class_names.join(", ")
     );
+    for column in &table.columns {
+        println!("column {}", column.summary());
+    }
     println!("{}", outcome.evaluation.to_text());
     println!(
         "tract check: the exported model predicts the trained model's class on {agreeing} of {} rows",
@@ -374,13 +427,34 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads `onnx` with the function's runtime and counts the rows of `table` on which it
-/// predicts the class linfa predicts (labels compared through `table.labels`).
-pub fn tract_agreement(onnx: &[u8], trained: &Trained, table: &Table) -> anyhow::Result<usize> {
-    let model = Model::from_bytes(onnx).context("tract cannot load the exported model")?;
-    let values: Vec<f32> = table.records.iter().copied().collect();
-    let prediction = model.predict(&Batch::new(values, table.n_features()))?;
-    let expected = trained.predict(&table.records);
+/// Loads the exported model with the function's runtime and counts the rows of the
+/// table on which it predicts the class the trained model predicts (labels compared
+/// through the table's labels). The rows go in as the served model takes them: one
+/// float tensor, or one column per input (NaN for a missing number, the category's
+/// text for a categorical cell).
+pub fn tract_agreement(outcome: &TrainOutcome) -> anyhow::Result<usize> {
+    let table = &outcome.table;
+    let model = Model::from_bytes(&outcome.onnx).context("tract cannot load the exported model")?;
+    let batch = if table.needs_column_inputs() {
+        let columns = table.columns.iter().enumerate().map(|(j, column)| {
+            let cells = table.records.column(j);
+            let values = if column.is_categorical() {
+                let names = category_names(column);
+                Values::Str(cells.iter().map(|&c| names[c as usize].clone()).collect())
+            } else {
+                Values::F32(cells.to_vec())
+            };
+            Column::new(values, 1)
+        });
+        Batch::from_columns(table.len(), columns)
+    } else {
+        let values: Vec<f32> = table.records.iter().copied().collect();
+        Batch::new(values, table.n_features())
+    };
+    let prediction = model.predict(&batch)?;
+    let expected = outcome
+        .trained
+        .predict(&outcome.encoding.apply(table).records);
     let agreeing = match (prediction.predicted, &table.labels) {
         (Predicted::Labels(Labels::Int(got)), ClassLabels::Int(labels)) => got
             .iter()

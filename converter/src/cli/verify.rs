@@ -10,6 +10,7 @@ use model::{Batch, ElementType, Labels, Model, Predicted, Task};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns, RawData};
+use crate::data::Parsing;
 use crate::evaluate::{Confusion, Evaluation};
 use crate::progress::Progress;
 
@@ -86,6 +87,11 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
         Columns {
             target: args.target.as_deref(),
             features: features.as_deref(),
+        },
+        // The model takes one float input: every feature cell must be a number or missing.
+        &Parsing {
+            infer_categorical: false,
+            ..Parsing::default()
         },
         &progress,
     )?;
@@ -264,6 +270,7 @@ mod tests {
     fn raw(values: &[&str]) -> RawData {
         RawData {
             feature_names: vec![],
+            columns: vec![],
             target_name: "species".into(),
             records: ndarray::Array2::zeros((0, 0)),
             targets: vec![],

@@ -4,9 +4,11 @@
 
 mod forest;
 mod linear;
+mod prelude;
 
 pub use forest::forest_node;
 pub use linear::linear_nodes;
+pub use prelude::{prelude, Prelude, FEATURES};
 
 use prost::Message;
 
@@ -20,7 +22,7 @@ use tract_onnx::pb::{
 /// IR version 8 (ONNX 1.10+): old enough for every maintained runtime, new enough for
 /// the ai.onnx.ml opset 3 classifiers.
 const IR_VERSION: i64 = 8;
-/// Default-domain opset the file declares (the graph uses no default-domain op).
+/// Default-domain opset the file declares (`Concat` and `Reshape` of the prelude).
 const ONNX_OPSET: i64 = 17;
 /// The `ai.onnx.ml` opset: version 3 holds TreeEnsembleClassifier and LinearClassifier
 /// as every runtime implements them.
@@ -63,18 +65,41 @@ pub struct ModelInfo {
 }
 
 /// Wraps the nodes of a classifier (input [`INPUT`], outputs [`LABEL`],
-/// [`PROBABILITIES`]) in a complete model.
-pub fn classifier_model(nodes: Vec<NodeProto>, info: &ModelInfo) -> ModelProto {
+/// [`PROBABILITIES`]) in a complete model. With a `prelude`, the graph takes its inputs
+/// instead, and the classifier reads the prelude's [`FEATURES`].
+pub fn classifier_model(
+    mut nodes: Vec<NodeProto>,
+    info: &ModelInfo,
+    prelude: Option<Prelude>,
+) -> ModelProto {
     let n_features = info.feature_names.len() as i64;
     let n_classes = info.class_names.len() as i64;
+    let (input, initializer) = match prelude {
+        None => (
+            vec![tensor_info(
+                INPUT,
+                DataType::Float,
+                &[None, Some(n_features)],
+            )],
+            vec![],
+        ),
+        Some(prelude) => {
+            for node in &mut nodes {
+                for input in &mut node.input {
+                    if input == INPUT {
+                        *input = FEATURES.to_string();
+                    }
+                }
+            }
+            nodes.splice(0..0, prelude.nodes);
+            (prelude.inputs, prelude.initializers)
+        }
+    };
     let graph = GraphProto {
         name: info.model_type.to_string(),
         node: nodes,
-        input: vec![tensor_info(
-            INPUT,
-            DataType::Float,
-            &[None, Some(n_features)],
-        )],
+        initializer,
+        input,
         output: vec![
             tensor_info(
                 LABEL,
@@ -155,6 +180,16 @@ pub fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Floats as i32,
         floats: values,
+        ..AttributeProto::default()
+    }
+}
+
+/// A `float` attribute.
+pub fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Float as i32,
+        f: value,
         ..AttributeProto::default()
     }
 }

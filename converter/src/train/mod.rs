@@ -3,10 +3,12 @@
 //! ([`logistic`], linfa-logistic).
 
 pub mod cart;
+pub mod encoding;
 pub mod forest;
 pub mod logistic;
 
 pub use cart::Tree;
+pub use encoding::Encoding;
 pub use forest::{forest_votes, train_forest, train_tree, Forest, ForestParams};
 pub use logistic::{train_logistic, LogisticModel, LogisticParams};
 
