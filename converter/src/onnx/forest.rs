@@ -3,12 +3,12 @@
 //! store them (pre-order), and one leaf weight of `1 / trees` per vote so the
 //! probabilities are the vote shares.
 //!
-//! Two classes are written in scikit-learn's binary layout: every leaf carries one
-//! weight, for class 1 (its vote, or 0 for a leaf of class 0). onnxruntime reads a
-//! two-class ensemble with weights for both classes by class 1's score alone (class 1
-//! whenever it is above 0), which is not the majority vote; with weights for one class
-//! it answers class 1 when that class's share is above 0.5, and the probabilities
-//! `[1 - share, share]`: the vote, ties going to class 0 as they do in training.
+//! Two classes are written in skl2onnx's binary layout: every leaf carries one weight,
+//! under class id 0, that is class 1's vote (or 0 for a leaf of class 0). onnxruntime
+//! reads a two-class ensemble with weights for both classes by class 1's score alone
+//! (class 1 whenever it is above 0), which is not the majority vote, and with weights
+//! under class id 1 only it outputs `[0, share]`; in this layout it answers class 1 when
+//! the share is above 0.5, with the probabilities `[1 - share, share]`.
 
 use tract_onnx::pb::NodeProto;
 
@@ -47,7 +47,7 @@ pub fn forest_node(trees: &[Tree], labels: &ClassLabels) -> NodeProto {
                     leaf_tree_ids.push(tree_id);
                     leaf_node_ids.push(id);
                     if binary {
-                        leaf_class_ids.push(1);
+                        leaf_class_ids.push(0);
                         leaf_weights.push(if class == 1 { vote } else { 0.0 });
                     } else {
                         leaf_class_ids.push(class as i64);
