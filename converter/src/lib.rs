@@ -7,6 +7,7 @@
 //!   regression (linfa-logistic).
 //! - [`evaluate`]: hold-out and cross-validated accuracy, per-class precision/recall/F1,
 //!   confusion matrix, as a table or JSON.
+//! - [`evaluate_values`]: R2, MAE and RMSE of a regressor.
 //! - [`onnx`]: `ai.onnx.ml` TreeEnsembleClassifier / LinearClassifier export via prost.
 //! - [`inspect`]: what an ONNX file holds (ours or another exporter's).
 //! - [`progress`]: progress bars that show only on a terminal.
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod data;
 pub mod evaluate;
+pub mod evaluate_values;
 pub mod inspect;
 pub mod onnx;
 pub mod progress;
@@ -33,7 +35,9 @@ pub fn export(
     table: &Table,
 ) -> Result<tract_onnx::pb::ModelProto, String> {
     let string_labels = matches!(table.labels, ClassLabels::Str(_));
+    let regression = table.is_regression();
     let info = |class_names: Vec<String>, model_type, description| onnx::ModelInfo {
+        regression,
         string_labels,
         feature_names: table.feature_names.clone(),
         class_names,
@@ -45,8 +49,45 @@ pub fn export(
     } else {
         None
     };
+    if regression {
+        return Ok(match trained {
+            Trained::Forest { forest, .. } => onnx::tabular_model(
+                vec![onnx::regressor_node(&forest.trees)],
+                &info(
+                    vec![],
+                    "random_forest_regressor",
+                    format!(
+                        "Random forest of {} CART regression trees, the mean of their leaves",
+                        forest.trees.len()
+                    ),
+                ),
+                prelude,
+            ),
+            Trained::Tree { tree, .. } => onnx::tabular_model(
+                vec![onnx::regressor_node(std::slice::from_ref(tree))],
+                &info(
+                    vec![],
+                    "decision_tree_regressor",
+                    "Regression tree (CART), the mean of the leaf's training rows".into(),
+                ),
+                prelude,
+            ),
+            Trained::Linear(model) => onnx::tabular_model(
+                vec![onnx::linear_regressor_node(model)],
+                &info(
+                    vec![],
+                    "linear_regression",
+                    "Ridge regression on standardised features, the standardisation folded \
+                     into the coefficients"
+                        .into(),
+                ),
+                prelude,
+            ),
+            Trained::Logistic(_) => return Err("a logistic regression predicts classes".into()),
+        });
+    }
     Ok(match trained {
-        Trained::Forest { forest, .. } => onnx::classifier_model(
+        Trained::Forest { forest, .. } => onnx::tabular_model(
             vec![onnx::forest_node(&forest.trees, &table.labels)],
             &info(
                 table.class_names.clone(),
@@ -58,7 +99,7 @@ pub fn export(
             ),
             prelude,
         ),
-        Trained::Tree { tree, .. } => onnx::classifier_model(
+        Trained::Tree { tree, .. } => onnx::tabular_model(
             vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
             &info(
                 table.class_names.clone(),
@@ -67,7 +108,7 @@ pub fn export(
             ),
             prelude,
         ),
-        Trained::Logistic(model) => onnx::classifier_model(
+        Trained::Logistic(model) => onnx::tabular_model(
             onnx::linear_nodes(model, &table.labels),
             &info(
                 model
@@ -82,5 +123,6 @@ pub fn export(
             ),
             prelude,
         ),
+        Trained::Linear(_) => return Err("a linear regression predicts values".into()),
     })
 }

@@ -558,3 +558,73 @@ fn two_class_forests_are_served_as_they_voted() {
         assert_eq!(report["tract_check"]["agreeing"], 100, "{model}: {report}");
     }
 }
+
+#[test]
+fn a_numeric_target_with_many_values_trains_regressors_that_tract_agrees_with() {
+    // y = 3a - 2b + 0.5 c^2 on a grid: a value per row, far more than 20 distinct.
+    let mut csv = String::from("a,b,c,y\n");
+    for i in 0..120 {
+        let (a, b, c) = ((i % 7) as f64, (i % 11) as f64 / 2.0, (i % 5) as f64);
+        csv.push_str(&format!(
+            "{a},{b},{c},{}\n",
+            3.0 * a - 2.0 * b + 0.5 * c * c
+        ));
+    }
+    let path = scratch("regression.csv");
+    std::fs::write(&path, csv).unwrap();
+    for (model, min_r2) in [("forest", 0.8), ("tree", 0.8), ("linear", 0.9)] {
+        let onnx = scratch(&format!("regression-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            model,
+            "--folds",
+            "3",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        assert_eq!(report["task"], "regression", "{model}");
+        let r2 = report["evaluation"]["r2"].as_f64().unwrap();
+        assert!(r2 > min_r2, "{model}: r2 {r2}");
+        assert!(report["evaluation"]["rmse"].as_f64().unwrap() >= 0.0);
+        assert_eq!(report["tract_check"]["agreeing"], 120, "{model}: {report}");
+        let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
+        assert_eq!(summary["outputs"][0]["name"], "variable", "{model}");
+    }
+    // The text report has one number per line for scripts.
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "linear",
+        "-o",
+        scratch("r.onnx").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in ["r2: ", "mae: ", "rmse: "] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{text}"));
+        line[key.len()..].parse::<f64>().unwrap();
+    }
+    // A logistic regression cannot fit values; --task classification makes them classes.
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("regression"));
+}

@@ -10,9 +10,10 @@ use model::{Batch, Column, Labels, Model, Predicted, Values};
 use serde::Serialize;
 
 use crate::data::columns::{ColumnSummary, DEFAULT_NA};
-use crate::data::csv::{self, Columns};
+use crate::data::csv::{self, Columns, TaskChoice};
 use crate::data::{ClassLabels, Parsing, Table};
 use crate::evaluate::{Confusion, Evaluation};
+use crate::evaluate_values::RegressionScores;
 use crate::progress::Progress;
 use crate::train::encoding::category_names;
 use crate::train::{self, Encoding, ForestParams, LogisticParams, TrainError, Trained};
@@ -30,6 +31,20 @@ pub enum ModelKind {
     /// Multinomial logistic regression (linfa-logistic) on standardised features,
     /// exported as an ai.onnx.ml LinearClassifier that takes raw features.
     Logistic,
+    /// Linear regression (ridge, --alpha, on standardised features), exported as an
+    /// ai.onnx.ml LinearRegressor that takes raw features (regression only).
+    Linear,
+}
+
+/// What the target column is for (`--task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Predict the target's class (forest, tree, logistic).
+    Classification,
+    /// Predict the target's value (forest, tree, linear), exported as an ai.onnx.ml
+    /// TreeEnsembleRegressor or LinearRegressor.
+    Regression,
 }
 
 /// Flags of `converter train`.
@@ -66,6 +81,11 @@ pub struct TrainArgs {
     /// a missing category is a category of its own (the empty string).
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_values_t = DEFAULT_NA.map(String::from))]
     pub na: Vec<String>,
+
+    /// What to predict [default: regression when every target is a number and there
+    /// are more than 20 distinct ones, else classification].
+    #[arg(long, value_enum, requires = "data")]
+    pub task: Option<TaskKind>,
 
     /// Model to train.
     #[arg(long, value_enum, default_value_t = ModelKind::Forest)]
@@ -172,7 +192,7 @@ impl TrainArgs {
         }
         match self.model {
             ModelKind::Forest | ModelKind::Tree => self.forest_params().check()?,
-            ModelKind::Logistic => self.logistic_params().check()?,
+            ModelKind::Logistic | ModelKind::Linear => self.logistic_params().check()?,
         }
         Ok(())
     }
@@ -190,6 +210,7 @@ impl TrainArgs {
             ModelKind::Forest => "forest",
             ModelKind::Tree => "tree",
             ModelKind::Logistic => "logistic",
+            ModelKind::Linear => "linear",
         };
         PathBuf::from(format!("{stem}-{kind}.onnx"))
     }
@@ -227,6 +248,11 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                     features: args.features.as_deref(),
                 },
                 &args.parsing(),
+                match args.task {
+                    None => TaskChoice::Infer,
+                    Some(TaskKind::Classification) => TaskChoice::Classification,
+                    Some(TaskKind::Regression) => TaskChoice::Regression,
+                },
                 &progress,
             )?;
             progress.finish();
@@ -234,6 +260,18 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
         }
         _ => Table::iris(),
     };
+    let regression = table.is_regression();
+    match (regression, args.model) {
+        (true, ModelKind::Logistic) => anyhow::bail!(
+            "the target is numeric with many values, so this is a regression: use --model \
+             forest, tree or linear, or --task classification to predict its values as classes"
+        ),
+        (false, ModelKind::Linear) => anyhow::bail!(
+            "--model linear predicts values, and the target holds classes: use --model \
+             logistic, or --task regression for a numeric target"
+        ),
+        _ => {}
+    }
     let class_names = table.class_names.clone();
     let n_classes = class_names.len();
     let fits = 1 + args.folds.unwrap_or(0);
@@ -253,11 +291,17 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
             ModelKind::Forest => train::train_forest(&encoded, &args.forest_params(), &progress),
             ModelKind::Tree => train::train_tree(&encoded, &args.forest_params()),
             ModelKind::Logistic => train::train_logistic(&encoded, &args.logistic_params()),
+            ModelKind::Linear => {
+                train::train_linear(&encoded, &encoded.values, args.alpha).map(Trained::Linear)
+            }
         }?;
         Ok((encoding, trained))
     };
     let predict = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
         trained.predict(&encoding.apply(rows).records)
+    };
+    let predict_values = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
+        trained.predict_values(&encoding.apply(rows).records)
     };
     let export = |(encoding, trained): &(Encoding, Trained)| {
         crate::export(trained, encoding, &table)
@@ -268,8 +312,6 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
         None => {
             let (train, test) = table.split(args.test_fraction, args.seed);
             let fitted = fit(&train)?;
-            let confusion =
-                Confusion::from_pairs(n_classes, &test.targets, &predict(&fitted, &test));
             let method = format!(
                 "hold-out {} of {} rows (--test-fraction {}, seed {}), model trained on the other {}",
                 test.len(),
@@ -278,7 +320,14 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 args.seed,
                 train.len()
             );
-            let evaluation = Evaluation::new(method, &confusion, &class_names);
+            let evaluation = if regression {
+                let scores = RegressionScores::new(&test.values, &predict_values(&fitted, &test));
+                Evaluation::of_values(method, test.len(), scores)
+            } else {
+                let predicted = predict(&fitted, &test);
+                let confusion = Confusion::from_pairs(n_classes, &test.targets, &predicted);
+                Evaluation::new(method, &confusion, &class_names)
+            };
             let onnx = export(&fitted)?;
             let (encoding, trained) = fitted;
             TrainOutcome {
@@ -297,6 +346,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
             }
             let mut confusion = Confusion::new(n_classes);
             let mut fold_accuracy = Vec::with_capacity(k);
+            let (mut actual, mut predicted_values, mut fold_r2) = (vec![], vec![], vec![]);
             let folds = table.folds(k, args.seed);
             for (i, fold) in folds.iter().enumerate() {
                 let rest: Vec<usize> = folds
@@ -308,6 +358,13 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 let held_out = table.select(fold);
                 let fitted = fit(&table.select(&rest))
                     .with_context(|| format!("cross-validation fold {}", i + 1))?;
+                if regression {
+                    let values = predict_values(&fitted, &held_out);
+                    fold_r2.push(RegressionScores::new(&held_out.values, &values).r2);
+                    actual.extend_from_slice(&held_out.values);
+                    predicted_values.extend(values);
+                    continue;
+                }
                 let predicted = predict(&fitted, &held_out);
                 let fold_confusion =
                     Confusion::from_pairs(n_classes, &held_out.targets, &predicted);
@@ -319,8 +376,15 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 table.len(),
                 args.seed
             );
-            let mut evaluation = Evaluation::new(method, &confusion, &class_names);
-            evaluation.fold_accuracy = fold_accuracy;
+            let evaluation = if regression {
+                let mut scores = RegressionScores::new(&actual, &predicted_values);
+                scores.fold_r2 = fold_r2;
+                Evaluation::of_values(method, actual.len(), scores)
+            } else {
+                let mut evaluation = Evaluation::new(method, &confusion, &class_names);
+                evaluation.fold_accuracy = fold_accuracy;
+                evaluation
+            };
             let fitted = fit(&table)?;
             let onnx = export(&fitted)?;
             let (encoding, trained) = fitted;
@@ -343,6 +407,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
 #[derive(Serialize)]
 struct Report<'a> {
     data: DataSummary<'a>,
+    task: TaskKind,
     model: ModelKind,
     evaluation: &'a Evaluation,
     tract_check: TractCheck,
@@ -394,6 +459,11 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
                 class_counts: table.class_counts(),
                 string_labels: matches!(table.labels, ClassLabels::Str(_)),
             },
+            task: if table.is_regression() {
+                TaskKind::Regression
+            } else {
+                TaskKind::Classification
+            },
             model: args.model,
             evaluation: &outcome.evaluation,
             tract_check: TractCheck {
@@ -408,19 +478,32 @@ pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    println!(
-        "data: {source}, {} rows, {} features, {} classes ({})",
-        table.len(),
-        table.n_features(),
-        table.class_names.len(),
-        table.class_names.join(", ")
-    );
+    if table.is_regression() {
+        println!(
+            "data: {source}, {} rows, {} features, regression of a numeric target",
+            table.len(),
+            table.n_features(),
+        );
+    } else {
+        println!(
+            "data: {source}, {} rows, {} features, {} classes ({})",
+            table.len(),
+            table.n_features(),
+            table.class_names.len(),
+            table.class_names.join(", ")
+        );
+    }
     for column in &table.columns {
         println!("column {}", column.summary());
     }
     println!("{}", outcome.evaluation.to_text());
+    let what = if table.is_regression() {
+        "value (within 1e-4 relative)"
+    } else {
+        "class"
+    };
     println!(
-        "tract check: the exported model predicts the trained model's class on {agreeing} of {} rows",
+        "tract check: the exported model predicts the trained model's {what} on {agreeing} of {} rows",
         table.len()
     );
     println!("wrote {} ({} bytes)", output.display(), outcome.onnx.len());
@@ -452,9 +535,16 @@ pub fn tract_agreement(outcome: &TrainOutcome) -> anyhow::Result<usize> {
         Batch::new(values, table.n_features())
     };
     let prediction = model.predict(&batch)?;
-    let expected = outcome
-        .trained
-        .predict(&outcome.encoding.apply(table).records);
+    let encoded = outcome.encoding.apply(table).records;
+    if table.is_regression() {
+        let Predicted::Values { values, .. } = prediction.predicted else {
+            anyhow::bail!("the exported regressor answered labels");
+        };
+        let expected = outcome.trained.predict_values(&encoded);
+        let close = |(got, want): (&f32, &f32)| (got - want).abs() <= 1e-4 * want.abs().max(1.0);
+        return Ok(values.iter().zip(&expected).filter(|p| close(*p)).count());
+    }
+    let expected = outcome.trained.predict(&encoded);
     let agreeing = match (prediction.predicted, &table.labels) {
         (Predicted::Labels(Labels::Int(got)), ClassLabels::Int(labels)) => got
             .iter()

@@ -45,15 +45,17 @@ pub struct RawData {
     pub target_values: Vec<String>,
 }
 
-/// Reads `path` as a training table: features and targets, with classes assigned.
+/// Reads `path` as a training table for `task`: features and targets, classes
+/// assigned or values read.
 pub fn load_table(
     path: &Path,
     columns: Columns,
     parsing: &Parsing,
+    task: TaskChoice,
     progress: &Progress,
 ) -> Result<Table, DataError> {
     let raw = read_path(path, columns, parsing, progress)?;
-    into_table(raw, &path.display().to_string())
+    into_task_table(raw, &path.display().to_string(), task)
 }
 
 /// Reads the CSV file at `path`.
@@ -258,6 +260,63 @@ impl Cells<'_> {
     }
 }
 
+/// Targets with more distinct numbers than this are values to predict (regression) when
+/// the task is not given; fewer are classes.
+pub const MAX_INFERRED_CLASSES: usize = 20;
+
+/// What the target column is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskChoice {
+    /// Regression when every target is a number and there are more than
+    /// [`MAX_INFERRED_CLASSES`] distinct ones, else classification.
+    Infer,
+    /// Classes.
+    Classification,
+    /// Values.
+    Regression,
+}
+
+/// The table of `raw` for `task`: values for regression (every target must be a
+/// finite number), classes otherwise ([`into_table`]).
+pub fn into_task_table(
+    raw: RawData,
+    source_name: &str,
+    task: TaskChoice,
+) -> Result<Table, DataError> {
+    let numbers: Option<Vec<f32>> = (raw.target_values.iter())
+        .map(|v| v.parse::<f32>().ok().filter(|x| x.is_finite()))
+        .collect();
+    let regression = match task {
+        TaskChoice::Classification => false,
+        TaskChoice::Regression => true,
+        TaskChoice::Infer => numbers.is_some() && raw.target_values.len() > MAX_INFERRED_CLASSES,
+    };
+    if !regression {
+        return into_table(raw, source_name);
+    }
+    let Some(numbers) = numbers else {
+        let bad = (raw.target_values.iter())
+            .find(|v| v.parse::<f32>().ok().filter(|x| x.is_finite()).is_none())
+            .expect("some value is not a number");
+        return Err(DataError::Columns {
+            source_name: source_name.to_string(),
+            message: format!(
+                "the target column `{}` holds `{bad}`, not a finite number; regression needs numbers (leave out --task regression to predict classes)",
+                raw.target_name
+            ),
+        });
+    };
+    Ok(Table {
+        values: raw.targets.iter().map(|&t| numbers[t]).collect(),
+        targets: vec![0; raw.targets.len()],
+        records: raw.records,
+        columns: raw.columns,
+        feature_names: raw.feature_names,
+        class_names: Vec::new(),
+        labels: ClassLabels::Int(Vec::new()),
+    })
+}
+
 /// Assigns classes: integer labels in numeric order when every target is an integer,
 /// otherwise string labels in byte order, so the class order never depends on the row
 /// order or on hashing.
@@ -301,6 +360,7 @@ pub fn into_table(raw: RawData, source_name: &str) -> Result<Table, DataError> {
     Ok(Table {
         records: raw.records,
         targets: raw.targets.iter().map(|&v| class_of_value[v]).collect(),
+        values: Vec::new(),
         columns: raw.columns,
         feature_names: raw.feature_names,
         class_names,
@@ -631,6 +691,43 @@ mod tests {
         assert!(e.contains("line 3: 2 fields, but the header has 3"), "{e}");
         let e = error("a,b,kind\n1,2,x,9\n");
         assert!(e.contains("line 2: 4 fields"), "{e}");
+    }
+
+    #[test]
+    fn many_distinct_numbers_are_a_regression_target_unless_told_otherwise() {
+        let mut text = String::from("a,kind\n");
+        for i in 0..30 {
+            text.push_str(&format!("{i},{}.5\n", i * 3));
+        }
+        let raw = || {
+            read(
+                text.as_bytes(),
+                "t.csv",
+                ALL,
+                &Parsing::default(),
+                &Progress::hidden(),
+            )
+        };
+        let t = into_task_table(raw().unwrap(), "t.csv", TaskChoice::Infer).unwrap();
+        assert!(t.is_regression());
+        assert_eq!(t.values[2], 6.5);
+        let classes = into_task_table(raw().unwrap(), "t.csv", TaskChoice::Classification);
+        assert_eq!(classes.unwrap().class_names.len(), 30);
+        // Few distinct integers stay classes.
+        let t = table("a,kind\n1,0\n2,1\n3,2\n").unwrap();
+        assert!(!t.is_regression());
+        let few = read(
+            "a,kind\n1,x\n2,y\n".as_bytes(),
+            "t.csv",
+            ALL,
+            &Parsing::default(),
+            &Progress::hidden(),
+        );
+        let e = into_task_table(few.unwrap(), "t.csv", TaskChoice::Regression).unwrap_err();
+        assert!(
+            e.to_string().contains("holds `x`, not a finite number"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,8 +26,10 @@ const IRIS_FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length",
 pub struct Table {
     /// One row per sample, one column per feature.
     pub records: Array2<f32>,
-    /// The class of each row, as an index into `class_names`.
+    /// The class of each row, as an index into `class_names` (all 0 for regression).
     pub targets: Vec<usize>,
+    /// The target value of each row, for regression; empty for classification.
+    pub values: Vec<f32>,
     /// Type and missing count of each column, in column order. A categorical column's
     /// records are indices into its categories.
     pub columns: Vec<FeatureColumn>,
@@ -89,6 +91,7 @@ impl Table {
         Table {
             records: dataset.records.mapv(|v| v as f32),
             targets: dataset.targets.to_vec(),
+            values: Vec::new(),
             columns: IRIS_FEATURES.map(FeatureColumn::numeric).to_vec(),
             feature_names: IRIS_FEATURES.map(String::from).to_vec(),
             class_names: IRIS_CLASSES.iter().map(|c| c.to_string()).collect(),
@@ -118,6 +121,11 @@ impl Table {
         Table {
             records: self.records.select(Axis(0), indices),
             targets: indices.iter().map(|&i| self.targets[i]).collect(),
+            values: if self.is_regression() {
+                indices.iter().map(|&i| self.values[i]).collect()
+            } else {
+                Vec::new()
+            },
             columns: self.columns.clone(),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
@@ -145,6 +153,11 @@ impl Table {
             .collect()
     }
 
+    /// Whether the target is a value to predict (regression) rather than a class.
+    pub fn is_regression(&self) -> bool {
+        self.class_names.is_empty()
+    }
+
     /// Whether the exported graph takes one input per column and encodes them itself: a
     /// categorical column, or a missing cell to impute, needs it. A table of complete
     /// numeric columns keeps the single float input `[N, features]`.
@@ -152,9 +165,12 @@ impl Table {
         (self.columns.iter()).any(|c| c.is_categorical() || c.missing > 0)
     }
 
-    /// Number of rows of each class, indexed by class.
+    /// Number of rows of each class, indexed by class (none for regression).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.class_names.len()];
+        if self.is_regression() {
+            return counts;
+        }
         for &t in &self.targets {
             counts[t] += 1;
         }

@@ -12,9 +12,91 @@
 
 use tract_onnx::pb::NodeProto;
 
-use super::{class_labels, floats, ints, ml_node, string, strings};
+use super::{class_labels, floats, int, ints, ml_node, string, strings};
 use crate::data::ClassLabels;
 use crate::train::cart::{Node, Tree};
+
+/// The TreeEnsembleRegressor node of regression `trees`, averaging their leaves
+/// (`aggregate_function` AVERAGE), one target, output [`super::VARIABLE`].
+pub fn regressor_node(trees: &[Tree]) -> NodeProto {
+    let mut nodes = Nodes::default();
+    let (mut leaf_trees, mut leaf_nodes, mut leaf_weights) = (Vec::new(), Vec::new(), Vec::new());
+    for (tree_id, tree) in trees.iter().enumerate() {
+        for (id, node) in tree.nodes().iter().enumerate() {
+            nodes.push(tree_id as i64, id as i64, node);
+            if let Node::Mean { value } = *node {
+                leaf_trees.push(tree_id as i64);
+                leaf_nodes.push(id as i64);
+                leaf_weights.push(value);
+            }
+        }
+    }
+    let n_leaves = leaf_weights.len();
+    let mut attributes = vec![
+        string("aggregate_function", "AVERAGE"),
+        int("n_targets", 1),
+        string("post_transform", "NONE"),
+        ints("target_ids", vec![0; n_leaves]),
+        ints("target_nodeids", leaf_nodes),
+        ints("target_treeids", leaf_trees),
+        floats("target_weights", leaf_weights),
+    ];
+    attributes.extend(nodes.attributes());
+    let mut node = ml_node("TreeEnsembleRegressor", attributes);
+    node.output = vec![super::VARIABLE.to_string()];
+    node
+}
+
+/// The node arrays of the ensemble attributes (`nodes_*`).
+#[derive(Default)]
+struct Nodes {
+    tree_ids: Vec<i64>,
+    node_ids: Vec<i64>,
+    feature_ids: Vec<i64>,
+    modes: Vec<&'static str>,
+    values: Vec<f32>,
+    true_ids: Vec<i64>,
+    false_ids: Vec<i64>,
+}
+
+impl Nodes {
+    fn push(&mut self, tree: i64, id: i64, node: &Node) {
+        self.tree_ids.push(tree);
+        self.node_ids.push(id);
+        let (feature, mode, value, left, right) = match *node {
+            Node::Branch {
+                column,
+                threshold,
+                left,
+                right,
+            } => (
+                column as i64,
+                "BRANCH_LT",
+                threshold,
+                left as i64,
+                right as i64,
+            ),
+            Node::Leaf { .. } | Node::Mean { .. } => (0, "LEAF", 0.0, 0, 0),
+        };
+        self.feature_ids.push(feature);
+        self.modes.push(mode);
+        self.values.push(value);
+        self.true_ids.push(left);
+        self.false_ids.push(right);
+    }
+
+    fn attributes(self) -> Vec<tract_onnx::pb::AttributeProto> {
+        vec![
+            ints("nodes_falsenodeids", self.false_ids),
+            ints("nodes_featureids", self.feature_ids),
+            strings("nodes_modes", self.modes),
+            ints("nodes_nodeids", self.node_ids),
+            ints("nodes_treeids", self.tree_ids),
+            ints("nodes_truenodeids", self.true_ids),
+            floats("nodes_values", self.values),
+        ]
+    }
+}
 
 /// The TreeEnsembleClassifier node of `trees`; class `c` is labelled `labels[c]`.
 pub fn forest_node(trees: &[Tree], labels: &ClassLabels) -> NodeProto {
@@ -66,6 +148,7 @@ pub fn forest_node(trees: &[Tree], labels: &ClassLabels) -> NodeProto {
                     true_ids.push(left as i64);
                     false_ids.push(right as i64);
                 }
+                Node::Mean { .. } => unreachable!("a classification tree has class leaves"),
             }
         }
     }

@@ -6,8 +6,8 @@ mod forest;
 mod linear;
 mod prelude;
 
-pub use forest::forest_node;
-pub use linear::linear_nodes;
+pub use forest::{forest_node, regressor_node};
+pub use linear::{linear_nodes, linear_regressor_node};
 pub use prelude::{prelude, Prelude, FEATURES};
 
 use prost::Message;
@@ -36,6 +36,8 @@ pub const INPUT: &str = "input";
 pub const LABEL: &str = "label";
 /// Name of the probabilities output: float [N, classes].
 pub const PROBABILITIES: &str = "probabilities";
+/// Name of a regressor's output: float [N, 1] (skl2onnx's name for it).
+pub const VARIABLE: &str = "variable";
 /// Name of the symbolic batch dimension.
 const BATCH: &str = "N";
 
@@ -58,6 +60,8 @@ pub struct ModelInfo {
     pub feature_names: Vec<String>,
     /// Class names, one per class label.
     pub class_names: Vec<String>,
+    /// A regressor (output [`VARIABLE`]) rather than a classifier.
+    pub regression: bool,
     /// Short model kind stored under `model_type`.
     pub model_type: &'static str,
     /// A sentence for the model's `doc_string`.
@@ -65,9 +69,10 @@ pub struct ModelInfo {
 }
 
 /// Wraps the nodes of a classifier (input [`INPUT`], outputs [`LABEL`],
-/// [`PROBABILITIES`]) in a complete model. With a `prelude`, the graph takes its inputs
-/// instead, and the classifier reads the prelude's [`FEATURES`].
-pub fn classifier_model(
+/// [`PROBABILITIES`]) or a regressor (output [`VARIABLE`]) in a complete model. With a
+/// `prelude`, the graph takes its inputs instead, and the model reads the prelude's
+/// [`FEATURES`].
+pub fn tabular_model(
     mut nodes: Vec<NodeProto>,
     info: &ModelInfo,
     prelude: Option<Prelude>,
@@ -100,18 +105,22 @@ pub fn classifier_model(
         node: nodes,
         initializer,
         input,
-        output: vec![
-            tensor_info(
-                LABEL,
-                if info.string_labels {
-                    DataType::String
-                } else {
-                    DataType::Int64
-                },
-                &[None],
-            ),
-            tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
-        ],
+        output: if info.regression {
+            vec![tensor_info(VARIABLE, DataType::Float, &[None, Some(1)])]
+        } else {
+            vec![
+                tensor_info(
+                    LABEL,
+                    if info.string_labels {
+                        DataType::String
+                    } else {
+                        DataType::Int64
+                    },
+                    &[None],
+                ),
+                tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
+            ]
+        },
         ..GraphProto::default()
     };
     let json = |names: &[String]| serde_json::to_string(names).expect("strings serialise");
@@ -123,11 +132,14 @@ pub fn classifier_model(
         model_version: 1,
         doc_string: info.description.clone(),
         graph: Some(graph),
-        metadata_props: vec![
-            entry(keys::FEATURE_NAMES, json(&info.feature_names)),
-            entry(keys::CLASS_NAMES, json(&info.class_names)),
-            entry(keys::MODEL_TYPE, info.model_type.to_string()),
-        ],
+        metadata_props: [
+            Some(entry(keys::FEATURE_NAMES, json(&info.feature_names))),
+            (!info.regression).then(|| entry(keys::CLASS_NAMES, json(&info.class_names))),
+            Some(entry(keys::MODEL_TYPE, info.model_type.to_string())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         ..ModelProto::default()
     }
 }

@@ -115,6 +115,7 @@ impl Encoding {
         Table {
             records,
             targets: table.targets.clone(),
+            values: table.values.clone(),
             columns: names.iter().map(|n| FeatureColumn::numeric(n)).collect(),
             feature_names: names,
             class_names: table.class_names.clone(),
@@ -143,6 +144,7 @@ mod tests {
         Table {
             records,
             targets: vec![0; n],
+            values: vec![],
             columns: vec![
                 FeatureColumn {
                     missing: 1,

@@ -100,7 +100,8 @@ pub fn forest_votes(forest: &Forest, records: &Array2<f32>, n_classes: usize) ->
     votes
 }
 
-/// Trains a random forest by bagging decision trees, one progress step per tree: each
+/// Trains a random forest (of regression trees when `train` is a regression table) by
+/// bagging decision trees, one progress step per tree: each
 /// tree is grown on rows drawn with replacement and a subset of the columns drawn
 /// without replacement, all from one seeded `StdRng` (portable across platforms).
 pub fn train_forest(
@@ -123,14 +124,7 @@ pub fn train_forest(
         let mut columns =
             rand::seq::index::sample(&mut rng, train.n_features(), n_features).into_vec();
         columns.sort_unstable();
-        trees.push(Tree::fit(
-            train.records.view(),
-            &train.targets,
-            n_classes,
-            &mut rows,
-            &columns,
-            tree_params,
-        ));
+        trees.push(grow(train, &mut rows, &columns, tree_params));
         progress.step();
     }
     Ok(Trained::Forest {
@@ -156,16 +150,39 @@ pub fn train_tree(train: &Table, params: &ForestParams) -> Result<Trained, Train
     let columns: Vec<usize> = (0..train.n_features()).collect();
     let n_classes = train.class_names.len();
     Ok(Trained::Tree {
-        tree: Tree::fit(
+        tree: grow(train, &mut rows, &columns, params.tree_params()),
+        n_classes,
+    })
+}
+
+/// A tree on `rows` of `train`: a regression tree of its values, or a classification
+/// tree of its classes.
+fn grow(train: &Table, rows: &mut [usize], columns: &[usize], params: TreeParams) -> Tree {
+    if train.is_regression() {
+        Tree::fit_values(train.records.view(), &train.values, rows, columns, params)
+    } else {
+        let n_classes = train.class_names.len();
+        Tree::fit(
             train.records.view(),
             &train.targets,
             n_classes,
-            &mut rows,
-            &columns,
-            params.tree_params(),
-        ),
-        n_classes,
-    })
+            rows,
+            columns,
+            params,
+        )
+    }
+}
+
+/// The mean of the trees' values for each row (a regression forest's prediction).
+pub fn forest_values(forest: &Forest, records: &Array2<f32>) -> Vec<f32> {
+    (records.rows().into_iter())
+        .map(|row| {
+            let sum: f64 = (forest.trees.iter())
+                .map(|tree| f64::from(tree.predict_value(row)))
+                .sum();
+            (sum / forest.trees.len() as f64) as f32
+        })
+        .collect()
 }
 
 #[cfg(test)]

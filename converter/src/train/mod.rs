@@ -5,11 +5,13 @@
 pub mod cart;
 pub mod encoding;
 pub mod forest;
+pub mod linear;
 pub mod logistic;
 
 pub use cart::Tree;
 pub use encoding::Encoding;
-pub use forest::{forest_votes, train_forest, train_tree, Forest, ForestParams};
+pub use forest::{forest_values, forest_votes, train_forest, train_tree, Forest, ForestParams};
+pub use linear::{train_linear, LinearModel};
 pub use logistic::{train_logistic, LogisticModel, LogisticParams};
 
 use ndarray::Array2;
@@ -48,6 +50,8 @@ pub enum Trained {
     },
     /// A multinomial logistic regression over all (standardised) features.
     Logistic(LogisticModel),
+    /// A linear regression (ridge) over all features.
+    Linear(LinearModel),
 }
 
 impl Trained {
@@ -66,6 +70,19 @@ impl Trained {
                 .map(|row| tree.predict_row(row))
                 .collect(),
             Trained::Logistic(model) => model.predict(records),
+            Trained::Linear(_) => vec![0; records.nrows()],
+        }
+    }
+
+    /// Predicted value per row, for a model trained on a regression table.
+    pub fn predict_values(&self, records: &Array2<f32>) -> Vec<f32> {
+        match self {
+            Trained::Forest { forest, .. } => forest_values(forest, records),
+            Trained::Tree { tree, .. } => (records.rows().into_iter())
+                .map(|row| tree.predict_value(row))
+                .collect(),
+            Trained::Linear(model) => model.predict(records),
+            Trained::Logistic(_) => vec![f32::NAN; records.nrows()],
         }
     }
 
