@@ -112,6 +112,12 @@ pub struct TrainArgs {
     #[arg(long, alias = "max-features", default_value_t = 1.0)]
     pub feature_fraction: f64,
 
+    /// Columns each split of a forest tree looks at, drawn anew at every node (as
+    /// scikit-learn's `max_features`; counted after categories are one-hot encoded)
+    /// [default: the square root of the columns for classes, every column for values].
+    #[arg(long, value_name = "N")]
+    pub split_features: Option<usize>,
+
     /// Rows drawn with replacement for each forest tree, as a share of the training
     /// rows, in (0, 1].
     #[arg(long, default_value_t = 1.0)]
@@ -159,6 +165,7 @@ impl TrainArgs {
             min_samples_leaf: self.min_samples_leaf,
             bootstrap_proportion: self.bootstrap_fraction,
             feature_proportion: self.feature_fraction,
+            split_features: self.split_features,
             seed: self.seed,
         }
     }

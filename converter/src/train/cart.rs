@@ -9,6 +9,7 @@
 //! squares, and the first best split (lowest column, lowest threshold) wins exact ties.
 
 use ndarray::{ArrayView1, ArrayView2};
+use rand::{rngs::StdRng, SeedableRng};
 
 /// Limits on how far a tree grows (scikit-learn's names and meanings).
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +20,12 @@ pub struct TreeParams {
     pub min_samples_split: usize,
     /// A split leaving fewer rows than this on either side is not made.
     pub min_samples_leaf: usize,
+    /// Columns drawn (without replacement) at each node to look for its split, as
+    /// scikit-learn's `max_features`; `None` looks at every column. When none of the
+    /// drawn columns can split the node, every column is tried.
+    pub split_features: Option<usize>,
+    /// Seed of those draws.
+    pub seed: u64,
 }
 
 /// A node of a [`Tree`]; children are indices into the tree's nodes.
@@ -92,7 +99,7 @@ impl Tree {
             params,
         };
         let mut tree = Tree { nodes: Vec::new() };
-        tree.grow(&sample, rows, 0);
+        tree.grow(&sample, rows, 0, &mut StdRng::seed_from_u64(params.seed));
         tree
     }
 
@@ -151,11 +158,17 @@ impl Tree {
             columns,
             params,
         };
-        tree.grow_values(&sample, rows, 0);
+        tree.grow_values(&sample, rows, 0, &mut StdRng::seed_from_u64(params.seed));
         tree
     }
 
-    fn grow_values(&mut self, sample: &ValueSample, rows: &mut [usize], depth: usize) -> usize {
+    fn grow_values(
+        &mut self,
+        sample: &ValueSample,
+        rows: &mut [usize],
+        depth: usize,
+        rng: &mut StdRng,
+    ) -> usize {
         let at = self.nodes.len();
         let sum: f64 = rows.iter().map(|&r| f64::from(sample.values[r])).sum();
         let value = (sum / rows.len() as f64) as f32;
@@ -166,7 +179,13 @@ impl Tree {
         if constant || deep || rows.len() < sample.params.min_samples_split {
             return at;
         }
-        let Some(split) = best_value_split(sample, rows, sum) else {
+        let picked = pick(sample.columns, sample.params.split_features, rng);
+        let best = best_value_split(sample, rows, sum, &picked).or_else(|| {
+            retry(&picked, sample.columns, |all| {
+                best_value_split(sample, rows, sum, all)
+            })
+        });
+        let Some(split) = best else {
             return at;
         };
         let (left_rows, right_rows): (Vec<usize>, Vec<usize>) = rows
@@ -176,8 +195,8 @@ impl Tree {
         rows[..n_left].copy_from_slice(&left_rows);
         rows[n_left..].copy_from_slice(&right_rows);
         let (left_part, right_part) = rows.split_at_mut(n_left);
-        let left = self.grow_values(sample, left_part, depth + 1);
-        let right = self.grow_values(sample, right_part, depth + 1);
+        let left = self.grow_values(sample, left_part, depth + 1, rng);
+        let right = self.grow_values(sample, right_part, depth + 1, rng);
         self.nodes[at] = Node::Branch {
             column: split.column,
             threshold: split.threshold,
@@ -200,7 +219,13 @@ impl Tree {
 
     /// Appends the subtree of `rows` and returns its root's index. A split whose two
     /// children are leaves of one class is undone: it changes no prediction.
-    fn grow(&mut self, sample: &Sample, rows: &mut [usize], depth: usize) -> usize {
+    fn grow(
+        &mut self,
+        sample: &Sample,
+        rows: &mut [usize],
+        depth: usize,
+        rng: &mut StdRng,
+    ) -> usize {
         let at = self.nodes.len();
         let counts = class_counts(sample, rows);
         let class = first_max(&counts);
@@ -210,7 +235,13 @@ impl Tree {
         if pure || deep || rows.len() < sample.params.min_samples_split {
             return at;
         }
-        let Some(split) = best_split(sample, rows, &counts) else {
+        let picked = pick(sample.columns, sample.params.split_features, rng);
+        let best = best_split(sample, rows, &counts, &picked).or_else(|| {
+            retry(&picked, sample.columns, |all| {
+                best_split(sample, rows, &counts, all)
+            })
+        });
+        let Some(split) = best else {
             return at;
         };
         // Stable partition: each side keeps the rows' order, so the children see the
@@ -222,8 +253,8 @@ impl Tree {
         rows[..n_left].copy_from_slice(&left_rows);
         rows[n_left..].copy_from_slice(&right_rows);
         let (left_part, right_part) = rows.split_at_mut(n_left);
-        let left = self.grow(sample, left_part, depth + 1);
-        let right = self.grow(sample, right_part, depth + 1);
+        let left = self.grow(sample, left_part, depth + 1, rng);
+        let right = self.grow(sample, right_part, depth + 1, rng);
         match (&self.nodes[left], &self.nodes[right]) {
             (Node::Leaf { class: a }, Node::Leaf { class: b }) if a == b => {
                 self.nodes.truncate(at + 1);
@@ -252,12 +283,17 @@ struct ValueSample<'a> {
 /// The split of `rows` with the least squared error (the largest
 /// `left sum^2 / left rows + right sum^2 / right rows`), at least `min_samples_leaf`
 /// rows on each side; the first best wins ties. `None` when every column is constant.
-fn best_value_split(sample: &ValueSample, rows: &[usize], total: f64) -> Option<Split> {
+fn best_value_split(
+    sample: &ValueSample,
+    rows: &[usize],
+    total: f64,
+    columns: &[usize],
+) -> Option<Split> {
     let n = rows.len();
     let min_leaf = sample.params.min_samples_leaf.max(1);
     let mut best: Option<Split> = None;
     let mut sorted: Vec<(f32, f64)> = Vec::with_capacity(n);
-    for &column in sample.columns {
+    for &column in columns {
         sorted.clear();
         sorted.extend(
             rows.iter()
@@ -286,6 +322,35 @@ fn best_value_split(sample: &ValueSample, rows: &[usize], total: f64) -> Option<
     best
 }
 
+/// `k` of `columns` drawn without replacement, in increasing order (so exact ties still
+/// go to the lowest column); all of them when `k` is `None` or not smaller.
+fn pick(columns: &[usize], k: Option<usize>, rng: &mut StdRng) -> Vec<usize> {
+    match k {
+        Some(k) if k < columns.len() => {
+            let mut picked: Vec<usize> = rand::seq::index::sample(rng, columns.len(), k.max(1))
+                .into_iter()
+                .map(|i| columns[i])
+                .collect();
+            picked.sort_unstable();
+            picked
+        }
+        _ => columns.to_vec(),
+    }
+}
+
+/// The search over every column, when the drawn ones were fewer and found no split.
+fn retry(
+    picked: &[usize],
+    columns: &[usize],
+    search: impl FnOnce(&[usize]) -> Option<Split>,
+) -> Option<Split> {
+    if picked.len() < columns.len() {
+        search(columns)
+    } else {
+        None
+    }
+}
+
 /// Rows of each class among `rows`.
 fn class_counts(sample: &Sample, rows: &[usize]) -> Vec<usize> {
     let mut counts = vec![0; sample.n_classes];
@@ -309,13 +374,18 @@ fn first_max(counts: &[usize]) -> usize {
 /// The split of `rows` with the lowest weighted Gini impurity that leaves at least
 /// `min_samples_leaf` rows on each side, as scikit-learn's `best` splitter chooses it
 /// (without its random feature order): `None` when every column is constant on `rows`.
-fn best_split(sample: &Sample, rows: &[usize], counts: &[usize]) -> Option<Split> {
+fn best_split(
+    sample: &Sample,
+    rows: &[usize],
+    counts: &[usize],
+    columns: &[usize],
+) -> Option<Split> {
     let n = rows.len();
     let min_leaf = sample.params.min_samples_leaf.max(1);
     let total_squares: u64 = counts.iter().map(|&c| (c * c) as u64).sum();
     let mut best: Option<Split> = None;
     let mut sorted: Vec<(f32, usize)> = Vec::with_capacity(n);
-    for &column in sample.columns {
+    for &column in columns {
         sorted.clear();
         sorted.extend(
             rows.iter()
@@ -371,6 +441,8 @@ mod tests {
         max_depth: None,
         min_samples_split: 2,
         min_samples_leaf: 1,
+        split_features: None,
+        seed: 0,
     };
 
     fn fit(records: &Array2<f32>, targets: &[usize], params: TreeParams) -> Tree {

@@ -25,6 +25,10 @@ pub struct ForestParams {
     pub bootstrap_proportion: f64,
     /// Features drawn (without replacement) for each tree, as a fraction of all features.
     pub feature_proportion: f64,
+    /// Columns each split looks at (scikit-learn's `max_features`); `None`: the square
+    /// root of the columns for classes, every column for values, as scikit-learn's
+    /// forests default to.
+    pub split_features: Option<usize>,
     /// Seed of the bootstrap draws.
     pub seed: u64,
 }
@@ -38,17 +42,30 @@ impl Default for ForestParams {
             min_samples_leaf: 1,
             bootstrap_proportion: 1.0,
             feature_proportion: 1.0,
+            split_features: None,
             seed: 42,
         }
     }
 }
 
 impl ForestParams {
+    /// The parameters of one tree: every column at each split (a single decision tree).
     fn tree_params(&self) -> TreeParams {
         TreeParams {
             max_depth: self.max_depth,
             min_samples_split: self.min_samples_split,
             min_samples_leaf: self.min_samples_leaf,
+            split_features: None,
+            seed: 0,
+        }
+    }
+
+    /// The columns a forest's split looks at, of `n_columns` (the encoded table's).
+    fn forest_split_features(&self, n_columns: usize, regression: bool) -> Option<usize> {
+        match self.split_features {
+            Some(k) => Some(k),
+            None if regression => None,
+            None => Some(((n_columns as f64).sqrt().floor() as usize).max(1)),
         }
     }
 
@@ -66,6 +83,9 @@ impl ForestParams {
                 "--min-samples-split must be at least 2, got {}",
                 self.min_samples_split
             ));
+        }
+        if self.split_features == Some(0) {
+            return bad("--split-features must be at least 1".into());
         }
         if self.min_samples_leaf < 1 {
             return bad("--min-samples-leaf must be at least 1".into());
@@ -116,6 +136,7 @@ pub fn train_forest(
     let n_rows = ((train.len() as f64) * params.bootstrap_proportion).ceil() as usize;
     let n_features = ((train.n_features() as f64) * params.feature_proportion).ceil() as usize;
     let tree_params = params.tree_params();
+    let split_features = params.forest_split_features(n_features, train.is_regression());
     let n_classes = train.class_names.len();
     let mut rng = StdRng::seed_from_u64(params.seed);
     let mut trees = Vec::with_capacity(params.trees);
@@ -124,7 +145,12 @@ pub fn train_forest(
         let mut columns =
             rand::seq::index::sample(&mut rng, train.n_features(), n_features).into_vec();
         columns.sort_unstable();
-        trees.push(grow(train, &mut rows, &columns, tree_params));
+        let params = TreeParams {
+            split_features,
+            seed: rng.gen(),
+            ..tree_params
+        };
+        trees.push(grow(train, &mut rows, &columns, params));
         progress.step();
     }
     Ok(Trained::Forest {
