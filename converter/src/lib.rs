@@ -1,4 +1,4 @@
-//! Trains tabular classifiers with linfa on a user's CSV file (or the bundled Iris set),
+//! Trains tabular classifiers and regressors on a user's CSV file (or the bundled Iris set),
 //! evaluates them honestly, and exports standard ONNX that any ONNX runtime loads (and
 //! that the `model` crate, the function's runtime, serves).
 //!

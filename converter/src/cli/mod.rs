@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-/// Train tabular classifiers with linfa on your CSV data, evaluate them, and export
-/// standard ONNX (ai.onnx.ml) that the function and any ONNX runtime serve.
+/// Train tabular classifiers and regressors on your CSV data (numbers, categories,
+/// missing cells), evaluate them, and export standard ONNX (ai.onnx.ml) that the
+/// function and any ONNX runtime serve.
 #[derive(Debug, Parser)]
 #[command(name = "converter", version)]
 pub struct Cli {
@@ -26,8 +27,8 @@ pub struct Cli {
 /// The converter's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a classifier on a CSV file (or the bundled Iris data), print its hold-out
-    /// or cross-validated evaluation, and write it as ONNX.
+    /// Train a classifier or regressor on a CSV file (or the bundled Iris data), print
+    /// its hold-out or cross-validated evaluation, and write it as ONNX.
     Train(TrainArgs),
     /// Describe an ONNX file: opsets, inputs and outputs, operators, metadata, and for
     /// tree ensembles the trees, nodes, leaves, depth, classes and features used.

@@ -23,7 +23,7 @@ use crate::train::{self, Encoding, ForestParams, LogisticParams, TrainError, Tra
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// Random forest: bagged CART decision trees, exported as an ai.onnx.ml
-    /// TreeEnsembleClassifier.
+    /// TreeEnsembleClassifier (or TreeEnsembleRegressor for values).
     Forest,
     /// One CART decision tree on all rows and features (no bagging), exported as
     /// a one-tree TreeEnsembleClassifier.
@@ -51,12 +51,12 @@ pub enum TaskKind {
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     /// CSV file to train on: a header row, feature columns (numbers or categories,
-    /// cells may be missing) and a class column (integers or names) [default: the
-    /// bundled Iris data set].
+    /// cells may be missing) and a target column (classes: integers or names; or
+    /// numbers for a regression) [default: the bundled Iris data set].
     #[arg(long, value_name = "FILE.csv", requires = "target")]
     pub data: Option<PathBuf>,
 
-    /// Name of the CSV column holding the classes [required with --data].
+    /// Name of the CSV column holding the classes or values [required with --data].
     #[arg(long, value_name = "COLUMN", requires = "data")]
     pub target: Option<String>,
 
