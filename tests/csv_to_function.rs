@@ -114,3 +114,72 @@ fn same_csv_flags_and_seed_give_the_same_bytes() {
     let b = train(&["--trees", "20", "--seed", "2"]).onnx;
     assert_ne!(a, b);
 }
+
+/// Row `row` of `table` as a client's record: numbers (`null` when missing) and
+/// category names (`""` when missing), by column name.
+fn record(table: &converter::data::Table, row: usize) -> serde_json::Value {
+    let mut record = serde_json::Map::new();
+    for (j, column) in table.columns.iter().enumerate() {
+        let cell = table.records[[row, j]];
+        let value = match &column.kind {
+            converter::data::ColumnKind::Categorical { categories } => {
+                serde_json::Value::from(categories[cell as usize].clone())
+            }
+            _ if cell.is_nan() => serde_json::Value::Null,
+            _ => serde_json::Value::from(f64::from(cell)),
+        };
+        record.insert(column.name.clone(), value);
+    }
+    serde_json::Value::Object(record)
+}
+
+#[tokio::test]
+async fn a_mixed_csv_is_served_by_column_with_nulls_and_unseen_categories() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data/churn-mixed.csv");
+    for model in ["forest", "tree", "logistic"] {
+        let outcome = train_on(data, "churn", &["--model", model, "--trees", "30"]);
+        let loaded = Model::from_bytes(&outcome.onnx).unwrap();
+        let inputs: Vec<&str> = (loaded.info().inputs.iter())
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(inputs, ["age", "region", "income", "plan", "tenure"]);
+        let test = &outcome.test;
+        let mut records: Vec<serde_json::Value> =
+            (0..test.len()).map(|r| record(test, r)).collect();
+        assert!(
+            records
+                .iter()
+                .any(|r| r.as_object().unwrap().values().any(|v| v.is_null())),
+            "the held-out rows include missing numbers"
+        );
+        // The first held-out row again, from a region never seen in training.
+        let mut unseen = records[0].clone();
+        unseen["region"] = "Atlantis".into();
+        records.push(unseen);
+
+        let server = TestServer::start(loaded).await;
+        let body = serde_json::json!({ "input": records }).to_string();
+        let reply = send(server.addr, post_json(server.addr, "/predict", body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{model}: {}", reply.text());
+        let served: Vec<String> = (reply.json()["prediction"].as_array().unwrap().iter())
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        server.stop().await;
+
+        // What the trained model predicts on the same rows, encoded as in training; for
+        // the unseen region, the first row with every region column 0.
+        let mut encoded = outcome.encoding.apply(test).records;
+        let mut first = encoded.row(0).to_owned();
+        let names = &outcome.encoding.apply(test).feature_names;
+        for (j, name) in names.iter().enumerate() {
+            if name.starts_with("region=") {
+                first[j] = 0.0;
+            }
+        }
+        encoded.push_row(first.view()).unwrap();
+        let expected: Vec<String> = (outcome.trained.predict(&encoded).into_iter())
+            .map(|class| outcome.table.class_names[class].clone())
+            .collect();
+        assert_eq!(served, expected, "{model}");
+    }
+}

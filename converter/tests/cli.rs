@@ -495,17 +495,28 @@ fn inspect_names_a_protobuf_error_once() {
 
 #[test]
 fn two_runs_of_the_same_command_write_the_same_bytes() {
-    let data = three_classes_600();
-    for model in ["forest", "tree"] {
+    let classes = three_classes_600();
+    let mixed = churn_mixed();
+    let diabetes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/diabetes.csv");
+    // 3 classes of 5-decimal values; categorical and missing cells; a regression.
+    let cases = [
+        (&classes, "kind", "forest"),
+        (&classes, "kind", "tree"),
+        (&mixed, "churn", "forest"),
+        (&mixed, "churn", "logistic"),
+        (&diabetes, "progression", "forest"),
+        (&diabetes, "progression", "linear"),
+    ];
+    for (data, target, model) in cases {
         let written: Vec<Vec<u8>> = (0..2)
             .map(|run| {
-                let onnx = scratch(&format!("classes-600-{model}-{run}.onnx"));
+                let onnx = scratch(&format!("same-{target}-{model}-{run}.onnx"));
                 ok_json(&[
                     "train",
                     "--data",
                     data.to_str().unwrap(),
                     "--target",
-                    "kind",
+                    target,
                     "--model",
                     model,
                     "--trees",
@@ -519,7 +530,7 @@ fn two_runs_of_the_same_command_write_the_same_bytes() {
             .collect();
         assert!(
             written[0] == written[1],
-            "{model}: two runs wrote different files"
+            "{target} {model}: two runs wrote different files"
         );
     }
 }
