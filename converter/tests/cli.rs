@@ -263,6 +263,16 @@ fn a_mixed_file_trains_a_graph_of_one_input_per_column_that_tract_agrees_with() 
             assert_eq!(columns[i]["name"], *column);
         }
         assert_eq!(report["tract_check"]["agreeing"], 400, "{model}: {report}");
+        // verify reads the file's columns into the model's inputs by name.
+        let verified = ok_json(&["verify", onnx.to_str().unwrap(), "--data", data, "--json"]);
+        assert_eq!(verified["target"], "churn");
+        assert_eq!(
+            verified["features"],
+            serde_json::json!(["age", "region", "income", "plan", "tenure"])
+        );
+        assert_eq!(verified["evaluation"]["rows"], 400);
+        let accuracy = verified["evaluation"]["accuracy"].as_f64().unwrap();
+        assert!(accuracy > 0.7, "{model}: {accuracy}");
         let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
         let inputs = summary["inputs"].as_array().unwrap();
         let described: Vec<String> = inputs

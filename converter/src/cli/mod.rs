@@ -33,8 +33,9 @@ pub enum Command {
     /// Describe an ONNX file: opsets, inputs and outputs, operators, metadata, and for
     /// tree ensembles the trees, nodes, leaves, depth, classes and features used.
     Inspect(InspectArgs),
-    /// Run an ONNX model with the function's runtime (tract) on a CSV file and report
-    /// how often it predicts the file's labels.
+    /// Run an ONNX classifier with the function's runtime (tract) on a CSV file (one
+    /// float input, or one float or string input per column) and report how often it
+    /// predicts the file's labels.
     Verify(VerifyArgs),
 }
 

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use model::{Batch, ElementType, Labels, Model, Predicted, Task};
+use model::{Batch, Column, ElementType, Labels, Model, Predicted, Task, Values};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns, RawData};
-use crate::data::Parsing;
+use crate::data::{ColumnKind, Parsing};
 use crate::evaluate::{Confusion, Evaluation};
 use crate::progress::Progress;
 
@@ -70,16 +70,45 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             info.operator
         );
     };
-    let Some(input) = info.positional().filter(|i| i.element == ElementType::F32) else {
+    // One float input takes the feature columns as numbers; a graph of one input per
+    // column (as `train` exports a table with categories or missing cells, and skl2onnx
+    // a ColumnTransformer) takes each column by its input's name and type.
+    let positional = info.positional().filter(|i| i.element == ElementType::F32);
+    let by_column = positional.is_none()
+        && (info.inputs.iter())
+            .all(|i| i.width == 1 && matches!(i.element, ElementType::F32 | ElementType::Str));
+    if positional.is_none() && !by_column {
         let names: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
         anyhow::bail!(
-            "{} takes the inputs {names:?}; verify reads numeric CSV columns into one float \
-             input",
+            "{} takes the inputs {names:?}; verify reads CSV columns into one float input, \
+             or into one float or string input [N, 1] per column",
             args.model.display()
         );
+    }
+    let input_names: Vec<String> = info.inputs.iter().map(|i| i.name.clone()).collect();
+    let features = match positional {
+        Some(_) => args.features.clone().or_else(|| info.feature_names.clone()),
+        None => Some(input_names),
     };
-    let width = input.width;
-    let features = args.features.clone().or_else(|| info.feature_names.clone());
+    let parsing = match positional {
+        // The model takes one float input: every feature cell must be a number or missing.
+        Some(_) => Parsing {
+            infer_categorical: false,
+            ..Parsing::default()
+        },
+        None => Parsing {
+            categorical: (info.inputs.iter())
+                .filter(|i| i.element == ElementType::Str)
+                .map(|i| i.name.clone())
+                .collect(),
+            numeric: (info.inputs.iter())
+                .filter(|i| i.element == ElementType::F32)
+                .map(|i| i.name.clone())
+                .collect(),
+            infer_categorical: false,
+            ..Parsing::default()
+        },
+    };
     let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
     let progress = Progress::new("reading", size, size);
     let raw = csv::read_path(
@@ -88,14 +117,11 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             target: args.target.as_deref(),
             features: features.as_deref(),
         },
-        // The model takes one float input: every feature cell must be a number or missing.
-        &Parsing {
-            infer_categorical: false,
-            ..Parsing::default()
-        },
+        &parsing,
         &progress,
     )?;
     progress.finish();
+    let width = positional.map_or(raw.records.ncols(), |input| input.width);
     if raw.records.ncols() != width {
         anyhow::bail!(
             "{} has {} feature columns ({}), the model takes {}; choose them with --features",
@@ -105,6 +131,27 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             width
         );
     }
+    let batch = |rows: std::ops::Range<usize>| -> Batch {
+        let n = rows.len();
+        let block = (raw.records).slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows));
+        if positional.is_some() {
+            return Batch::new(block.iter().copied().collect(), width);
+        }
+        let columns = raw.columns.iter().enumerate().map(|(j, column)| {
+            let cells = block.column(j);
+            let values = match &column.kind {
+                ColumnKind::Categorical { categories } => Values::Str(
+                    cells
+                        .iter()
+                        .map(|&c| categories[c as usize].clone())
+                        .collect(),
+                ),
+                ColumnKind::Numeric => Values::F32(cells.to_vec()),
+            };
+            Column::new(values, 1)
+        });
+        Batch::from_columns(n, columns)
+    };
 
     let classes = Classes::match_file(labels, info.class_names.as_deref(), &raw)
         .map_err(|message| anyhow::anyhow!("{}: {message}", args.data.display()))?;
@@ -118,12 +165,9 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     let value_class = &classes.value_class;
 
     let mut predicted = Vec::with_capacity(raw.targets.len());
-    let values = raw
-        .records
-        .as_slice()
-        .expect("records are in standard layout");
-    for chunk in values.chunks(CHUNK_ROWS * width) {
-        let prediction = model.predict(&Batch::new(chunk.to_vec(), width))?;
+    for start in (0..raw.targets.len()).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(raw.targets.len());
+        let prediction = model.predict(&batch(start..end))?;
         let Predicted::Labels(got) = prediction.predicted else {
             anyhow::bail!("the model answered values, not labels");
         };
