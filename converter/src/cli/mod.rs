@@ -3,9 +3,11 @@
 //! runs an ONNX file with the function's runtime against the labels of a CSV file.
 
 mod train;
+mod train_report;
 mod verify;
 
-pub use train::{tract_agreement, train, ModelKind, TrainArgs, TrainOutcome};
+pub use train::{train, ModelKind, TaskKind, TrainArgs, TrainOutcome};
+pub use train_report::tract_agreement;
 pub use verify::{verify, Verified, VerifyArgs};
 
 use std::path::PathBuf;
@@ -54,7 +56,7 @@ pub struct InspectArgs {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train::train_command(&args),
+        Command::Train(args) => train_report::train_command(&args),
         Command::Inspect(args) => inspect_command(&args),
         Command::Verify(args) => verify::verify_command(&args),
     }

@@ -1,9 +1,11 @@
 //! Tabular data the converter trains on: the bundled Iris set or a user's CSV file
-//! ([`csv`]), and the seeded hold-out split and cross-validation folds.
+//! ([`csv`]; its column types in [`columns`], its target in [`target`]), and the seeded
+//! hold-out split and cross-validation folds.
 
 pub mod columns;
 pub mod csv;
 mod error;
+pub mod target;
 
 pub use columns::{ColumnKind, FeatureColumn, Parsing};
 
