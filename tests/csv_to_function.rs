@@ -115,15 +115,18 @@ fn same_csv_flags_and_seed_give_the_same_bytes() {
     assert_ne!(a, b);
 }
 
-/// Row `row` of `table` as a client's record: numbers (`null` when missing) and
-/// category names (`""` when missing), by column name.
+/// Row `row` of `table` as a client's record: numbers and category names by column
+/// name, `null` when missing.
 fn record(table: &converter::data::Table, row: usize) -> serde_json::Value {
     let mut record = serde_json::Map::new();
     for (j, column) in table.columns.iter().enumerate() {
         let cell = table.records[[row, j]];
         let value = match &column.kind {
             converter::data::ColumnKind::Categorical { categories } => {
-                serde_json::Value::from(categories[cell as usize].clone())
+                match categories[cell as usize].as_str() {
+                    "" => serde_json::Value::Null,
+                    name => serde_json::Value::from(name),
+                }
             }
             _ if cell.is_nan() => serde_json::Value::Null,
             _ => serde_json::Value::from(f64::from(cell)),

@@ -1,10 +1,11 @@
 """The converter on a real-looking table, checked from outside: tests/data/churn-mixed.csv
 (numeric columns with empty and `NA` cells, categorical columns with accented, spaced
 names and empty or `?` cells, a string target) -> `converter train` -> ONNX with one
-input per column -> the real `function` binary. Records with null numbers, a missing
-category (sent as the empty string) and categories never seen in training are answered
-through /predict, KServe V1 and Open Inference V2 exactly as onnxruntime answers the
-same rows: labels equal, probabilities within 1e-5.
+input per column -> the real `function` binary. Records with null numbers, null
+categories (the model's missing category, the empty string, which onnxruntime is given)
+and categories never seen in training are answered through /predict, KServe V1 and Open
+Inference V2 exactly as onnxruntime answers the same rows: labels equal, probabilities
+within 1e-5.
 
 Run through tests/interop/run.sh; the server fixture and helpers are test_onnx_interop's.
 """
@@ -58,14 +59,15 @@ def records():
     out = []
     for row in rows:
         record = {c: f32(row[c].strip()) for c in NUMERIC}
-        record.update({c: "" if row[c].strip() in MISSING else row[c].strip() for c in CATEGORICAL})
+        record.update({c: None if row[c].strip() in MISSING else row[c].strip() for c in CATEGORICAL})
         out.append({c: record[c] for c in COLUMNS})
     base = dict(out[0])
     out.append({**base, "region": "Atlantis"})
     out.append({**base, "region": "Atlantis", "plan": "platinum"})
     out.append({**base, "age": None, "income": None, "tenure": None})
+    out.append({**base, "region": None, "plan": None})
     out.append({**base, "region": "", "plan": ""})
-    out.append({"age": None, "region": "Nowhere", "income": None, "plan": "", "tenure": None})
+    out.append({"age": None, "region": "Nowhere", "income": None, "plan": None, "tenure": None})
     return out
 
 
@@ -75,7 +77,7 @@ def onnxruntime_answers(model_path, batch):
     for column in COLUMNS:
         values = [r[column] for r in batch]
         if column in CATEGORICAL:
-            feeds[column] = np.array(values, dtype=object).reshape(-1, 1)
+            feeds[column] = np.array(["" if v is None else v for v in values], dtype=object).reshape(-1, 1)
         else:
             feeds[column] = np.array([np.nan if v is None else v for v in values], dtype=np.float32).reshape(-1, 1)
     label, probabilities = session.run(["label", "probabilities"], feeds)
@@ -102,6 +104,8 @@ def assert_same(got_labels, got_probabilities, want_labels, want_probabilities, 
 def test_graph_takes_one_input_per_column_named_as_the_column(model_path):
     model = onnx.load(str(model_path))
     onnx.checker.check_model(model, full_check=True)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["missing_category"] == ""
     kinds = {i.name: i.type.tensor_type.elem_type for i in model.graph.input}
     assert list(kinds) == COLUMNS
     for column in COLUMNS:

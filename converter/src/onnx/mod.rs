@@ -49,6 +49,9 @@ pub mod keys {
     pub const CLASS_NAMES: &str = "class_names";
     /// What was trained (`random_forest`, `logistic_regression`).
     pub const MODEL_TYPE: &str = "model_type";
+    /// The category a missing value of a string input is (always the empty string);
+    /// the function then takes `null` for it.
+    pub const MISSING_CATEGORY: &str = "missing_category";
 }
 
 /// What the exported file says about itself beyond the graph.
@@ -79,6 +82,7 @@ pub fn tabular_model(
 ) -> ModelProto {
     let n_features = info.feature_names.len() as i64;
     let n_classes = info.class_names.len() as i64;
+    let takes_missing_categories = prelude.as_ref().is_some_and(|p| p.categorical);
     let (input, initializer) = match prelude {
         None => (
             vec![tensor_info(
@@ -136,6 +140,12 @@ pub fn tabular_model(
             Some(entry(keys::FEATURE_NAMES, json(&info.feature_names))),
             (!info.regression).then(|| entry(keys::CLASS_NAMES, json(&info.class_names))),
             Some(entry(keys::MODEL_TYPE, info.model_type.to_string())),
+            takes_missing_categories.then(|| {
+                entry(
+                    keys::MISSING_CATEGORY,
+                    crate::data::columns::MISSING_CATEGORY.to_string(),
+                )
+            }),
         ]
         .into_iter()
         .flatten()

@@ -3,8 +3,10 @@
 //! replaced by the training means (`ai.onnx.ml` Imputer); each categorical input
 //! (string `[N, 1]`) is one-hot encoded (`ai.onnx.ml` OneHotEncoder, `zeros` = 1 so an
 //! unseen category is a row of zeros) and reshaped to `[N, categories]`; one `Concat`
-//! makes the features the model reads. Internal names start with `~`, which keeps them
-//! apart from column names in practice; a clash is refused at export.
+//! makes the features the model reads. A missing category is the empty string, which
+//! the file names under `missing_category` so that the function takes `null` for it.
+//! Internal names start with `~`, which keeps them apart from column names in practice;
+//! a clash is refused at export.
 
 use tract_onnx::pb::{tensor_proto::DataType, NodeProto, TensorProto, ValueInfoProto};
 
@@ -23,6 +25,8 @@ pub struct Prelude {
     pub nodes: Vec<NodeProto>,
     /// The shapes the one-hot blocks are reshaped to.
     pub initializers: Vec<TensorProto>,
+    /// Whether some input is a categorical column (a string input).
+    pub categorical: bool,
 }
 
 /// The preprocessing of `encoding` over the columns of `table`. Errors when a column's
@@ -114,6 +118,7 @@ pub fn prelude(encoding: &Encoding, table: &Table) -> Result<Prelude, String> {
         inputs,
         nodes,
         initializers,
+        categorical: table.columns.iter().any(|c| c.is_categorical()),
     })
 }
 
