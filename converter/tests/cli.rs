@@ -616,6 +616,20 @@ fn a_numeric_target_with_many_values_trains_regressors_that_tract_agrees_with() 
         assert_eq!(report["tract_check"]["agreeing"], 120, "{model}: {report}");
         let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
         assert_eq!(summary["outputs"][0]["name"], "variable", "{model}");
+        // verify scores the served values against the file's: the model was trained on
+        // every row, so it fits them at least as well as cross-validation said.
+        let verified = ok_json(&[
+            "verify",
+            onnx.to_str().unwrap(),
+            "--data",
+            path.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(verified["target"], "y");
+        assert!(
+            verified["evaluation"]["r2"].as_f64().unwrap() >= r2 - 0.05,
+            "{model}: {verified}"
+        );
     }
     // The text report has one number per line for scripts.
     let out = converter(&[

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::data::csv::{self, Columns, RawData};
 use crate::data::{ColumnKind, Parsing};
 use crate::evaluate::{Confusion, Evaluation};
+use crate::evaluate_values::RegressionScores;
 use crate::progress::Progress;
 
 /// Rows per prediction call: bounds the memory of a batch on large files.
@@ -63,12 +64,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     let model = Model::from_path(&args.model)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let info = model.info();
-    let Task::Classifier { labels } = &info.task else {
-        anyhow::bail!(
-            "{} is a regressor ({}); verify compares class labels",
-            args.model.display(),
-            info.operator
-        );
+    let labels = match &info.task {
+        Task::Classifier { labels } => Some(labels),
+        Task::Regressor { targets: 1 } => None,
+        Task::Regressor { targets } => anyhow::bail!(
+            "{} predicts {targets} values per row; verify compares one target column",
+            args.model.display()
+        ),
     };
     // One float input takes the feature columns as numbers; a graph of one input per
     // column (as `train` exports a table with categories or missing cells, and skl2onnx
@@ -153,6 +155,16 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
         Batch::from_columns(n, columns)
     };
 
+    let method = format!(
+        "{} run with the function's runtime (tract) on the {} rows of {}, against column `{}`",
+        args.model.display(),
+        raw.targets.len(),
+        args.data.display(),
+        raw.target_name
+    );
+    let Some(labels) = labels else {
+        return verify_values(&model, &raw, &batch, method);
+    };
     let classes = Classes::match_file(labels, info.class_names.as_deref(), &raw)
         .map_err(|message| anyhow::anyhow!("{}: {message}", args.data.display()))?;
     let names = &classes.names;
@@ -184,18 +196,50 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     }
     let actual: Vec<usize> = raw.targets.iter().map(|&v| value_class[v]).collect();
     let confusion = Confusion::from_pairs(names.len(), &actual, &predicted);
-    let method = format!(
-        "{} run with the function's runtime (tract) on the {} rows of {}, against column `{}`",
-        args.model.display(),
-        actual.len(),
-        args.data.display(),
-        raw.target_name
-    );
     Ok(Verified {
         target: raw.target_name,
         features: raw.feature_names,
         labels_as_class_names: classes.by_class_name,
         evaluation: Evaluation::new(method, &confusion, names),
+    })
+}
+
+/// A regressor's R2, MAE and RMSE against the file's target column, which must hold
+/// numbers.
+fn verify_values(
+    model: &Model,
+    raw: &RawData,
+    batch: &dyn Fn(std::ops::Range<usize>) -> Batch,
+    method: String,
+) -> anyhow::Result<Verified> {
+    let numbers: Vec<f32> = (raw.target_values.iter())
+        .map(|v| {
+            v.parse::<f32>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .with_context(|| {
+                    format!(
+                    "the target column `{}` holds `{v}`, not a number; the model predicts values",
+                    raw.target_name
+                )
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let actual: Vec<f32> = raw.targets.iter().map(|&t| numbers[t]).collect();
+    let mut predicted = Vec::with_capacity(actual.len());
+    for start in (0..actual.len()).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(actual.len());
+        let Predicted::Values { values, .. } = model.predict(&batch(start..end))?.predicted else {
+            anyhow::bail!("the model answered labels, not values");
+        };
+        predicted.extend(values);
+    }
+    let scores = RegressionScores::new(&actual, &predicted);
+    Ok(Verified {
+        target: raw.target_name.clone(),
+        features: raw.feature_names.clone(),
+        labels_as_class_names: false,
+        evaluation: Evaluation::of_values(method, actual.len(), scores),
     })
 }
 
@@ -298,10 +342,12 @@ pub(super) fn verify_command(args: &VerifyArgs) -> anyhow::Result<()> {
         }
         print!("{}", verified.evaluation.to_text());
         let e = &verified.evaluation;
-        println!(
-            "agreement with `{}`: {:.4} ({} of {} rows)",
-            verified.target, e.accuracy, e.correct, e.rows
-        );
+        if e.regression.is_none() {
+            println!(
+                "agreement with `{}`: {:.4} ({} of {} rows)",
+                verified.target, e.accuracy, e.correct, e.rows
+            );
+        }
     }
     Ok(())
 }
