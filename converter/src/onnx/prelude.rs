@@ -139,3 +139,41 @@ fn node(
         ..NodeProto::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ClassLabels, FeatureColumn};
+    use ndarray::array;
+
+    fn table(names: [&str; 2]) -> Table {
+        Table {
+            records: array![[1.0, f32::NAN], [2.0, 3.0]],
+            targets: vec![0, 1],
+            values: vec![],
+            columns: names.map(FeatureColumn::numeric).to_vec(),
+            feature_names: names.map(String::from).to_vec(),
+            class_names: vec!["a".into(), "b".into()],
+            labels: ClassLabels::Int(vec![0, 1]),
+        }
+    }
+
+    #[test]
+    fn numeric_columns_are_concatenated_then_imputed_with_their_training_means() {
+        let t = table(["x", "y"]);
+        let prelude = prelude(&Encoding::fit(&t), &t).unwrap();
+        let ops: Vec<&str> = prelude.nodes.iter().map(|n| n.op_type.as_str()).collect();
+        assert_eq!(ops, ["Concat", "Imputer", "Concat"]);
+        assert_eq!(prelude.nodes[0].input, ["x", "y"]);
+        let imputed = &prelude.nodes[1].attribute[0];
+        assert_eq!(imputed.floats, [1.5, 3.0]);
+        assert!(!prelude.categorical);
+    }
+
+    #[test]
+    fn a_column_named_like_an_internal_tensor_is_refused() {
+        let t = table(["x", "~features"]);
+        let e = prelude(&Encoding::fit(&t), &t).err().unwrap();
+        assert!(e.contains("column `~features` starts with `~`"), "{e}");
+    }
+}
