@@ -112,6 +112,7 @@ fn linear_model() -> Model {
         ],
     );
     let info = onnx::ModelInfo {
+        regression: false,
         string_labels: false,
         feature_names: ["a", "b", "c", "d"].map(String::from).to_vec(),
         class_names: ["setosa", "versicolor", "virginica"]
@@ -120,7 +121,7 @@ fn linear_model() -> Model {
         model_type: "logistic_regression",
         description: "by hand".into(),
     };
-    let bytes = onnx::encode(&onnx::classifier_model(vec![classifier], &info));
+    let bytes = onnx::encode(&onnx::tabular_model(vec![classifier], &info, None));
     Model::from_bytes(&bytes).unwrap()
 }
 

@@ -136,6 +136,9 @@ pub struct Evaluation {
     pub macro_average: Averages,
     /// The confusion matrix.
     pub confusion: ConfusionTable,
+    /// A regressor's scores (the class fields are then empty).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<crate::evaluate_values::RegressionScores>,
 }
 
 impl Evaluation {
@@ -161,6 +164,20 @@ impl Evaluation {
                 classes: names.to_vec(),
                 matrix: confusion.counts.clone(),
             },
+            regression: None,
+        }
+    }
+
+    /// The evaluation of a regressor on `rows` rows.
+    pub fn of_values(
+        method: String,
+        rows: usize,
+        scores: crate::evaluate_values::RegressionScores,
+    ) -> Evaluation {
+        Evaluation {
+            rows,
+            regression: Some(scores),
+            ..Evaluation::new(method, &Confusion::new(0), &[])
         }
     }
 
@@ -169,6 +186,10 @@ impl Evaluation {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "evaluation: {}", self.method);
+        if let Some(scores) = &self.regression {
+            out.push_str(&scores.to_text());
+            return out;
+        }
         if !self.fold_accuracy.is_empty() {
             let folds: Vec<String> = self
                 .fold_accuracy

@@ -1,12 +1,13 @@
-//! Trains tabular classifiers with linfa on a user's CSV file (or the bundled Iris set),
+//! Trains tabular classifiers and regressors on a user's CSV file (or the bundled Iris set),
 //! evaluates them honestly, and exports standard ONNX that any ONNX runtime loads (and
 //! that the `model` crate, the function's runtime, serves).
 //!
 //! - [`data`]: tables (bundled Iris, CSV files), the seeded hold-out split and folds.
-//! - [`train`]: random forest and decision tree (linfa-trees), logistic regression
-//!   (linfa-logistic).
+//! - [`train`]: random forest and decision tree (our deterministic CART), logistic
+//!   regression (linfa-logistic).
 //! - [`evaluate`]: hold-out and cross-validated accuracy, per-class precision/recall/F1,
 //!   confusion matrix, as a table or JSON.
+//! - [`evaluate_values`]: R2, MAE and RMSE of a regressor.
 //! - [`onnx`]: `ai.onnx.ml` TreeEnsembleClassifier / LinearClassifier export via prost.
 //! - [`inspect`]: what an ONNX file holds (ours or another exporter's).
 //! - [`progress`]: progress bars that show only on a terminal.
@@ -16,56 +17,98 @@
 pub mod cli;
 pub mod data;
 pub mod evaluate;
+pub mod evaluate_values;
 pub mod inspect;
 pub mod onnx;
 pub mod progress;
 pub mod train;
 
 use data::{ClassLabels, Table};
-use train::Trained;
+use train::{Encoding, Trained};
 
-/// The ONNX model of `trained`, described with the names and labels of `table`.
-pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
+/// The ONNX model of `trained`, described with the names and labels of `table`. When
+/// the table needs it ([`Table::needs_column_inputs`]), the graph takes one input per
+/// column and applies `encoding` (which `trained` was trained behind) itself.
+pub fn export(
+    trained: &Trained,
+    encoding: &Encoding,
+    table: &Table,
+) -> Result<tract_onnx::pb::ModelProto, String> {
     let string_labels = matches!(table.labels, ClassLabels::Str(_));
+    let regression = table.is_regression();
     let info = |class_names: Vec<String>, model_type, description| onnx::ModelInfo {
+        regression,
         string_labels,
         feature_names: table.feature_names.clone(),
         class_names,
         model_type,
         description,
     };
-    match trained {
-        Trained::Forest { forest, .. } => {
-            let trees: Vec<_> = forest
-                .models
-                .iter()
-                .zip(&forest.model_features)
-                .map(|(tree, features)| (tree, &features[..]))
-                .collect();
-            onnx::classifier_model(
-                vec![onnx::forest_node(&trees, &table.labels)],
+    let prelude = if table.needs_column_inputs() {
+        Some(onnx::prelude(encoding, table)?)
+    } else {
+        None
+    };
+    if regression {
+        return Ok(match trained {
+            Trained::Forest { forest, .. } => onnx::tabular_model(
+                vec![onnx::regressor_node(&forest.trees)],
                 &info(
-                    table.class_names.clone(),
-                    "random_forest",
+                    vec![],
+                    "random_forest_regressor",
                     format!(
-                        "Random forest of {} linfa-trees decision trees, votes as probabilities",
-                        forest.models.len()
+                        "Random forest of {} CART regression trees, the mean of their leaves",
+                        forest.trees.len()
                     ),
                 ),
-            )
-        }
-        Trained::Tree { tree, .. } => {
-            let columns: Vec<usize> = (0..table.n_features()).collect();
-            onnx::classifier_model(
-                vec![onnx::forest_node(&[(tree, &columns[..])], &table.labels)],
+                prelude,
+            ),
+            Trained::Tree { tree, .. } => onnx::tabular_model(
+                vec![onnx::regressor_node(std::slice::from_ref(tree))],
                 &info(
-                    table.class_names.clone(),
-                    "decision_tree",
-                    "Decision tree (linfa-trees), the leaf's class with probability 1".into(),
+                    vec![],
+                    "decision_tree_regressor",
+                    "Regression tree (CART), the mean of the leaf's training rows".into(),
                 ),
-            )
-        }
-        Trained::Logistic(model) => onnx::classifier_model(
+                prelude,
+            ),
+            Trained::Linear(model) => onnx::tabular_model(
+                vec![onnx::linear_regressor_node(model)],
+                &info(
+                    vec![],
+                    "linear_regression",
+                    "Ridge regression on standardised features, the standardisation folded \
+                     into the coefficients"
+                        .into(),
+                ),
+                prelude,
+            ),
+            Trained::Logistic(_) => return Err("a logistic regression predicts classes".into()),
+        });
+    }
+    Ok(match trained {
+        Trained::Forest { forest, .. } => onnx::tabular_model(
+            vec![onnx::forest_node(&forest.trees, &table.labels)],
+            &info(
+                table.class_names.clone(),
+                "random_forest",
+                format!(
+                    "Random forest of {} CART decision trees, votes as probabilities",
+                    forest.trees.len()
+                ),
+            ),
+            prelude,
+        ),
+        Trained::Tree { tree, .. } => onnx::tabular_model(
+            vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
+            &info(
+                table.class_names.clone(),
+                "decision_tree",
+                "Decision tree (CART), the leaf's class with probability 1".into(),
+            ),
+            prelude,
+        ),
+        Trained::Logistic(model) => onnx::tabular_model(
             onnx::linear_nodes(model, &table.labels),
             &info(
                 model
@@ -78,6 +121,8 @@ pub fn export(trained: &Trained, table: &Table) -> tract_onnx::pb::ModelProto {
                  the standardisation folded into the coefficients; softmax probabilities"
                     .into(),
             ),
+            prelude,
         ),
-    }
+        Trained::Linear(_) => return Err("a linear regression predicts values".into()),
+    })
 }

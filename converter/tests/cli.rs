@@ -15,6 +15,20 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/iris.csv")
 }
 
+/// 600 rows, 6 features, 3 string classes: `sklearn.datasets.make_classification(
+/// n_samples=600, n_features=6, n_informative=4, n_classes=3, random_state=7)` written
+/// with 5 decimals, the file on which two runs of linfa-trees grew different forests.
+fn three_classes_600() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/classes-600.csv")
+}
+
+/// 400 rows of a made-up churn table: numeric `age`, `income`, `tenure` (with empty and
+/// `NA` cells), categorical `region` (accented, spaced names) and `plan` (with empty and
+/// `?` cells), string target `churn`.
+fn churn_mixed() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/churn-mixed.csv")
+}
+
 /// The bundled model, `models/iris-forest.onnx`.
 fn bundled() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/iris-forest.onnx")
@@ -115,19 +129,19 @@ fn every_malformed_file_gets_an_error_naming_the_problem() {
         ("empty", "", "is empty"),
         ("header-only", "a,b,kind\n", "header row but no data rows"),
         (
-            "missing",
-            "a,b,kind\n1,2,x\n3,,y\n",
-            "line 3, column 2 `b`: missing value",
+            "missing-target",
+            "a,b,kind\n1,2,x\n3,4,\n",
+            "line 3, column 3 `kind`: missing value",
         ),
         (
-            "text",
-            "a,b,kind\n1,2,x\n1,2,y\nx1,2,y\n",
-            "line 4, column 1 `a`: `x1` is not a number",
+            "empty-column",
+            "a,b,kind\n1,,x\n1,NA,y\n",
+            "column 2 `b`: every one of the 2 rows is missing a value",
         ),
         (
-            "nan",
-            "a,b,kind\n1,2,x\n1,NaN,y\n",
-            "line 3, column 2 `b`: `NaN` is not a finite",
+            "infinite",
+            "a,b,kind\n1,2,x\n1,inf,y\n",
+            "line 3, column 2 `b`: `inf` is not a finite",
         ),
         (
             "ragged",
@@ -179,6 +193,119 @@ fn every_malformed_file_gets_an_error_naming_the_problem() {
             "{name}: one line, no backtrace: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_naming_the_line() {
+    let path = scratch("latin1.csv");
+    std::fs::write(&path, b"a,kind\n1,x\n2,caf\xe9\n").unwrap();
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "kind",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("line 3") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_mixed_file_trains_a_graph_of_one_input_per_column_that_tract_agrees_with() {
+    let data = churn_mixed();
+    let data = data.to_str().unwrap();
+    for model in ["forest", "tree", "logistic"] {
+        let onnx = scratch(&format!("churn-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            data,
+            "--target",
+            "churn",
+            "--model",
+            model,
+            "--trees",
+            "20",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        let columns = &report["data"]["columns"];
+        let types: Vec<&str> = (0..5)
+            .map(|i| columns[i]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "numeric",
+                "categorical",
+                "numeric",
+                "categorical",
+                "numeric"
+            ]
+        );
+        // Counted here from the file: empty and NA cells per column.
+        let text = std::fs::read_to_string(churn_mixed()).unwrap();
+        for (i, column) in ["age", "region", "income", "plan", "tenure"]
+            .iter()
+            .enumerate()
+        {
+            let missing = text
+                .lines()
+                .skip(1)
+                .filter(|l| ["", "NA", "?"].contains(&l.split(',').nth(i).unwrap()))
+                .count();
+            assert_eq!(columns[i]["missing"], missing, "{column}");
+            assert_eq!(columns[i]["name"], *column);
+        }
+        assert_eq!(report["tract_check"]["agreeing"], 400, "{model}: {report}");
+        // verify reads the file's columns into the model's inputs by name.
+        let verified = ok_json(&["verify", onnx.to_str().unwrap(), "--data", data, "--json"]);
+        assert_eq!(verified["target"], "churn");
+        assert_eq!(
+            verified["features"],
+            serde_json::json!(["age", "region", "income", "plan", "tenure"])
+        );
+        assert_eq!(verified["evaluation"]["rows"], 400);
+        let accuracy = verified["evaluation"]["accuracy"].as_f64().unwrap();
+        assert!(accuracy > 0.7, "{model}: {accuracy}");
+        let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
+        let inputs = summary["inputs"].as_array().unwrap();
+        let described: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("{} {} {}", i["name"], i["elem_type"], i["shape"]))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                r#""age" "float" ["N","1"]"#,
+                r#""region" "string" ["N","1"]"#,
+                r#""income" "float" ["N","1"]"#,
+                r#""plan" "string" ["N","1"]"#,
+                r#""tenure" "float" ["N","1"]"#,
+            ],
+            "{model}"
+        );
+    }
+    // Forced numeric, the text column is an error naming its first text cell.
+    let out = converter(&[
+        "train",
+        "--data",
+        data,
+        "--target",
+        "churn",
+        "--numeric",
+        "region",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2, column 2 `region`: `Île-de-France` is not a number"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -374,4 +501,165 @@ fn inspect_names_a_protobuf_error_once() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("failed to decode").count(), 1, "{stderr}");
+}
+
+#[test]
+fn two_runs_of_the_same_command_write_the_same_bytes() {
+    let classes = three_classes_600();
+    let mixed = churn_mixed();
+    let diabetes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/diabetes.csv");
+    // 3 classes of 5-decimal values; categorical and missing cells; a regression.
+    let cases = [
+        (&classes, "kind", "forest"),
+        (&classes, "kind", "tree"),
+        (&mixed, "churn", "forest"),
+        (&mixed, "churn", "logistic"),
+        (&diabetes, "progression", "forest"),
+        (&diabetes, "progression", "linear"),
+    ];
+    for (data, target, model) in cases {
+        let written: Vec<Vec<u8>> = (0..2)
+            .map(|run| {
+                let onnx = scratch(&format!("same-{target}-{model}-{run}.onnx"));
+                ok_json(&[
+                    "train",
+                    "--data",
+                    data.to_str().unwrap(),
+                    "--target",
+                    target,
+                    "--model",
+                    model,
+                    "--trees",
+                    "30",
+                    "--json",
+                    "-o",
+                    onnx.to_str().unwrap(),
+                ]);
+                std::fs::read(onnx).unwrap()
+            })
+            .collect();
+        assert!(
+            written[0] == written[1],
+            "{target} {model}: two runs wrote different files"
+        );
+    }
+}
+
+#[test]
+fn two_class_forests_are_served_as_they_voted() {
+    // Versicolor against virginica: the two classes that overlap, so votes split.
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let two: String =
+        text.lines()
+            .filter(|l| !l.ends_with("setosa"))
+            .fold(String::new(), |mut out, line| {
+                out.push_str(line);
+                out.push('\n');
+                out
+            });
+    let path = scratch("two-classes.csv");
+    std::fs::write(&path, two).unwrap();
+    for model in ["forest", "tree"] {
+        let onnx = scratch(&format!("two-classes-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "species",
+            "--model",
+            model,
+            "--trees",
+            "15",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        assert_eq!(report["data"]["rows"], 100);
+        assert_eq!(report["tract_check"]["agreeing"], 100, "{model}: {report}");
+    }
+}
+
+#[test]
+fn a_numeric_target_with_many_values_trains_regressors_that_tract_agrees_with() {
+    // y = 3a - 2b + 0.5 c^2 on a grid: a value per row, far more than 20 distinct.
+    let mut csv = String::from("a,b,c,y\n");
+    for i in 0..120 {
+        let (a, b, c) = ((i % 7) as f64, (i % 11) as f64 / 2.0, (i % 5) as f64);
+        csv.push_str(&format!(
+            "{a},{b},{c},{}\n",
+            3.0 * a - 2.0 * b + 0.5 * c * c
+        ));
+    }
+    let path = scratch("regression.csv");
+    std::fs::write(&path, csv).unwrap();
+    for (model, min_r2) in [("forest", 0.8), ("tree", 0.8), ("linear", 0.9)] {
+        let onnx = scratch(&format!("regression-{model}.onnx"));
+        let report = ok_json(&[
+            "train",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            model,
+            "--folds",
+            "3",
+            "--json",
+            "-o",
+            onnx.to_str().unwrap(),
+        ]);
+        assert_eq!(report["task"], "regression", "{model}");
+        let r2 = report["evaluation"]["r2"].as_f64().unwrap();
+        assert!(r2 > min_r2, "{model}: r2 {r2}");
+        assert!(report["evaluation"]["rmse"].as_f64().unwrap() >= 0.0);
+        assert_eq!(report["tract_check"]["agreeing"], 120, "{model}: {report}");
+        let summary = ok_json(&["inspect", onnx.to_str().unwrap(), "--json"]);
+        assert_eq!(summary["outputs"][0]["name"], "variable", "{model}");
+        // verify scores the served values against the file's: the model was trained on
+        // every row, so it fits them at least as well as cross-validation said.
+        let verified = ok_json(&[
+            "verify",
+            onnx.to_str().unwrap(),
+            "--data",
+            path.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(verified["target"], "y");
+        assert!(
+            verified["evaluation"]["r2"].as_f64().unwrap() >= r2 - 0.05,
+            "{model}: {verified}"
+        );
+    }
+    // The text report has one number per line for scripts.
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "linear",
+        "-o",
+        scratch("r.onnx").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in ["r2: ", "mae: ", "rmse: "] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{text}"));
+        line[key.len()..].parse::<f64>().unwrap();
+    }
+    // A logistic regression cannot fit values; --task classification makes them classes.
+    let out = converter(&[
+        "train",
+        "--data",
+        path.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("regression"));
 }

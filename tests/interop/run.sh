@@ -40,5 +40,5 @@ export PYTHONDONTWRITEBYTECODE=1
 # -p no:cacheprovider: leave no .pytest_cache in the work tree.
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   "$here/test_clients_interop.py" "$here/test_metrics_interop.py" \
-  "$here/test_converter_csv.py" "$here/test_models_users_bring.py" \
+  "$here/test_converter_csv.py" "$here/test_converter_mixed.py" "$here/test_converter_quality.py" "$here/test_models_users_bring.py" \
   -p no:cacheprovider -v -s --tb=short "$@"

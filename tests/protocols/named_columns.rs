@@ -101,6 +101,7 @@ fn penguins() -> Vec<u8> {
         ),
     ];
     let info = onnx::ModelInfo {
+        regression: false,
         string_labels: true,
         // Four names for three inputs: ignored, the inputs name the columns.
         feature_names: ["island", "bill_length", "bill_depth", "year"]
@@ -110,7 +111,7 @@ fn penguins() -> Vec<u8> {
         model_type: "penguins",
         description: "three inputs, one tree".into(),
     };
-    let mut model = onnx::classifier_model(nodes, &info);
+    let mut model = onnx::tabular_model(nodes, &info, None);
     model.graph.as_mut().unwrap().input = vec![
         tensor_info("island", DataType::String, &[None, Some(1)]),
         tensor_info("bill", DataType::Float, &[None, Some(2)]),

@@ -3,9 +3,11 @@
 //! runs an ONNX file with the function's runtime against the labels of a CSV file.
 
 mod train;
+mod train_report;
 mod verify;
 
-pub use train::{tract_agreement, train, ModelKind, TrainArgs, TrainOutcome};
+pub use train::{train, ModelKind, TaskKind, TrainArgs, TrainOutcome};
+pub use train_report::tract_agreement;
 pub use verify::{verify, Verified, VerifyArgs};
 
 use std::path::PathBuf;
@@ -13,8 +15,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-/// Train tabular classifiers with linfa on your CSV data, evaluate them, and export
-/// standard ONNX (ai.onnx.ml) that the function and any ONNX runtime serve.
+/// Train tabular classifiers and regressors on your CSV data (numbers, categories,
+/// missing cells), evaluate them, and export standard ONNX (ai.onnx.ml) that the
+/// function and any ONNX runtime serve.
 #[derive(Debug, Parser)]
 #[command(name = "converter", version)]
 pub struct Cli {
@@ -26,14 +29,15 @@ pub struct Cli {
 /// The converter's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a classifier on a CSV file (or the bundled Iris data), print its hold-out
-    /// or cross-validated evaluation, and write it as ONNX.
+    /// Train a classifier or regressor on a CSV file (or the bundled Iris data), print
+    /// its hold-out or cross-validated evaluation, and write it as ONNX.
     Train(TrainArgs),
     /// Describe an ONNX file: opsets, inputs and outputs, operators, metadata, and for
     /// tree ensembles the trees, nodes, leaves, depth, classes and features used.
     Inspect(InspectArgs),
-    /// Run an ONNX model with the function's runtime (tract) on a CSV file and report
-    /// how often it predicts the file's labels.
+    /// Run an ONNX classifier with the function's runtime (tract) on a CSV file (one
+    /// float input, or one float or string input per column) and report how often it
+    /// predicts the file's labels.
     Verify(VerifyArgs),
 }
 
@@ -52,7 +56,7 @@ pub struct InspectArgs {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train::train_command(&args),
+        Command::Train(args) => train_report::train_command(&args),
         Command::Inspect(args) => inspect_command(&args),
         Command::Verify(args) => verify::verify_command(&args),
     }

@@ -1,44 +1,59 @@
-//! `converter train`: load the data, evaluate on a hold-out split or by k-fold
-//! cross-validation, export ONNX, and check that tract, loading the file the way the
-//! function does, predicts what linfa predicts.
+//! `converter train`: its flags, then load the data, evaluate on a hold-out split or
+//! by k-fold cross-validation, and export ONNX (`train_report` prints and checks it).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
-use model::{Batch, Labels, Model, Predicted};
 use serde::Serialize;
 
-use crate::data::csv::{self, Columns};
-use crate::data::{ClassLabels, Table};
+use crate::data::columns::DEFAULT_NA;
+use crate::data::csv::{self, Columns, TaskChoice};
+use crate::data::{Parsing, Table};
 use crate::evaluate::{Confusion, Evaluation};
+use crate::evaluate_values::RegressionScores;
 use crate::progress::Progress;
-use crate::train::{self, ForestParams, LogisticParams, TrainError, Trained};
+use crate::train::{self, Encoding, ForestParams, LogisticParams, TrainError, Trained};
 
 /// The kinds of model `train` fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
-    /// Random forest: bagged linfa-trees decision trees, exported as an ai.onnx.ml
-    /// TreeEnsembleClassifier.
+    /// Random forest: bagged CART decision trees, exported as an ai.onnx.ml
+    /// TreeEnsembleClassifier (or TreeEnsembleRegressor for values).
     Forest,
-    /// One linfa-trees decision tree on all rows and features (no bagging), exported as
+    /// One CART decision tree on all rows and features (no bagging), exported as
     /// a one-tree TreeEnsembleClassifier.
     Tree,
     /// Multinomial logistic regression (linfa-logistic) on standardised features,
     /// exported as an ai.onnx.ml LinearClassifier that takes raw features.
     Logistic,
+    /// Linear regression (ridge, --alpha, on standardised features), exported as an
+    /// ai.onnx.ml LinearRegressor that takes raw features (regression only).
+    Linear,
+}
+
+/// What the target column is for (`--task`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// Predict the target's class (forest, tree, logistic).
+    Classification,
+    /// Predict the target's value (forest, tree, linear), exported as an ai.onnx.ml
+    /// TreeEnsembleRegressor or LinearRegressor.
+    Regression,
 }
 
 /// Flags of `converter train`.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// CSV file to train on: a header row, numeric feature columns and a class column
-    /// (integers or names) [default: the bundled Iris data set].
+    /// CSV file to train on: a header row, feature columns (numbers or categories,
+    /// cells may be missing) and a target column (classes: integers or names; or
+    /// numbers for a regression) [default: the bundled Iris data set].
     #[arg(long, value_name = "FILE.csv", requires = "target")]
     pub data: Option<PathBuf>,
 
-    /// Name of the CSV column holding the classes [required with --data].
+    /// Name of the CSV column holding the classes or values [required with --data].
     #[arg(long, value_name = "COLUMN", requires = "data")]
     pub target: Option<String>,
 
@@ -46,6 +61,28 @@ pub struct TrainArgs {
     /// them [default: every column except the target, in file order].
     #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
     pub features: Option<Vec<String>>,
+
+    /// Columns to read as categorical (one-hot encoded in the exported graph, which
+    /// then takes their raw strings), comma separated [default: every column with a
+    /// cell that is neither a number nor missing].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
+    pub categorical: Vec<String>,
+
+    /// Columns that must be numeric: a cell that is not a number is an error [default:
+    /// every column whose cells are all numbers or missing].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', requires = "data")]
+    pub numeric: Vec<String>,
+
+    /// Cell texts that mean a missing value, comma separated; the empty cell always
+    /// does. Missing numbers get the column's training mean, in the exported graph too;
+    /// a missing category is a category of its own (the empty string).
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_values_t = DEFAULT_NA.map(String::from))]
+    pub na: Vec<String>,
+
+    /// What to predict [default: regression when every target is a number and there
+    /// are more than 20 distinct ones, else classification].
+    #[arg(long, value_enum, requires = "data")]
+    pub task: Option<TaskKind>,
 
     /// Model to train.
     #[arg(long, value_enum, default_value_t = ModelKind::Forest)]
@@ -71,6 +108,12 @@ pub struct TrainArgs {
     /// replacement, in (0, 1].
     #[arg(long, alias = "max-features", default_value_t = 1.0)]
     pub feature_fraction: f64,
+
+    /// Columns each split of a forest tree looks at, drawn anew at every node (as
+    /// scikit-learn's `max_features`; counted after categories are one-hot encoded)
+    /// [default: the square root of the columns for classes, every column for values].
+    #[arg(long, value_name = "N")]
+    pub split_features: Option<usize>,
 
     /// Rows drawn with replacement for each forest tree, as a share of the training
     /// rows, in (0, 1].
@@ -119,7 +162,17 @@ impl TrainArgs {
             min_samples_leaf: self.min_samples_leaf,
             bootstrap_proportion: self.bootstrap_fraction,
             feature_proportion: self.feature_fraction,
+            split_features: self.split_features,
             seed: self.seed,
+        }
+    }
+
+    fn parsing(&self) -> Parsing {
+        Parsing {
+            na: self.na.clone(),
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            infer_categorical: true,
         }
     }
 
@@ -143,12 +196,13 @@ impl TrainArgs {
         }
         match self.model {
             ModelKind::Forest | ModelKind::Tree => self.forest_params().check()?,
-            ModelKind::Logistic => self.logistic_params().check()?,
+            ModelKind::Logistic | ModelKind::Linear => self.logistic_params().check()?,
         }
         Ok(())
     }
 
-    fn output_path(&self) -> PathBuf {
+    /// Where the ONNX file goes.
+    pub(super) fn output_path(&self) -> PathBuf {
         if let Some(output) = &self.output {
             return output.clone();
         }
@@ -161,6 +215,7 @@ impl TrainArgs {
             ModelKind::Forest => "forest",
             ModelKind::Tree => "tree",
             ModelKind::Logistic => "logistic",
+            ModelKind::Linear => "linear",
         };
         PathBuf::from(format!("{stem}-{kind}.onnx"))
     }
@@ -168,11 +223,13 @@ impl TrainArgs {
 
 /// What `train` produced, for callers that want the model and the numbers.
 pub struct TrainOutcome {
-    /// The exported model.
+    /// The exported model, trained on the encoded rows.
     pub trained: Trained,
+    /// The preprocessing learned on the training rows, written into the graph.
+    pub encoding: Encoding,
     /// The ONNX file's bytes.
     pub onnx: Vec<u8>,
-    /// Every row of the data.
+    /// Every row of the data, as read (before encoding).
     pub table: Table,
     /// The rows the exported model was trained on.
     pub train: Table,
@@ -195,6 +252,12 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                     target: Some(target),
                     features: args.features.as_deref(),
                 },
+                &args.parsing(),
+                match args.task {
+                    None => TaskChoice::Infer,
+                    Some(TaskKind::Classification) => TaskChoice::Classification,
+                    Some(TaskKind::Regression) => TaskChoice::Regression,
+                },
                 &progress,
             )?;
             progress.finish();
@@ -202,6 +265,18 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
         }
         _ => Table::iris(),
     };
+    let regression = table.is_regression();
+    match (regression, args.model) {
+        (true, ModelKind::Logistic) => anyhow::bail!(
+            "the target is numeric with many values, so this is a regression: use --model \
+             forest, tree or linear, or --task classification to predict its values as classes"
+        ),
+        (false, ModelKind::Linear) => anyhow::bail!(
+            "--model linear predicts values, and the target holds classes: use --model \
+             logistic, or --task regression for a numeric target"
+        ),
+        _ => {}
+    }
     let class_names = table.class_names.clone();
     let n_classes = class_names.len();
     let fits = 1 + args.folds.unwrap_or(0);
@@ -213,19 +288,35 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
         }
         _ => Progress::hidden(),
     };
-    let fit = |rows: &Table| -> Result<Trained, TrainError> {
-        match args.model {
-            ModelKind::Forest => train::train_forest(rows, &args.forest_params(), &progress),
-            ModelKind::Tree => train::train_tree(rows, &args.forest_params()),
-            ModelKind::Logistic => train::train_logistic(rows, &args.logistic_params()),
-        }
+    // The encoding is learned on the rows the model is trained on, never on held-out rows.
+    let fit = |rows: &Table| -> Result<(Encoding, Trained), TrainError> {
+        let encoding = Encoding::fit(rows);
+        let encoded = encoding.apply(rows);
+        let trained = match args.model {
+            ModelKind::Forest => train::train_forest(&encoded, &args.forest_params(), &progress),
+            ModelKind::Tree => train::train_tree(&encoded, &args.forest_params()),
+            ModelKind::Logistic => train::train_logistic(&encoded, &args.logistic_params()),
+            ModelKind::Linear => {
+                train::train_linear(&encoded, &encoded.values, args.alpha).map(Trained::Linear)
+            }
+        }?;
+        Ok((encoding, trained))
+    };
+    let predict = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
+        trained.predict(&encoding.apply(rows).records)
+    };
+    let predict_values = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
+        trained.predict_values(&encoding.apply(rows).records)
+    };
+    let export = |(encoding, trained): &(Encoding, Trained)| {
+        crate::export(trained, encoding, &table)
+            .map(|model| crate::onnx::encode(&model))
+            .map_err(anyhow::Error::msg)
     };
     let outcome = match args.folds {
         None => {
             let (train, test) = table.split(args.test_fraction, args.seed);
-            let trained = fit(&train)?;
-            let confusion =
-                Confusion::from_pairs(n_classes, &test.targets, &trained.predict(&test.records));
+            let fitted = fit(&train)?;
             let method = format!(
                 "hold-out {} of {} rows (--test-fraction {}, seed {}), model trained on the other {}",
                 test.len(),
@@ -234,10 +325,19 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 args.seed,
                 train.len()
             );
-            let evaluation = Evaluation::new(method, &confusion, &class_names);
-            let onnx = crate::onnx::encode(&crate::export(&trained, &table));
+            let evaluation = if regression {
+                let scores = RegressionScores::new(&test.values, &predict_values(&fitted, &test));
+                Evaluation::of_values(method, test.len(), scores)
+            } else {
+                let predicted = predict(&fitted, &test);
+                let confusion = Confusion::from_pairs(n_classes, &test.targets, &predicted);
+                Evaluation::new(method, &confusion, &class_names)
+            };
+            let onnx = export(&fitted)?;
+            let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,
+                encoding,
                 onnx,
                 table,
                 train,
@@ -251,6 +351,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
             }
             let mut confusion = Confusion::new(n_classes);
             let mut fold_accuracy = Vec::with_capacity(k);
+            let (mut actual, mut predicted_values, mut fold_r2) = (vec![], vec![], vec![]);
             let folds = table.folds(k, args.seed);
             for (i, fold) in folds.iter().enumerate() {
                 let rest: Vec<usize> = folds
@@ -260,9 +361,16 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                     .flat_map(|(_, f)| f.iter().copied())
                     .collect();
                 let held_out = table.select(fold);
-                let trained = fit(&table.select(&rest))
+                let fitted = fit(&table.select(&rest))
                     .with_context(|| format!("cross-validation fold {}", i + 1))?;
-                let predicted = trained.predict(&held_out.records);
+                if regression {
+                    let values = predict_values(&fitted, &held_out);
+                    fold_r2.push(RegressionScores::new(&held_out.values, &values).r2);
+                    actual.extend_from_slice(&held_out.values);
+                    predicted_values.extend(values);
+                    continue;
+                }
+                let predicted = predict(&fitted, &held_out);
                 let fold_confusion =
                     Confusion::from_pairs(n_classes, &held_out.targets, &predicted);
                 fold_accuracy.push(fold_confusion.correct() as f64 / fold.len() as f64);
@@ -273,12 +381,21 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 table.len(),
                 args.seed
             );
-            let mut evaluation = Evaluation::new(method, &confusion, &class_names);
-            evaluation.fold_accuracy = fold_accuracy;
-            let trained = fit(&table)?;
-            let onnx = crate::onnx::encode(&crate::export(&trained, &table));
+            let evaluation = if regression {
+                let mut scores = RegressionScores::new(&actual, &predicted_values);
+                scores.fold_r2 = fold_r2;
+                Evaluation::of_values(method, actual.len(), scores)
+            } else {
+                let mut evaluation = Evaluation::new(method, &confusion, &class_names);
+                evaluation.fold_accuracy = fold_accuracy;
+                evaluation
+            };
+            let fitted = fit(&table)?;
+            let onnx = export(&fitted)?;
+            let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,
+                encoding,
                 onnx,
                 train: table.clone(),
                 test: table.select(&[]),
@@ -289,110 +406,4 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
     };
     progress.finish();
     Ok(outcome)
-}
-
-/// The machine-readable report of `train --json`.
-#[derive(Serialize)]
-struct Report<'a> {
-    data: DataSummary<'a>,
-    model: ModelKind,
-    evaluation: &'a Evaluation,
-    tract_check: TractCheck,
-    output: Output,
-}
-
-#[derive(Serialize)]
-struct DataSummary<'a> {
-    source: String,
-    rows: usize,
-    feature_names: &'a [String],
-    class_names: &'a [String],
-    class_counts: Vec<usize>,
-    string_labels: bool,
-}
-
-#[derive(Serialize)]
-struct TractCheck {
-    rows: usize,
-    agreeing: usize,
-}
-
-#[derive(Serialize)]
-struct Output {
-    path: String,
-    bytes: usize,
-}
-
-pub(super) fn train_command(args: &TrainArgs) -> anyhow::Result<()> {
-    let outcome = train(args)?;
-    let output = args.output_path();
-    let table = &outcome.table;
-    let agreeing = tract_agreement(&outcome.onnx, &outcome.trained, table)?;
-    std::fs::write(&output, &outcome.onnx)
-        .with_context(|| format!("cannot write {}", output.display()))?;
-    let source = args
-        .data
-        .as_ref()
-        .map_or("iris (bundled)".into(), |p| p.display().to_string());
-    if args.json {
-        let report = Report {
-            data: DataSummary {
-                source,
-                rows: table.len(),
-                feature_names: &table.feature_names,
-                class_names: &table.class_names,
-                class_counts: table.class_counts(),
-                string_labels: matches!(table.labels, ClassLabels::Str(_)),
-            },
-            model: args.model,
-            evaluation: &outcome.evaluation,
-            tract_check: TractCheck {
-                rows: table.len(),
-                agreeing,
-            },
-            output: Output {
-                path: output.display().to_string(),
-                bytes: outcome.onnx.len(),
-            },
-        };
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    println!(
-        "data: {source}, {} rows, {} features, {} classes ({})",
-        table.len(),
-        table.n_features(),
-        table.class_names.len(),
-        table.class_names.join(", ")
-    );
-    println!("{}", outcome.evaluation.to_text());
-    println!(
-        "tract check: the exported model predicts linfa's class on {agreeing} of {} rows",
-        table.len()
-    );
-    println!("wrote {} ({} bytes)", output.display(), outcome.onnx.len());
-    Ok(())
-}
-
-/// Loads `onnx` with the function's runtime and counts the rows of `table` on which it
-/// predicts the class linfa predicts (labels compared through `table.labels`).
-pub fn tract_agreement(onnx: &[u8], trained: &Trained, table: &Table) -> anyhow::Result<usize> {
-    let model = Model::from_bytes(onnx).context("tract cannot load the exported model")?;
-    let values: Vec<f32> = table.records.iter().copied().collect();
-    let prediction = model.predict(&Batch::new(values, table.n_features()))?;
-    let expected = trained.predict(&table.records);
-    let agreeing = match (prediction.predicted, &table.labels) {
-        (Predicted::Labels(Labels::Int(got)), ClassLabels::Int(labels)) => got
-            .iter()
-            .zip(&expected)
-            .filter(|(got, &want)| **got == labels[want])
-            .count(),
-        (Predicted::Labels(Labels::Str(got)), ClassLabels::Str(labels)) => got
-            .iter()
-            .zip(&expected)
-            .filter(|(got, &want)| **got == labels[want])
-            .count(),
-        _ => anyhow::bail!("the exported model's label type is not the data's"),
-    };
-    Ok(agreeing)
 }

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use model::{Batch, ElementType, Labels, Model, Predicted, Task};
+use model::{Batch, Column, ElementType, Labels, Model, Predicted, Task, Values};
 use serde::Serialize;
 
 use crate::data::csv::{self, Columns, RawData};
+use crate::data::{ColumnKind, Parsing};
 use crate::evaluate::{Confusion, Evaluation};
+use crate::evaluate_values::RegressionScores;
 use crate::progress::Progress;
 
 /// Rows per prediction call: bounds the memory of a batch on large files.
@@ -62,23 +64,53 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     let model = Model::from_path(&args.model)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let info = model.info();
-    let Task::Classifier { labels } = &info.task else {
-        anyhow::bail!(
-            "{} is a regressor ({}); verify compares class labels",
-            args.model.display(),
-            info.operator
-        );
+    let labels = match &info.task {
+        Task::Classifier { labels } => Some(labels),
+        Task::Regressor { targets: 1 } => None,
+        Task::Regressor { targets } => anyhow::bail!(
+            "{} predicts {targets} values per row; verify compares one target column",
+            args.model.display()
+        ),
     };
-    let Some(input) = info.positional().filter(|i| i.element == ElementType::F32) else {
+    // One float input takes the feature columns as numbers; a graph of one input per
+    // column (as `train` exports a table with categories or missing cells, and skl2onnx
+    // a ColumnTransformer) takes each column by its input's name and type.
+    let positional = info.positional().filter(|i| i.element == ElementType::F32);
+    let by_column = positional.is_none()
+        && (info.inputs.iter())
+            .all(|i| i.width == 1 && matches!(i.element, ElementType::F32 | ElementType::Str));
+    if positional.is_none() && !by_column {
         let names: Vec<&str> = info.inputs.iter().map(|i| i.name.as_str()).collect();
         anyhow::bail!(
-            "{} takes the inputs {names:?}; verify reads numeric CSV columns into one float \
-             input",
+            "{} takes the inputs {names:?}; verify reads CSV columns into one float input, \
+             or into one float or string input [N, 1] per column",
             args.model.display()
         );
+    }
+    let input_names: Vec<String> = info.inputs.iter().map(|i| i.name.clone()).collect();
+    let features = match positional {
+        Some(_) => args.features.clone().or_else(|| info.feature_names.clone()),
+        None => Some(input_names),
     };
-    let width = input.width;
-    let features = args.features.clone().or_else(|| info.feature_names.clone());
+    let parsing = match positional {
+        // The model takes one float input: every feature cell must be a number or missing.
+        Some(_) => Parsing {
+            infer_categorical: false,
+            ..Parsing::default()
+        },
+        None => Parsing {
+            categorical: (info.inputs.iter())
+                .filter(|i| i.element == ElementType::Str)
+                .map(|i| i.name.clone())
+                .collect(),
+            numeric: (info.inputs.iter())
+                .filter(|i| i.element == ElementType::F32)
+                .map(|i| i.name.clone())
+                .collect(),
+            infer_categorical: false,
+            ..Parsing::default()
+        },
+    };
     let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
     let progress = Progress::new("reading", size, size);
     let raw = csv::read_path(
@@ -87,9 +119,11 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             target: args.target.as_deref(),
             features: features.as_deref(),
         },
+        &parsing,
         &progress,
     )?;
     progress.finish();
+    let width = positional.map_or(raw.records.ncols(), |input| input.width);
     if raw.records.ncols() != width {
         anyhow::bail!(
             "{} has {} feature columns ({}), the model takes {}; choose them with --features",
@@ -99,7 +133,38 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             width
         );
     }
+    let batch = |rows: std::ops::Range<usize>| -> Batch {
+        let n = rows.len();
+        let block = (raw.records).slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows));
+        if positional.is_some() {
+            return Batch::new(block.iter().copied().collect(), width);
+        }
+        let columns = raw.columns.iter().enumerate().map(|(j, column)| {
+            let cells = block.column(j);
+            let values = match &column.kind {
+                ColumnKind::Categorical { categories } => Values::Str(
+                    cells
+                        .iter()
+                        .map(|&c| categories[c as usize].clone())
+                        .collect(),
+                ),
+                ColumnKind::Numeric => Values::F32(cells.to_vec()),
+            };
+            Column::new(values, 1)
+        });
+        Batch::from_columns(n, columns)
+    };
 
+    let method = format!(
+        "{} run with the function's runtime (tract) on the {} rows of {}, against column `{}`",
+        args.model.display(),
+        raw.targets.len(),
+        args.data.display(),
+        raw.target_name
+    );
+    let Some(labels) = labels else {
+        return verify_values(&model, &raw, &batch, method);
+    };
     let classes = Classes::match_file(labels, info.class_names.as_deref(), &raw)
         .map_err(|message| anyhow::anyhow!("{}: {message}", args.data.display()))?;
     let names = &classes.names;
@@ -112,12 +177,9 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     let value_class = &classes.value_class;
 
     let mut predicted = Vec::with_capacity(raw.targets.len());
-    let values = raw
-        .records
-        .as_slice()
-        .expect("records are in standard layout");
-    for chunk in values.chunks(CHUNK_ROWS * width) {
-        let prediction = model.predict(&Batch::new(chunk.to_vec(), width))?;
+    for start in (0..raw.targets.len()).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(raw.targets.len());
+        let prediction = model.predict(&batch(start..end))?;
         let Predicted::Labels(got) = prediction.predicted else {
             anyhow::bail!("the model answered values, not labels");
         };
@@ -134,18 +196,50 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     }
     let actual: Vec<usize> = raw.targets.iter().map(|&v| value_class[v]).collect();
     let confusion = Confusion::from_pairs(names.len(), &actual, &predicted);
-    let method = format!(
-        "{} run with the function's runtime (tract) on the {} rows of {}, against column `{}`",
-        args.model.display(),
-        actual.len(),
-        args.data.display(),
-        raw.target_name
-    );
     Ok(Verified {
         target: raw.target_name,
         features: raw.feature_names,
         labels_as_class_names: classes.by_class_name,
         evaluation: Evaluation::new(method, &confusion, names),
+    })
+}
+
+/// A regressor's R2, MAE and RMSE against the file's target column, which must hold
+/// numbers.
+fn verify_values(
+    model: &Model,
+    raw: &RawData,
+    batch: &dyn Fn(std::ops::Range<usize>) -> Batch,
+    method: String,
+) -> anyhow::Result<Verified> {
+    let numbers: Vec<f32> = (raw.target_values.iter())
+        .map(|v| {
+            v.parse::<f32>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .with_context(|| {
+                    format!(
+                    "the target column `{}` holds `{v}`, not a number; the model predicts values",
+                    raw.target_name
+                )
+                })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let actual: Vec<f32> = raw.targets.iter().map(|&t| numbers[t]).collect();
+    let mut predicted = Vec::with_capacity(actual.len());
+    for start in (0..actual.len()).step_by(CHUNK_ROWS) {
+        let end = (start + CHUNK_ROWS).min(actual.len());
+        let Predicted::Values { values, .. } = model.predict(&batch(start..end))?.predicted else {
+            anyhow::bail!("the model answered labels, not values");
+        };
+        predicted.extend(values);
+    }
+    let scores = RegressionScores::new(&actual, &predicted);
+    Ok(Verified {
+        target: raw.target_name.clone(),
+        features: raw.feature_names.clone(),
+        labels_as_class_names: false,
+        evaluation: Evaluation::of_values(method, actual.len(), scores),
     })
 }
 
@@ -248,10 +342,12 @@ pub(super) fn verify_command(args: &VerifyArgs) -> anyhow::Result<()> {
         }
         print!("{}", verified.evaluation.to_text());
         let e = &verified.evaluation;
-        println!(
-            "agreement with `{}`: {:.4} ({} of {} rows)",
-            verified.target, e.accuracy, e.correct, e.rows
-        );
+        if e.regression.is_none() {
+            println!(
+                "agreement with `{}`: {:.4} ({} of {} rows)",
+                verified.target, e.accuracy, e.correct, e.rows
+            );
+        }
     }
     Ok(())
 }
@@ -264,6 +360,7 @@ mod tests {
     fn raw(values: &[&str]) -> RawData {
         RawData {
             feature_names: vec![],
+            columns: vec![],
             target_name: "species".into(),
             records: ndarray::Array2::zeros((0, 0)),
             targets: vec![],

@@ -1,15 +1,17 @@
-//! A user's CSV file as a [`Table`]: a header row, numeric feature columns and one target
-//! column of integer or string classes. The file is streamed record by record, and every
-//! problem is an error naming the line and column.
+//! A user's CSV file as a [`Table`]: a header row, feature columns (numeric or
+//! categorical, with missing cells) and one target column of integer or string classes.
+//! Every problem is an error naming the line and column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::Path;
 
 use ndarray::Array2;
 
+use super::columns::{ColumnKind, FeatureColumn, Parsing, MISSING_CATEGORY};
 pub use super::error::DataError;
-use super::{ClassLabels, Table};
+pub use super::target::{into_table, into_task_table, TaskChoice, MAX_INFERRED_CLASSES};
+use super::Table;
 use crate::progress::Progress;
 
 /// How often (in records) the progress bar learns how far into the file we are.
@@ -33,7 +35,10 @@ pub struct RawData {
     pub feature_names: Vec<String>,
     /// The target column's name.
     pub target_name: String,
-    /// rows x features.
+    /// Type and missing count of each feature column, in model order.
+    pub columns: Vec<FeatureColumn>,
+    /// rows x features: a numeric cell's value (NaN when missing), a categorical cell's
+    /// index into its column's categories.
     pub records: Array2<f32>,
     /// Per row, an index into `target_values`.
     pub targets: Vec<usize>,
@@ -41,27 +46,41 @@ pub struct RawData {
     pub target_values: Vec<String>,
 }
 
-/// Reads `path` as a training table: features and targets, with classes assigned.
-pub fn load_table(path: &Path, columns: Columns, progress: &Progress) -> Result<Table, DataError> {
-    let raw = read_path(path, columns, progress)?;
-    into_table(raw, &path.display().to_string())
+/// Reads `path` as a training table for `task`: features and targets, classes
+/// assigned or values read.
+pub fn load_table(
+    path: &Path,
+    columns: Columns,
+    parsing: &Parsing,
+    task: TaskChoice,
+    progress: &Progress,
+) -> Result<Table, DataError> {
+    let raw = read_path(path, columns, parsing, progress)?;
+    into_task_table(raw, &path.display().to_string(), task)
 }
 
-/// Streams the CSV file at `path`.
-pub fn read_path(path: &Path, columns: Columns, progress: &Progress) -> Result<RawData, DataError> {
+/// Reads the CSV file at `path`.
+pub fn read_path(
+    path: &Path,
+    columns: Columns,
+    parsing: &Parsing,
+    progress: &Progress,
+) -> Result<RawData, DataError> {
     let source_name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|error| DataError::Io {
         source_name: source_name.clone(),
         error,
     })?;
-    read(file, &source_name, columns, progress)
+    read(file, &source_name, columns, parsing, progress)
 }
 
-/// Streams CSV from `input`; `source_name` names it in errors.
+/// Reads CSV from `input`; `source_name` names it in errors. The records are kept as
+/// text until every row is read, because a column's type depends on all its cells.
 pub fn read(
     input: impl Read,
     source_name: &str,
     columns: Columns,
+    parsing: &Parsing,
     progress: &Progress,
 ) -> Result<RawData, DataError> {
     let mut reader = ::csv::ReaderBuilder::new()
@@ -94,7 +113,28 @@ pub fn read(
     }
     let (target, features) = select_columns(&header, columns, source_name)?;
 
-    let mut values = Vec::new();
+    for name in parsing.categorical.iter().chain(&parsing.numeric) {
+        if !features.iter().any(|&c| header[c] == *name) {
+            return Err(DataError::UnknownColumn {
+                source_name: source_name.to_string(),
+                name: name.clone(),
+                what: "--categorical or --numeric: not a feature column".to_string(),
+                available: features
+                    .iter()
+                    .map(|&c| header[c].as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    if let Some(both) = (parsing.categorical.iter()).find(|name| parsing.numeric.contains(name)) {
+        return Err(DataError::Columns {
+            source_name: source_name.to_string(),
+            message: format!("column `{both}` is given to both --categorical and --numeric"),
+        });
+    }
+
+    let mut rows = Vec::new();
     let mut targets = Vec::new();
     let mut target_values = Vec::new();
     let mut class_ids: HashMap<String, usize> = HashMap::new();
@@ -109,17 +149,8 @@ pub fn read(
                 expected: header.len(),
             });
         }
-        for &column in &features {
-            values.push(parse_feature(
-                &record[column],
-                line,
-                column,
-                &header,
-                source_name,
-            )?);
-        }
         let class = &record[target];
-        if class.is_empty() {
+        if parsing.is_missing(class) {
             return Err(missing(source_name, line, target, &header));
         }
         let id = match class_ids.get(class) {
@@ -131,6 +162,7 @@ pub fn read(
             }
         };
         targets.push(id);
+        rows.push(record.clone());
         if targets.len().is_multiple_of(PROGRESS_EVERY) {
             progress.set_position(reader.position().byte());
         }
@@ -140,64 +172,93 @@ pub fn read(
             source_name: source_name.to_string(),
         });
     }
-    let records = Array2::from_shape_vec((targets.len(), features.len()), values)
-        .expect("every row pushed one value per feature");
+    let mut records = Array2::<f32>::zeros((rows.len(), features.len()));
+    let mut feature_columns = Vec::with_capacity(features.len());
+    for (j, &column) in features.iter().enumerate() {
+        let at = Cells {
+            rows: &rows,
+            column,
+            header: &header,
+            source_name,
+        };
+        let (kind, values) = at.read(parsing)?;
+        let missing = rows
+            .iter()
+            .filter(|r| parsing.is_missing(&r[column]))
+            .count();
+        records.column_mut(j).assign(&ndarray::Array1::from(values));
+        feature_columns.push(FeatureColumn {
+            name: header[column].clone(),
+            kind,
+            missing,
+        });
+    }
     Ok(RawData {
         feature_names: features.iter().map(|&c| header[c].clone()).collect(),
         target_name: header[target].clone(),
+        columns: feature_columns,
         records,
         targets,
         target_values,
     })
 }
 
-/// Assigns classes: integer labels in numeric order when every target is an integer,
-/// otherwise string labels in byte order, so the class order never depends on the row
-/// order or on hashing.
-pub fn into_table(raw: RawData, source_name: &str) -> Result<Table, DataError> {
-    let ints: Option<Vec<i64>> = raw
-        .target_values
-        .iter()
-        .map(|v| v.parse::<i64>().ok())
-        .collect();
-    // Each distinct text -> its class index.
-    let (class_of_value, labels, class_names) = match ints {
-        Some(ints) => {
-            // "1" and "01" are one class: they are one integer label.
-            let sorted: BTreeMap<i64, ()> = ints.iter().map(|&i| (i, ())).collect();
-            let order: Vec<i64> = sorted.into_keys().collect();
-            let class_of = ints
-                .iter()
-                .map(|i| order.binary_search(i).expect("every value is in the order"))
-                .collect::<Vec<_>>();
-            let names = order.iter().map(i64::to_string).collect();
-            (class_of, ClassLabels::Int(order), names)
+/// The cells of one column of every row.
+struct Cells<'a> {
+    rows: &'a [::csv::StringRecord],
+    column: usize,
+    header: &'a [String],
+    source_name: &'a str,
+}
+
+impl Cells<'_> {
+    /// The column's type and its values: numbers (NaN when missing), or category
+    /// indices. A column whose every cell is missing is an error.
+    fn read(&self, parsing: &Parsing) -> Result<(ColumnKind, Vec<f32>), DataError> {
+        let name = &self.header[self.column];
+        let cells = || self.rows.iter().map(|r| &r[self.column]);
+        if cells().all(|cell| parsing.is_missing(cell)) {
+            return Err(DataError::EmptyColumn {
+                source_name: self.source_name.to_string(),
+                column: self.column + 1,
+                name: name.clone(),
+                rows: self.rows.len(),
+            });
         }
-        None => {
-            let mut order = raw.target_values.clone();
-            order.sort_unstable();
-            let class_of = raw
-                .target_values
-                .iter()
-                .map(|v| order.binary_search(v).expect("every value is in the order"))
-                .collect::<Vec<_>>();
-            (class_of, ClassLabels::Str(order.clone()), order)
+        let text = cells().any(|c| !parsing.is_missing(c) && c.parse::<f32>().is_err());
+        let categorical = parsing.categorical.contains(name)
+            || (text && parsing.infer_categorical && !parsing.numeric.contains(name));
+        if !categorical {
+            let values = self.rows.iter().map(|record| {
+                let cell = &record[self.column];
+                if parsing.is_missing(cell) {
+                    return Ok(f32::NAN);
+                }
+                let line = record.position().map_or(0, |p| p.line());
+                parse_number(cell, line, self.column, self.header, self.source_name)
+            });
+            return Ok((ColumnKind::Numeric, values.collect::<Result<_, _>>()?));
         }
-    };
-    if labels.len() < 2 {
-        return Err(DataError::OneClass {
-            source_name: source_name.to_string(),
-            target: raw.target_name,
-            class: class_names[0].clone(),
-        });
+        let category = |cell: &str| {
+            if parsing.is_missing(cell) {
+                MISSING_CATEGORY.to_string()
+            } else {
+                cell.to_string()
+            }
+        };
+        let categories: Vec<String> = cells()
+            .map(category)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let values = cells()
+            .map(|cell| {
+                let index = categories.binary_search(&category(cell));
+                index.expect("every cell's category is listed") as f32
+            })
+            .collect();
+        Ok((ColumnKind::Categorical { categories }, values))
     }
-    Ok(Table {
-        records: raw.records,
-        targets: raw.targets.iter().map(|&v| class_of_value[v]).collect(),
-        feature_names: raw.feature_names,
-        class_names,
-        labels,
-    })
 }
 
 /// The target's column and the feature columns (0-based), checked against the header.
@@ -286,16 +347,13 @@ fn select_columns(
     Ok((target, features))
 }
 
-fn parse_feature(
+fn parse_number(
     field: &str,
     line: u64,
     column: usize,
     header: &[String],
     source_name: &str,
 ) -> Result<f32, DataError> {
-    if field.is_empty() {
-        return Err(missing(source_name, line, column, header));
-    }
     let at = |make: fn(String, u64, usize, String, String) -> DataError| {
         make(
             source_name.to_string(),
@@ -342,6 +400,7 @@ fn missing(source_name: &str, line: u64, column: usize, header: &[String]) -> Da
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ClassLabels;
 
     const ALL: Columns = Columns {
         target: Some("kind"),
@@ -349,7 +408,11 @@ mod tests {
     };
 
     fn table(text: &str) -> Result<Table, DataError> {
-        let raw = read(text.as_bytes(), "t.csv", ALL, &Progress::hidden())?;
+        table_with(text, &Parsing::default())
+    }
+
+    fn table_with(text: &str, parsing: &Parsing) -> Result<Table, DataError> {
+        let raw = read(text.as_bytes(), "t.csv", ALL, parsing, &Progress::hidden())?;
         into_table(raw, "t.csv")
     }
 
@@ -386,6 +449,7 @@ mod tests {
                 target: Some("kind"),
                 features: Some(&["c".into(), "a".into()]),
             },
+            &Parsing::default(),
             &Progress::hidden(),
         )
         .unwrap();
@@ -402,6 +466,7 @@ mod tests {
                 target: None,
                 features: Some(&["b".into(), "a".into()]),
             },
+            &Parsing::default(),
             &Progress::hidden(),
         )
         .unwrap();
@@ -420,29 +485,92 @@ mod tests {
     }
 
     #[test]
-    fn rejects_a_missing_feature_naming_line_and_column() {
-        let e = error("a,b,kind\n1,2,x\n3,,y\n");
-        assert!(e.contains("line 3, column 2 `b`: missing value"), "{e}");
+    fn missing_numbers_are_nan_and_counted_per_column() {
+        let t = table("a,b,kind\n1,2,x\n3,,y\nNA,?,y\nnull,NaN,x\n").unwrap();
+        assert_eq!(t.columns[0].missing, 2);
+        assert_eq!(t.columns[1].missing, 3);
+        assert!(!t.columns.iter().any(FeatureColumn::is_categorical));
+        assert_eq!(t.records[[0, 1]], 2.0);
+        assert!(t.records[[1, 1]].is_nan() && t.records[[2, 0]].is_nan());
+    }
+
+    #[test]
+    fn na_replaces_the_missing_value_tokens_but_not_the_empty_cell() {
+        let parsing = Parsing {
+            na: vec!["-".into()],
+            ..Parsing::default()
+        };
+        let t = table_with("a,b,kind\n-,,x\n1,2,y\n", &parsing).unwrap();
+        assert_eq!((t.columns[0].missing, t.columns[1].missing), (1, 1));
+        let e = table_with("a,kind\nNA,x\n1,y\n", &parsing).unwrap().columns[0].clone();
+        assert!(
+            e.is_categorical(),
+            "NA is a category once --na leaves it out"
+        );
+    }
+
+    #[test]
+    fn a_text_cell_makes_a_column_categorical_with_sorted_categories() {
+        let t =
+            table("a,region,kind\n1,Île de France,x\n2,Bretagne,y\n3,,y\n4,Bretagne,x\n").unwrap();
+        assert_eq!(t.columns[1].missing, 1);
+        let ColumnKind::Categorical { categories } = &t.columns[1].kind else {
+            panic!("{:?}", t.columns[1])
+        };
+        assert_eq!(categories, &["", "Bretagne", "Île de France"]);
+        let codes: Vec<f32> = t.records.column(1).to_vec();
+        assert_eq!(codes, [2.0, 1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn columns_can_be_forced_categorical_or_numeric() {
+        let forced = Parsing {
+            categorical: vec!["a".into()],
+            ..Parsing::default()
+        };
+        let t = table_with("a,b,kind\n1,2,x\n01,3,y\n", &forced).unwrap();
+        assert!(t.columns[0].is_categorical() && !t.columns[1].is_categorical());
+        let numeric = Parsing {
+            numeric: vec!["b".into()],
+            ..Parsing::default()
+        };
+        let e = table_with("a,b,kind\n1,2,x\n3,4,y\n5,high,y\n", &numeric)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 4, column 2 `b`: `high` is not a number"),
+            "{e}"
+        );
+        let unknown = Parsing {
+            numeric: vec!["c".into()],
+            ..Parsing::default()
+        };
+        let e = table_with("a,b,kind\n1,2,x\n", &unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column `c`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_column_with_no_value() {
+        let e = error("a,b,kind\n1,,x\n2,NA,y\n");
+        assert!(
+            e.contains("column 2 `b`: every one of the 2 rows is missing a value"),
+            "{e}"
+        );
     }
 
     #[test]
     fn rejects_a_missing_target() {
         let e = error("a,kind\n1,x\n2,\n");
         assert!(e.contains("line 3, column 2 `kind`: missing value"), "{e}");
+        let e = error("a,kind\n1,x\n2,NA\n");
+        assert!(e.contains("line 3, column 2 `kind`: missing value"), "{e}");
     }
 
     #[test]
-    fn rejects_text_in_a_feature_column() {
-        let e = error("a,b,kind\n1,2,x\n3,4,y\n5,high,y\n");
-        assert!(
-            e.contains("line 4, column 2 `b`: `high` is not a number"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn rejects_nan_infinity_and_values_beyond_f32() {
-        for bad in ["NaN", "inf", "-Infinity", "1e39"] {
+    fn rejects_infinity_and_values_beyond_f32() {
+        for bad in ["inf", "-Infinity", "1e39"] {
             let e = error(&format!("a,kind\n1,x\n{bad},y\n"));
             assert!(
                 e.contains(&format!("line 3, column 1 `a`: `{bad}` is not a finite")),
@@ -460,6 +588,43 @@ mod tests {
     }
 
     #[test]
+    fn many_distinct_numbers_are_a_regression_target_unless_told_otherwise() {
+        let mut text = String::from("a,kind\n");
+        for i in 0..30 {
+            text.push_str(&format!("{i},{}.5\n", i * 3));
+        }
+        let raw = || {
+            read(
+                text.as_bytes(),
+                "t.csv",
+                ALL,
+                &Parsing::default(),
+                &Progress::hidden(),
+            )
+        };
+        let t = into_task_table(raw().unwrap(), "t.csv", TaskChoice::Infer).unwrap();
+        assert!(t.is_regression());
+        assert_eq!(t.values[2], 6.5);
+        let classes = into_task_table(raw().unwrap(), "t.csv", TaskChoice::Classification);
+        assert_eq!(classes.unwrap().class_names.len(), 30);
+        // Few distinct integers stay classes.
+        let t = table("a,kind\n1,0\n2,1\n3,2\n").unwrap();
+        assert!(!t.is_regression());
+        let few = read(
+            "a,kind\n1,x\n2,y\n".as_bytes(),
+            "t.csv",
+            ALL,
+            &Parsing::default(),
+            &Progress::hidden(),
+        );
+        let e = into_task_table(few.unwrap(), "t.csv", TaskChoice::Regression).unwrap_err();
+        assert!(
+            e.to_string().contains("holds `x`, not a finite number"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn rejects_a_target_with_one_class() {
         let e = error("a,kind\n1,x\n2,x\n");
         assert!(e.contains("`kind` has one class (`x`)"), "{e}");
@@ -467,7 +632,14 @@ mod tests {
 
     #[test]
     fn rejects_an_unknown_target_listing_the_columns() {
-        let raw = read("a,b\n1,2\n".as_bytes(), "t.csv", ALL, &Progress::hidden());
+        let parsing = Parsing::default();
+        let raw = read(
+            "a,b\n1,2\n".as_bytes(),
+            "t.csv",
+            ALL,
+            &parsing,
+            &Progress::hidden(),
+        );
         let e = raw.unwrap_err().to_string();
         assert!(
             e.contains("no column `kind`") && e.contains("columns are: a, b"),
@@ -490,9 +662,15 @@ mod tests {
     fn rejects_invalid_utf8_naming_the_line() {
         let mut bytes = b"a,kind\n1,x\n2,".to_vec();
         bytes.extend([0xff, 0xfe, b'\n']);
-        let e = read(&bytes[..], "t.csv", ALL, &Progress::hidden())
-            .unwrap_err()
-            .to_string();
+        let e = read(
+            &bytes[..],
+            "t.csv",
+            ALL,
+            &Parsing::default(),
+            &Progress::hidden(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("t.csv line 3"), "{e}");
     }
 

@@ -71,8 +71,8 @@ pub enum DataError {
         /// Columns in the header.
         expected: usize,
     },
-    /// An empty field.
-    #[error("{source_name} line {line}, column {column} `{name}`: missing value; every feature and the target need a value")]
+    /// A missing target.
+    #[error("{source_name} line {line}, column {column} `{name}`: missing value; the target needs a value on every row (feature cells may be missing)")]
     Missing {
         /// The file.
         source_name: String,
@@ -83,8 +83,8 @@ pub enum DataError {
         /// The column's name.
         name: String,
     },
-    /// A feature value that is not a number.
-    #[error("{source_name} line {line}, column {column} `{name}`: `{value}` is not a number; feature columns must be numeric (only the target column may hold class names)")]
+    /// A cell that is not a number in a column read as numeric.
+    #[error("{source_name} line {line}, column {column} `{name}`: `{value}` is not a number, and the column is read as numeric (leave it out of --numeric to read it as categorical, or list `{value}` in --na if it means a missing value)")]
     NotNumber {
         /// The file.
         source_name: String,
@@ -110,6 +110,18 @@ pub enum DataError {
         name: String,
         /// The field as written.
         value: String,
+    },
+    /// A feature column with no value on any row.
+    #[error("{source_name} column {column} `{name}`: every one of the {rows} rows is missing a value; leave the column out with --features")]
+    EmptyColumn {
+        /// The file.
+        source_name: String,
+        /// 1-based column number.
+        column: usize,
+        /// The column's name.
+        name: String,
+        /// Rows of the file.
+        rows: usize,
     },
     /// The csv parser refused the bytes (invalid UTF-8, for one).
     #[error("{source_name} line {line}: {message}")]

@@ -1,8 +1,13 @@
 //! Tabular data the converter trains on: the bundled Iris set or a user's CSV file
-//! ([`csv`]), and the seeded hold-out split and cross-validation folds.
+//! ([`csv`]; its column types in [`columns`], its target in [`target`]), and the seeded
+//! hold-out split and cross-validation folds.
 
+pub mod columns;
 pub mod csv;
 mod error;
+pub mod target;
+
+pub use columns::{ColumnKind, FeatureColumn, Parsing};
 
 use ndarray::{Array2, Axis};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
@@ -14,7 +19,8 @@ const IRIS_CLASSES: [&str; 3] = ["setosa", "versicolor", "virginica"];
 /// reads that file by name (`converter verify`) and the names need no quoting anywhere.
 const IRIS_FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
-/// A table of numeric features with one class per row.
+/// A table of features (numbers, NaN when missing, or category indices) with one class
+/// per row.
 ///
 /// Features are `f32` because that is what the exported ONNX graph takes: training on the
 /// same precision means the thresholds linfa learns are the ones the served model compares.
@@ -22,8 +28,13 @@ const IRIS_FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length",
 pub struct Table {
     /// One row per sample, one column per feature.
     pub records: Array2<f32>,
-    /// The class of each row, as an index into `class_names`.
+    /// The class of each row, as an index into `class_names` (all 0 for regression).
     pub targets: Vec<usize>,
+    /// The target value of each row, for regression; empty for classification.
+    pub values: Vec<f32>,
+    /// Type and missing count of each column, in column order. A categorical column's
+    /// records are indices into its categories.
+    pub columns: Vec<FeatureColumn>,
     /// Column names, in column order.
     pub feature_names: Vec<String>,
     /// Class names, indexed by class.
@@ -82,6 +93,8 @@ impl Table {
         Table {
             records: dataset.records.mapv(|v| v as f32),
             targets: dataset.targets.to_vec(),
+            values: Vec::new(),
+            columns: IRIS_FEATURES.map(FeatureColumn::numeric).to_vec(),
             feature_names: IRIS_FEATURES.map(String::from).to_vec(),
             class_names: IRIS_CLASSES.iter().map(|c| c.to_string()).collect(),
             // The bundled model answers 0, 1, 2 as in the tutorial; the names travel in
@@ -110,6 +123,12 @@ impl Table {
         Table {
             records: self.records.select(Axis(0), indices),
             targets: indices.iter().map(|&i| self.targets[i]).collect(),
+            values: if self.is_regression() {
+                indices.iter().map(|&i| self.values[i]).collect()
+            } else {
+                Vec::new()
+            },
+            columns: self.columns.clone(),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
             labels: self.labels.clone(),
@@ -136,9 +155,24 @@ impl Table {
             .collect()
     }
 
-    /// Number of rows of each class, indexed by class.
+    /// Whether the target is a value to predict (regression) rather than a class.
+    pub fn is_regression(&self) -> bool {
+        self.class_names.is_empty()
+    }
+
+    /// Whether the exported graph takes one input per column and encodes them itself: a
+    /// categorical column, or a missing cell to impute, needs it. A table of complete
+    /// numeric columns keeps the single float input `[N, features]`.
+    pub fn needs_column_inputs(&self) -> bool {
+        (self.columns.iter()).any(|c| c.is_categorical() || c.missing > 0)
+    }
+
+    /// Number of rows of each class, indexed by class (none for regression).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.class_names.len()];
+        if self.is_regression() {
+            return counts;
+        }
         for &t in &self.targets {
             counts[t] += 1;
         }

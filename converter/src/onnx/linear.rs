@@ -12,7 +12,26 @@ use tract_onnx::pb::NodeProto;
 use super::{class_labels, floats, int, ints, ml_node, string, strings, ML_DOMAIN};
 use super::{INPUT, LABEL, PROBABILITIES};
 use crate::data::ClassLabels;
-use crate::train::LogisticModel;
+use crate::train::{LinearModel, LogisticModel};
+
+/// The LinearRegressor node of a fitted linear model taking raw features, output
+/// [`super::VARIABLE`].
+pub fn linear_regressor_node(model: &LinearModel) -> NodeProto {
+    let mut node = ml_node(
+        "LinearRegressor",
+        vec![
+            floats(
+                "coefficients",
+                model.coefficients.iter().map(|&w| w as f32).collect(),
+            ),
+            floats("intercepts", vec![model.intercept as f32]),
+            string("post_transform", "NONE"),
+            int("targets", 1),
+        ],
+    );
+    node.output = vec![super::VARIABLE.to_string()];
+    node
+}
 
 /// Output of the LinearClassifier when a CategoryMapper turns it into string labels.
 const LABEL_INDEX: &str = "label_index";

@@ -4,9 +4,11 @@
 
 mod forest;
 mod linear;
+mod prelude;
 
-pub use forest::forest_node;
-pub use linear::linear_nodes;
+pub use forest::{forest_node, regressor_node};
+pub use linear::{linear_nodes, linear_regressor_node};
+pub use prelude::{prelude, Prelude, FEATURES};
 
 use prost::Message;
 
@@ -20,7 +22,7 @@ use tract_onnx::pb::{
 /// IR version 8 (ONNX 1.10+): old enough for every maintained runtime, new enough for
 /// the ai.onnx.ml opset 3 classifiers.
 const IR_VERSION: i64 = 8;
-/// Default-domain opset the file declares (the graph uses no default-domain op).
+/// Default-domain opset the file declares (`Concat` and `Reshape` of the prelude).
 const ONNX_OPSET: i64 = 17;
 /// The `ai.onnx.ml` opset: version 3 holds TreeEnsembleClassifier and LinearClassifier
 /// as every runtime implements them.
@@ -34,6 +36,8 @@ pub const INPUT: &str = "input";
 pub const LABEL: &str = "label";
 /// Name of the probabilities output: float [N, classes].
 pub const PROBABILITIES: &str = "probabilities";
+/// Name of a regressor's output: float [N, 1] (skl2onnx's name for it).
+pub const VARIABLE: &str = "variable";
 /// Name of the symbolic batch dimension.
 const BATCH: &str = "N";
 
@@ -45,6 +49,9 @@ pub mod keys {
     pub const CLASS_NAMES: &str = "class_names";
     /// What was trained (`random_forest`, `logistic_regression`).
     pub const MODEL_TYPE: &str = "model_type";
+    /// The category a missing value of a string input is (always the empty string);
+    /// the function then takes `null` for it.
+    pub const MISSING_CATEGORY: &str = "missing_category";
 }
 
 /// What the exported file says about itself beyond the graph.
@@ -56,6 +63,8 @@ pub struct ModelInfo {
     pub feature_names: Vec<String>,
     /// Class names, one per class label.
     pub class_names: Vec<String>,
+    /// A regressor (output [`VARIABLE`]) rather than a classifier.
+    pub regression: bool,
     /// Short model kind stored under `model_type`.
     pub model_type: &'static str,
     /// A sentence for the model's `doc_string`.
@@ -63,30 +72,59 @@ pub struct ModelInfo {
 }
 
 /// Wraps the nodes of a classifier (input [`INPUT`], outputs [`LABEL`],
-/// [`PROBABILITIES`]) in a complete model.
-pub fn classifier_model(nodes: Vec<NodeProto>, info: &ModelInfo) -> ModelProto {
+/// [`PROBABILITIES`]) or a regressor (output [`VARIABLE`]) in a complete model. With a
+/// `prelude`, the graph takes its inputs instead, and the model reads the prelude's
+/// [`FEATURES`].
+pub fn tabular_model(
+    mut nodes: Vec<NodeProto>,
+    info: &ModelInfo,
+    prelude: Option<Prelude>,
+) -> ModelProto {
     let n_features = info.feature_names.len() as i64;
     let n_classes = info.class_names.len() as i64;
+    let takes_missing_categories = prelude.as_ref().is_some_and(|p| p.categorical);
+    let (input, initializer) = match prelude {
+        None => (
+            vec![tensor_info(
+                INPUT,
+                DataType::Float,
+                &[None, Some(n_features)],
+            )],
+            vec![],
+        ),
+        Some(prelude) => {
+            for node in &mut nodes {
+                for input in &mut node.input {
+                    if input == INPUT {
+                        *input = FEATURES.to_string();
+                    }
+                }
+            }
+            nodes.splice(0..0, prelude.nodes);
+            (prelude.inputs, prelude.initializers)
+        }
+    };
     let graph = GraphProto {
         name: info.model_type.to_string(),
         node: nodes,
-        input: vec![tensor_info(
-            INPUT,
-            DataType::Float,
-            &[None, Some(n_features)],
-        )],
-        output: vec![
-            tensor_info(
-                LABEL,
-                if info.string_labels {
-                    DataType::String
-                } else {
-                    DataType::Int64
-                },
-                &[None],
-            ),
-            tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
-        ],
+        initializer,
+        input,
+        output: if info.regression {
+            vec![tensor_info(VARIABLE, DataType::Float, &[None, Some(1)])]
+        } else {
+            vec![
+                tensor_info(
+                    LABEL,
+                    if info.string_labels {
+                        DataType::String
+                    } else {
+                        DataType::Int64
+                    },
+                    &[None],
+                ),
+                tensor_info(PROBABILITIES, DataType::Float, &[None, Some(n_classes)]),
+            ]
+        },
         ..GraphProto::default()
     };
     let json = |names: &[String]| serde_json::to_string(names).expect("strings serialise");
@@ -98,11 +136,20 @@ pub fn classifier_model(nodes: Vec<NodeProto>, info: &ModelInfo) -> ModelProto {
         model_version: 1,
         doc_string: info.description.clone(),
         graph: Some(graph),
-        metadata_props: vec![
-            entry(keys::FEATURE_NAMES, json(&info.feature_names)),
-            entry(keys::CLASS_NAMES, json(&info.class_names)),
-            entry(keys::MODEL_TYPE, info.model_type.to_string()),
-        ],
+        metadata_props: [
+            Some(entry(keys::FEATURE_NAMES, json(&info.feature_names))),
+            (!info.regression).then(|| entry(keys::CLASS_NAMES, json(&info.class_names))),
+            Some(entry(keys::MODEL_TYPE, info.model_type.to_string())),
+            takes_missing_categories.then(|| {
+                entry(
+                    keys::MISSING_CATEGORY,
+                    crate::data::columns::MISSING_CATEGORY.to_string(),
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         ..ModelProto::default()
     }
 }
@@ -155,6 +202,16 @@ pub fn floats(name: &str, values: Vec<f32>) -> AttributeProto {
         name: name.to_string(),
         r#type: AttributeType::Floats as i32,
         floats: values,
+        ..AttributeProto::default()
+    }
+}
+
+/// A `float` attribute.
+pub fn float(name: &str, value: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.to_string(),
+        r#type: AttributeType::Float as i32,
+        f: value,
         ..AttributeProto::default()
     }
 }

@@ -1,18 +1,16 @@
-//! Trees: a random forest of bagged linfa-trees decision trees, and a single decision
-//! tree on all rows, both made deterministic with [`TieBreak`] weights.
+//! Trees: a random forest of bagged [`cart`](super::cart) trees, and a single decision
+//! tree on all rows.
 
-use linfa::prelude::*;
-use linfa_ensemble::RandomForest;
-use linfa_trees::{DecisionTree, DecisionTreeParams};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::Array2;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+use super::cart::{Tree, TreeParams};
 use super::{TrainError, Trained};
 use crate::data::Table;
 use crate::progress::Progress;
 
 /// Hyper-parameters of the trees (defaults follow scikit-learn's
-/// `RandomForestClassifier(n_estimators=100)` where linfa has the same knob).
+/// `RandomForestClassifier(n_estimators=100)` where we have the same knob).
 #[derive(Debug, Clone)]
 pub struct ForestParams {
     /// Number of trees.
@@ -27,6 +25,10 @@ pub struct ForestParams {
     pub bootstrap_proportion: f64,
     /// Features drawn (without replacement) for each tree, as a fraction of all features.
     pub feature_proportion: f64,
+    /// Columns each split looks at (scikit-learn's `max_features`); `None`: the square
+    /// root of the columns for classes, every column for values, as scikit-learn's
+    /// forests default to.
+    pub split_features: Option<usize>,
     /// Seed of the bootstrap draws.
     pub seed: u64,
 }
@@ -40,21 +42,31 @@ impl Default for ForestParams {
             min_samples_leaf: 1,
             bootstrap_proportion: 1.0,
             feature_proportion: 1.0,
+            split_features: None,
             seed: 42,
         }
     }
 }
 
 impl ForestParams {
-    /// linfa-trees' parameters for one tree. linfa compares a node's row *count* with
-    /// `min_weight_split`, and a side's summed *weight* with `min_weight_leaf`: the
-    /// [`TieBreak`] weights of k rows sum to less than k + 1, so a whole number of rows
-    /// is the same bound as that number of weights.
-    fn tree_params(&self) -> DecisionTreeParams<f32, usize> {
-        DecisionTree::params()
-            .max_depth(self.max_depth)
-            .min_weight_split(self.min_samples_split as f32)
-            .min_weight_leaf(self.min_samples_leaf as f32)
+    /// The parameters of one tree: every column at each split (a single decision tree).
+    fn tree_params(&self) -> TreeParams {
+        TreeParams {
+            max_depth: self.max_depth,
+            min_samples_split: self.min_samples_split,
+            min_samples_leaf: self.min_samples_leaf,
+            split_features: None,
+            seed: 0,
+        }
+    }
+
+    /// The columns a forest's split looks at, of `n_columns` (the encoded table's).
+    fn forest_split_features(&self, n_columns: usize, regression: bool) -> Option<usize> {
+        match self.split_features {
+            Some(k) => Some(k),
+            None if regression => None,
+            None => Some(((n_columns as f64).sqrt().floor() as usize).max(1)),
+        }
     }
 
     /// Checks every parameter's range, naming the flag that sets it.
@@ -72,6 +84,9 @@ impl ForestParams {
                 self.min_samples_split
             ));
         }
+        if self.split_features == Some(0) {
+            return bad("--split-features must be at least 1".into());
+        }
         if self.min_samples_leaf < 1 {
             return bad("--min-samples-leaf must be at least 1".into());
         }
@@ -87,30 +102,28 @@ impl ForestParams {
     }
 }
 
+/// A bagged forest: each tree splits on the table's columns directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    /// The trees, in the order they were drawn.
+    pub trees: Vec<Tree>,
+}
+
 /// Number of votes each class gets from the trees of `forest`, per row (rows x classes).
-pub fn forest_votes(
-    forest: &RandomForest<f32, usize>,
-    records: &Array2<f32>,
-    n_classes: usize,
-) -> Array2<u32> {
+pub fn forest_votes(forest: &Forest, records: &Array2<f32>, n_classes: usize) -> Array2<u32> {
     let mut votes = Array2::<u32>::zeros((records.nrows(), n_classes));
-    for (tree, features) in forest.models.iter().zip(&forest.model_features) {
-        let predicted: Array1<usize> = tree.predict(&records.select(Axis(1), features));
-        for (row, class) in predicted.iter().enumerate() {
-            votes[[row, *class]] += 1;
+    for tree in &forest.trees {
+        for (row, record) in records.rows().into_iter().enumerate() {
+            votes[[row, tree.predict_row(record)]] += 1;
         }
     }
     votes
 }
 
-/// Trains a random forest by bagging linfa-trees decision trees, one progress step per
-/// tree.
-///
-/// This is linfa-ensemble's algorithm (bootstrap rows, draw a feature subset per tree),
-/// run here so that the random draws come from one seeded `StdRng` (portable across
-/// platforms), the feature subset has no repeated column (linfa-ensemble draws with
-/// replacement), rows carry the [`TieBreak`] weights, and a tree that cannot be fitted
-/// is an error, not a panic.
+/// Trains a random forest (of regression trees when `train` is a regression table) by
+/// bagging decision trees, one progress step per tree: each
+/// tree is grown on rows drawn with replacement and a subset of the columns drawn
+/// without replacement, all from one seeded `StdRng` (portable across platforms).
 pub fn train_forest(
     train: &Table,
     params: &ForestParams,
@@ -123,32 +136,26 @@ pub fn train_forest(
     let n_rows = ((train.len() as f64) * params.bootstrap_proportion).ceil() as usize;
     let n_features = ((train.n_features() as f64) * params.feature_proportion).ceil() as usize;
     let tree_params = params.tree_params();
-
-    let tie_break = TieBreak::new(n_rows, train.class_names.len());
+    let split_features = params.forest_split_features(n_features, train.is_regression());
+    let n_classes = train.class_names.len();
     let mut rng = StdRng::seed_from_u64(params.seed);
-    let mut models = Vec::with_capacity(params.trees);
-    let mut model_features = Vec::with_capacity(params.trees);
+    let mut trees = Vec::with_capacity(params.trees);
     for _ in 0..params.trees {
-        let rows: Vec<usize> = (0..n_rows).map(|_| rng.gen_range(0..train.len())).collect();
-        let mut features =
+        let mut rows: Vec<usize> = (0..n_rows).map(|_| rng.gen_range(0..train.len())).collect();
+        let mut columns =
             rand::seq::index::sample(&mut rng, train.n_features(), n_features).into_vec();
-        features.sort_unstable();
-        let records = train
-            .records
-            .select(Axis(0), &rows)
-            .select(Axis(1), &features);
-        let targets = Array1::from_iter(rows.iter().map(|&r| train.targets[r]));
-        let weights = targets.mapv(|class| tie_break.weight(class));
-        models.push(tree_params.fit(&Dataset::new(records, targets).with_weights(weights))?);
-        model_features.push(features);
+        columns.sort_unstable();
+        let params = TreeParams {
+            split_features,
+            seed: rng.gen(),
+            ..tree_params
+        };
+        trees.push(grow(train, &mut rows, &columns, params));
         progress.step();
     }
     Ok(Trained::Forest {
-        forest: RandomForest {
-            models,
-            model_features,
-        },
-        n_classes: train.class_names.len(),
+        forest: Forest { trees },
+        n_classes,
     })
 }
 
@@ -165,43 +172,43 @@ pub fn train_tree(train: &Table, params: &ForestParams) -> Result<Trained, Train
     if train.is_empty() {
         return Err(TrainError::Parameter("the training set has no rows".into()));
     }
-    let tie_break = TieBreak::new(train.len(), train.class_names.len());
-    let targets = Array1::from(train.targets.clone());
-    let weights = targets.mapv(|class| tie_break.weight(class));
-    let dataset = Dataset::new(train.records.clone(), targets).with_weights(weights);
+    let mut rows: Vec<usize> = (0..train.len()).collect();
+    let columns: Vec<usize> = (0..train.n_features()).collect();
+    let n_classes = train.class_names.len();
     Ok(Trained::Tree {
-        tree: params.tree_params().fit(&dataset)?,
-        n_classes: train.class_names.len(),
+        tree: grow(train, &mut rows, &columns, params.tree_params()),
+        n_classes,
     })
 }
 
-/// Sample weights that make linfa-trees deterministic.
-///
-/// linfa-trees keeps class counts in a `HashMap` and, when two classes tie at a leaf,
-/// predicts whichever the map yields last: the order changes from process to process, and
-/// so, through pruning, does the tree's shape. Weighting class `c` of `C` by
-/// `(K + C - 1 - c) / K` makes every tie resolve to the lowest class while keeping
-/// untied counts in order (`K`, a power of two, exceeds rows x classes). The weighted
-/// counts are binary fractions that `f32` adds exactly, in any order, while
-/// rows x K < 2^24 (about 2,300 rows per tree with 3 classes); past that an exact tie
-/// between two splits can again be decided by rounding.
-struct TieBreak {
-    base: f32,
-    n_classes: usize,
+/// A tree on `rows` of `train`: a regression tree of its values, or a classification
+/// tree of its classes.
+fn grow(train: &Table, rows: &mut [usize], columns: &[usize], params: TreeParams) -> Tree {
+    if train.is_regression() {
+        Tree::fit_values(train.records.view(), &train.values, rows, columns, params)
+    } else {
+        let n_classes = train.class_names.len();
+        Tree::fit(
+            train.records.view(),
+            &train.targets,
+            n_classes,
+            rows,
+            columns,
+            params,
+        )
+    }
 }
 
-impl TieBreak {
-    fn new(n_rows: usize, n_classes: usize) -> TieBreak {
-        let base = (n_rows * n_classes + 1).next_power_of_two().max(1024);
-        TieBreak {
-            base: base as f32,
-            n_classes,
-        }
-    }
-
-    fn weight(&self, class: usize) -> f32 {
-        (self.base + (self.n_classes - 1 - class) as f32) / self.base
-    }
+/// The mean of the trees' values for each row (a regression forest's prediction).
+pub fn forest_values(forest: &Forest, records: &Array2<f32>) -> Vec<f32> {
+    (records.rows().into_iter())
+        .map(|row| {
+            let sum: f64 = (forest.trees.iter())
+                .map(|tree| f64::from(tree.predict_value(row)))
+                .sum();
+            (sum / forest.trees.len() as f64) as f32
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -210,6 +217,18 @@ mod tests {
 
     fn iris_split() -> (Table, Table) {
         Table::iris().split(0.2, 42)
+    }
+
+    #[test]
+    fn the_same_rows_and_seed_grow_the_same_forest() {
+        let (train, _) = iris_split();
+        let grow = || train_forest(&train, &ForestParams::default(), &Progress::hidden());
+        let (Trained::Forest { forest: a, .. }, Trained::Forest { forest: b, .. }) =
+            (grow().unwrap(), grow().unwrap())
+        else {
+            unreachable!()
+        };
+        assert_eq!(a, b);
     }
 
     #[test]
@@ -263,46 +282,6 @@ mod tests {
         }
     }
 
-    /// Rows that reach each leaf of `tree` on `table`, by walking the tree ourselves.
-    fn leaf_sizes(tree: &DecisionTree<f32, usize>, table: &Table) -> Vec<usize> {
-        let mut sizes = std::collections::HashMap::new();
-        for row in table.records.rows() {
-            let mut node = tree.root_node();
-            let mut path = 0usize;
-            while node.prediction().is_none() {
-                let (feature, split, _) = node.split();
-                let side = usize::from(row[feature] >= split);
-                path = path * 2 + 1 + side;
-                node = node.children()[side].as_deref().unwrap();
-            }
-            *sizes.entry(path).or_insert(0) += 1;
-        }
-        sizes.into_values().collect()
-    }
-
-    #[test]
-    fn min_samples_leaf_bounds_every_leaf_of_a_tree() {
-        let iris = Table::iris();
-        for min_leaf in [1, 5, 20] {
-            let params = ForestParams {
-                min_samples_leaf: min_leaf,
-                ..ForestParams::default()
-            };
-            let Trained::Tree { tree, .. } = train_tree(&iris, &params).unwrap() else {
-                unreachable!()
-            };
-            let sizes = leaf_sizes(&tree, &iris);
-            assert!(
-                sizes.iter().all(|&n| n >= min_leaf),
-                "{min_leaf}: {sizes:?}"
-            );
-            if min_leaf == 1 {
-                // Unconstrained, the tree does grow leaves smaller than 5.
-                assert!(sizes.iter().any(|&n| n < 5), "{sizes:?}");
-            }
-        }
-    }
-
     #[test]
     fn max_depth_bounds_the_tree() {
         let iris = Table::iris();
@@ -313,6 +292,6 @@ mod tests {
         let Trained::Tree { tree, .. } = train_tree(&iris, &params).unwrap() else {
             unreachable!()
         };
-        assert!(tree.max_depth() <= 2, "{}", tree.max_depth());
+        assert!(tree.depth() <= 2, "{}", tree.depth());
     }
 }

@@ -1,15 +1,19 @@
-//! Training with linfa: trees ([`forest`]: a bagged random forest or one decision tree,
-//! linfa-trees) and a multinomial logistic regression ([`logistic`], linfa-logistic).
+//! Training: trees ([`cart`]: deterministic CART trees; [`forest`]: a bagged random
+//! forest of them or one decision tree) and a multinomial logistic regression
+//! ([`logistic`], linfa-logistic).
 
+pub mod cart;
+pub mod encoding;
 pub mod forest;
+pub mod linear;
 pub mod logistic;
 
-pub use forest::{forest_votes, train_forest, train_tree, ForestParams};
+pub use cart::Tree;
+pub use encoding::Encoding;
+pub use forest::{forest_values, forest_votes, train_forest, train_tree, Forest, ForestParams};
+pub use linear::{train_linear, LinearModel};
 pub use logistic::{train_logistic, LogisticModel, LogisticParams};
 
-use linfa::prelude::*;
-use linfa_ensemble::RandomForest;
-use linfa_trees::DecisionTree;
 use ndarray::Array2;
 
 use crate::data::Table;
@@ -30,23 +34,24 @@ pub enum TrainError {
 
 /// A trained model, ready to predict and to export.
 pub enum Trained {
-    /// A bagged forest: linfa-ensemble's container holding linfa-trees trees and, per
-    /// tree, the original column of each of its features.
+    /// A bagged forest of CART trees.
     Forest {
-        /// The trees and their feature columns.
-        forest: RandomForest<f32, usize>,
+        /// The trees.
+        forest: Forest,
         /// Number of classes the votes are counted over.
         n_classes: usize,
     },
     /// One decision tree over all features.
     Tree {
         /// The tree.
-        tree: DecisionTree<f32, usize>,
+        tree: Tree,
         /// Number of classes of the table it was trained on.
         n_classes: usize,
     },
     /// A multinomial logistic regression over all (standardised) features.
     Logistic(LogisticModel),
+    /// A linear regression (ridge) over all features.
+    Linear(LinearModel),
 }
 
 impl Trained {
@@ -59,8 +64,25 @@ impl Trained {
                 .into_iter()
                 .map(|votes| first_max(votes.iter().copied()))
                 .collect(),
-            Trained::Tree { tree, .. } => tree.predict(records).to_vec(),
+            Trained::Tree { tree, .. } => records
+                .rows()
+                .into_iter()
+                .map(|row| tree.predict_row(row))
+                .collect(),
             Trained::Logistic(model) => model.predict(records),
+            Trained::Linear(_) => vec![0; records.nrows()],
+        }
+    }
+
+    /// Predicted value per row, for a model trained on a regression table.
+    pub fn predict_values(&self, records: &Array2<f32>) -> Vec<f32> {
+        match self {
+            Trained::Forest { forest, .. } => forest_values(forest, records),
+            Trained::Tree { tree, .. } => (records.rows().into_iter())
+                .map(|row| tree.predict_value(row))
+                .collect(),
+            Trained::Linear(model) => model.predict(records),
+            Trained::Logistic(_) => vec![f32::NAN; records.nrows()],
         }
     }
 

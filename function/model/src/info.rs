@@ -45,7 +45,9 @@ pub struct InputInfo {
     /// Whether a missing value (NaN) in this float input gets a defined answer: every
     /// graph output depends on it only through a tree ensemble or an imputer. A model
     /// that would answer NaN with NaN (a linear model with no imputer) refuses it.
-    /// Always false for int64 and string inputs, which have no missing value.
+    /// For a string input: whether the file names the empty string as its missing
+    /// category (`missing_category` in `metadata_props`), which `null` then becomes.
+    /// Always false for int64 inputs, which have no missing value.
     pub takes_missing: bool,
     /// One row of values every encoder of the graph accepts: zeros, or for an input an
     /// encoder reads, the first category it lists. What the function predicts first.
@@ -208,7 +210,7 @@ impl ModelInfo {
 
 impl InputInfo {
     /// An input `[N, width]` of `element` values with zeros (or empty strings) as its
-    /// example; `takes_missing` is kept for a float input only.
+    /// example; `takes_missing` is kept for a float or string input.
     pub fn new(name: &str, element: ElementType, width: usize, takes_missing: bool) -> InputInfo {
         let example = match element {
             ElementType::F32 => Values::F32(vec![0.0; width]),
@@ -220,7 +222,7 @@ impl InputInfo {
             element,
             width,
             rank: 2,
-            takes_missing: takes_missing && element == ElementType::F32,
+            takes_missing: takes_missing && element != ElementType::I64,
             example: Column::new(example, width),
         }
     }

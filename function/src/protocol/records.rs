@@ -269,6 +269,22 @@ mod tests {
     }
 
     #[test]
+    fn null_is_the_empty_string_where_a_string_input_takes_missing_values() {
+        let mut info = penguins();
+        info.inputs[0].takes_missing = true;
+        let batch = decode(&[row(Value::Null), row(json!("Dream"))], "input", &info).unwrap();
+        let Values::Str(islands) = batch.columns()[0].values() else {
+            panic!("island is a string input")
+        };
+        assert_eq!(islands, &["", "Dream"]);
+        // A number is still not a string.
+        let message = decode(&[row(json!(3))], "input", &info)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("not a string"), "{message}");
+    }
+
+    #[test]
     fn one_record_is_one_row_named_by_its_field() {
         let Value::Object(record) = row(json!("Torgersen")) else {
             unreachable!()

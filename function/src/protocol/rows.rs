@@ -95,7 +95,8 @@ impl Refusal {
 }
 
 /// Appends `value` to `values`, checked to be of their element type (an integer that
-/// fits for int64, a finite f32 or, when the input `takes_missing`, `null` for float).
+/// fits for int64, a finite f32 or, when the input `takes_missing`, `null` for float,
+/// and `null` as the empty string for a string input).
 pub fn push_value(values: &mut Values, value: &Value, takes_missing: bool) -> Result<(), Refusal> {
     match (values, value) {
         (Values::F32(floats), Value::Null) => {
@@ -111,6 +112,8 @@ pub fn push_value(values: &mut Values, value: &Value, takes_missing: bool) -> Re
                 .ok_or(Refusal::WrongType(ElementType::I64))?,
         ),
         (Values::Str(strings), Value::String(string)) => strings.push(string.clone()),
+        // The model learned a missing category, the empty string.
+        (Values::Str(strings), Value::Null) if takes_missing => strings.push(String::new()),
         (values, Value::Null) => return Err(Refusal::NoMissing(values.element())),
         (values, _) => return Err(Refusal::WrongType(values.element())),
     }

@@ -25,6 +25,10 @@ const REGRESSORS: [(&str, &str); 4] = [
     ("SVMRegressor", "n_targets"),
 ];
 
+/// The `metadata_props` key naming the string a missing category is: only the empty
+/// string is understood, and `null` in a string input becomes it.
+pub const MISSING_CATEGORY: &str = "missing_category";
+
 /// Reads inputs, outputs, labels and metadata from the protobuf.
 pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
     let graph = proto
@@ -32,7 +36,11 @@ pub(super) fn describe(proto: &ModelProto) -> Result<ModelInfo, LoadError> {
         .as_ref()
         .filter(|g| !g.node.is_empty())
         .ok_or_else(|| LoadError::Decode("the file holds no graph".into()))?;
-    let inputs = inputs::inputs(graph)?;
+    // A file may say which string stands for a missing category (the converter writes
+    // "" for the columns it one-hot encodes): its string inputs then take `null`.
+    let missing_category =
+        (proto.metadata_props.iter()).any(|p| p.key == MISSING_CATEGORY && p.value.is_empty());
+    let inputs = inputs::inputs(graph, missing_category)?;
     if graph.output.is_empty() {
         return Err(unsupported("the graph has no output"));
     }

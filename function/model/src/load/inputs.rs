@@ -26,8 +26,13 @@ const PASS_THROUGH: [&str; 6] = [
 /// The attributes in which encoders list the categories they know.
 const CATEGORIES: [&str; 4] = ["cats_strings", "keys_strings", "cats_int64s", "keys_int64s"];
 
-/// Every graph input that is not an initializer, in the graph's order.
-pub(super) fn inputs(graph: &GraphProto) -> Result<Vec<InputInfo>, LoadError> {
+/// Every graph input that is not an initializer, in the graph's order. String inputs
+/// take a missing value (as the empty string) when `missing_category` says the file
+/// learned one.
+pub(super) fn inputs(
+    graph: &GraphProto,
+    missing_category: bool,
+) -> Result<Vec<InputInfo>, LoadError> {
     let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let declared: Vec<&ValueInfoProto> = (graph.input.iter())
         .filter(|i| !initializers.contains(&i.name.as_str()))
@@ -44,8 +49,11 @@ pub(super) fn inputs(graph: &GraphProto) -> Result<Vec<InputInfo>, LoadError> {
                 element,
                 width,
                 rank,
-                takes_missing: element == ElementType::F32
-                    && missing::defined_for(graph, &input.name),
+                takes_missing: match element {
+                    ElementType::F32 => missing::defined_for(graph, &input.name),
+                    ElementType::Str => missing_category,
+                    ElementType::I64 => false,
+                },
                 example: example(graph, &input.name, element, width),
             })
         })
@@ -158,7 +166,7 @@ mod tests {
     #[test]
     fn the_bundled_model_has_one_float_input_of_four_features() {
         let graph = bundled_proto().graph.unwrap();
-        let inputs = inputs(&graph).unwrap();
+        let inputs = inputs(&graph, false).unwrap();
         assert_eq!(inputs.len(), 1);
         let input = &inputs[0];
         assert_eq!(
@@ -173,11 +181,14 @@ mod tests {
         let mut proto = bundled_proto();
         let graph = proto.graph.as_mut().unwrap();
         declare(&mut graph.input[0], DataType::Int64);
-        assert_eq!(inputs(graph).unwrap()[0].element, ElementType::I64);
+        assert_eq!(inputs(graph, false).unwrap()[0].element, ElementType::I64);
         declare(&mut graph.input[0], DataType::String);
-        assert_eq!(inputs(graph).unwrap()[0].element, ElementType::Str);
+        assert_eq!(inputs(graph, false).unwrap()[0].element, ElementType::Str);
+        // A string input takes a missing value only when the file names its category.
+        assert!(!inputs(graph, false).unwrap()[0].takes_missing);
+        assert!(inputs(graph, true).unwrap()[0].takes_missing);
         declare(&mut graph.input[0], DataType::Double);
-        let err = inputs(graph).unwrap_err().to_string();
+        let err = inputs(graph, false).unwrap_err().to_string();
         assert!(err.contains("its element type is DOUBLE"), "{err}");
     }
 

@@ -23,6 +23,7 @@ fn value(element: ElementType, takes_missing: bool) -> Value {
             "minimum": -f64::from(f32::MAX), "maximum": f64::from(f32::MAX) }),
         ElementType::I64 => json!({ "type": "integer",
             "minimum": i64::MIN, "maximum": i64::MAX }),
+        ElementType::Str if takes_missing => json!({ "type": "string", "nullable": true }),
         ElementType::Str => json!({ "type": "string" }),
     }
 }

@@ -137,7 +137,7 @@ impl<'i> Decoder<'i> {
         match &mut self.columns[place.input] {
             Values::F32(floats) => Cells::F32(&mut floats[range], place.takes_missing),
             Values::I64(ints) => Cells::I64(&mut ints[range]),
-            Values::Str(strings) => Cells::Str(&mut strings[range]),
+            Values::Str(strings) => Cells::Str(&mut strings[range], place.takes_missing),
         }
     }
 
@@ -249,7 +249,7 @@ impl<'de> Visitor<'de> for Name<'_, '_> {
 enum Cells<'c> {
     F32(&'c mut [f32], bool),
     I64(&'c mut [i64]),
-    Str(&'c mut [String]),
+    Str(&'c mut [String], bool),
 }
 
 impl Cells<'_> {
@@ -257,7 +257,7 @@ impl Cells<'_> {
         match self {
             Cells::F32(floats, _) => floats.len(),
             Cells::I64(ints) => ints.len(),
-            Cells::Str(strings) => strings.len(),
+            Cells::Str(strings, _) => strings.len(),
         }
     }
 
@@ -265,7 +265,7 @@ impl Cells<'_> {
         match self {
             Cells::F32(floats, takes_missing) => Cell::F32(&mut floats[i], *takes_missing),
             Cells::I64(ints) => Cell::I64(&mut ints[i]),
-            Cells::Str(strings) => Cell::Str(&mut strings[i]),
+            Cells::Str(strings, takes_missing) => Cell::Str(&mut strings[i], *takes_missing),
         }
     }
 }
@@ -304,7 +304,7 @@ impl<'de> Visitor<'de> for Cells<'_> {
 enum Cell<'c> {
     F32(&'c mut f32, bool),
     I64(&'c mut i64),
-    Str(&'c mut String),
+    Str(&'c mut String, bool),
 }
 
 impl Cell<'_> {
@@ -315,7 +315,7 @@ impl Cell<'_> {
             }
             // A JSON number is an int64 only if written as an integer that fits.
             Cell::I64(cell) => *cell = int.ok_or_else(refuse)?,
-            Cell::Str(_) => return Err(refuse()),
+            Cell::Str(..) => return Err(refuse()),
         }
         Ok(())
     }
@@ -334,7 +334,7 @@ impl<'de> Visitor<'de> for Cell<'_> {
         let element = match self {
             Cell::F32(..) => ElementType::F32,
             Cell::I64(_) => ElementType::I64,
-            Cell::Str(_) => ElementType::Str,
+            Cell::Str(..) => ElementType::Str,
         };
         write!(f, "a value of {element:?}")
     }
@@ -353,6 +353,11 @@ impl<'de> Visitor<'de> for Cell<'_> {
                 *cell = feature(None, takes_missing).map_err(|_| refuse())?;
                 Ok(())
             }
+            // The model's missing category: the empty string the cell already holds.
+            Cell::Str(cell, true) => {
+                cell.clear();
+                Ok(())
+            }
             _ => Err(refuse()),
         }
     }
@@ -361,7 +366,7 @@ impl<'de> Visitor<'de> for Cell<'_> {
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<(), E> {
         match self {
-            Cell::Str(cell) => {
+            Cell::Str(cell, _) => {
                 *cell = v;
                 Ok(())
             }

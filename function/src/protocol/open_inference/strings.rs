@@ -8,9 +8,14 @@ use serde_json::Value;
 use crate::protocol::rows::kind;
 
 /// A JSON element of a BYTES tensor.
-pub(super) fn string_from_json(value: &Value, at: &str) -> Result<String, String> {
+pub(super) fn string_from_json(value: &Value, at: &str, missing: bool) -> Result<String, String> {
     match value {
         Value::String(string) => Ok(string.clone()),
+        // The model's missing category, the empty string.
+        Value::Null if missing => Ok(String::new()),
+        Value::Null => Err(format!(
+            "`{at}` is null, and this input has no missing value; send a string"
+        )),
         other => Err(format!("`{at}` is {}, not a string", kind(other))),
     }
 }
@@ -107,10 +112,13 @@ mod tests {
     #[test]
     fn json_elements_are_strings() {
         assert_eq!(
-            string_from_json(&json!("Dream"), "data[0]").unwrap(),
+            string_from_json(&json!("Dream"), "data[0]", false).unwrap(),
             "Dream"
         );
-        let message = string_from_json(&json!(1), "data[1]").unwrap_err();
+        let message = string_from_json(&json!(1), "data[1]", true).unwrap_err();
         assert_eq!(message, "`data[1]` is 1, not a string");
+        assert_eq!(string_from_json(&json!(null), "data[2]", true).unwrap(), "");
+        let message = string_from_json(&json!(null), "data[2]", false).unwrap_err();
+        assert!(message.contains("no missing value"), "{message}");
     }
 }

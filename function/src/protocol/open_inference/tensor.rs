@@ -86,7 +86,9 @@ fn collect(
             ));
         }
         return Ok(Values::Str(match elements {
-            Elements::Json(data) => dims.json(data, strings::string_from_json)?,
+            Elements::Json(data) => dims.json(data, |value, at| {
+                strings::string_from_json(value, at, input.takes_missing)
+            })?,
             Elements::Binary(binary) => strings::strings_from_binary(binary, count)?,
         }));
     }
