@@ -12,13 +12,16 @@
 //! - `parse`: checked attributes -> the kernel's layout, and the post-transforms and
 //!   aggregates the runtime supports.
 //! - `kernel`: the flat layout (leaves loop to themselves, so a walk takes its tree's
-//!   depth in steps with no leaf test) and the walks: 8 trees in lock-step for one row,
-//!   8 rows in lock-step through one tree for batches, specialised for the common cases
-//!   (every branch rewritten to `x < t`, rows without NaN, sums that need no presence
-//!   flags, one entry per leaf), with
+//!   depth in steps with no leaf test) and the walks: 16 trees in lock-step for one row
+//!   (over a copy of the trees in 8-byte nodes when the row compares `x < t` alone), 8
+//!   rows in lock-step through one tree for batches (an AVX2 copy of that loop where the
+//!   CPU has it), specialised for the common cases (every branch rewritten to `x < t`,
+//!   rows without NaN, sums that need no presence flags, one entry per leaf), with
 //!   bounds checked once per model instead of once per step. Trees of up to 32 leaves
 //!   skip the walk (`kernel::small_trees`: every branch tested, the leaf read off a bit
 //!   set).
+//! - `shap`: exact SHAP values of the summed scores (path-dependent TreeSHAP) from the
+//!   trees as their attributes describe them and per-node covers; not served yet.
 //! - `finalize`: aggregated scores -> labels and probabilities, as onnxruntime does
 //!   (a forest's votes as exact shares: `VoteShares`).
 //! - `op`: the tract builder, inference rules and typed op.
