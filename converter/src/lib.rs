@@ -28,11 +28,14 @@ use train::{Encoding, Trained};
 
 /// The ONNX model of `trained`, described with the names and labels of `table`. When
 /// the table needs it ([`Table::needs_column_inputs`]), the graph takes one input per
-/// column and applies `encoding` (which `trained` was trained behind) itself.
+/// column and applies `encoding` (which `trained` was trained behind) itself. A graph
+/// that is one tree ensemble carries its node covers over `trained_on`, the rows it was
+/// trained on.
 pub fn export(
     trained: &Trained,
     encoding: &Encoding,
     table: &Table,
+    trained_on: &Table,
 ) -> Result<tract_onnx::pb::ModelProto, String> {
     let string_labels = matches!(table.labels, ClassLabels::Str(_));
     let regression = table.is_regression();
@@ -49,8 +52,8 @@ pub fn export(
     } else {
         None
     };
-    if regression {
-        return Ok(match trained {
+    let mut model = if regression {
+        match trained {
             Trained::Forest { forest, .. } => onnx::tabular_model(
                 vec![onnx::regressor_node(&forest.trees)],
                 &info(
@@ -84,45 +87,71 @@ pub fn export(
                 prelude,
             ),
             Trained::Logistic(_) => return Err("a logistic regression predicts classes".into()),
-        });
-    }
-    Ok(match trained {
-        Trained::Forest { forest, .. } => onnx::tabular_model(
-            vec![onnx::forest_node(&forest.trees, &table.labels)],
-            &info(
-                table.class_names.clone(),
-                "random_forest",
-                format!(
-                    "Random forest of {} CART decision trees, votes as probabilities",
-                    forest.trees.len()
+        }
+    } else {
+        match trained {
+            Trained::Forest { forest, .. } => onnx::tabular_model(
+                vec![onnx::forest_node(&forest.trees, &table.labels)],
+                &info(
+                    table.class_names.clone(),
+                    "random_forest",
+                    format!(
+                        "Random forest of {} CART decision trees, votes as probabilities",
+                        forest.trees.len()
+                    ),
                 ),
+                prelude,
             ),
-            prelude,
-        ),
-        Trained::Tree { tree, .. } => onnx::tabular_model(
-            vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
-            &info(
-                table.class_names.clone(),
-                "decision_tree",
-                "Decision tree (CART), the leaf's class with probability 1".into(),
+            Trained::Tree { tree, .. } => onnx::tabular_model(
+                vec![onnx::forest_node(std::slice::from_ref(tree), &table.labels)],
+                &info(
+                    table.class_names.clone(),
+                    "decision_tree",
+                    "Decision tree (CART), the leaf's class with probability 1".into(),
+                ),
+                prelude,
             ),
-            prelude,
-        ),
-        Trained::Logistic(model) => onnx::tabular_model(
-            onnx::linear_nodes(model, &table.labels),
-            &info(
-                model
-                    .classes()
-                    .iter()
-                    .map(|&c| table.class_names[c].clone())
-                    .collect(),
-                "logistic_regression",
-                "Multinomial logistic regression (linfa-logistic) on standardised features, \
+            Trained::Logistic(model) => onnx::tabular_model(
+                onnx::linear_nodes(model, &table.labels),
+                &info(
+                    model
+                        .classes()
+                        .iter()
+                        .map(|&c| table.class_names[c].clone())
+                        .collect(),
+                    "logistic_regression",
+                    "Multinomial logistic regression (linfa-logistic) on standardised features, \
                  the standardisation folded into the coefficients; softmax probabilities"
-                    .into(),
+                        .into(),
+                ),
+                prelude,
             ),
-            prelude,
-        ),
-        Trained::Linear(_) => return Err("a linear regression predicts values".into()),
-    })
+            Trained::Linear(_) => return Err("a linear regression predicts values".into()),
+        }
+    };
+    add_covers(&mut model, trained_on)?;
+    Ok(model)
+}
+
+/// Writes into `model`, when its graph is one tree ensemble reading the table's rows,
+/// how many of the table's rows reach each node (the covers explanations need: see
+/// `model::tree_ensemble::Explainer`).
+fn add_covers(model: &mut tract_onnx::pb::ModelProto, table: &Table) -> Result<(), String> {
+    use model::tree_ensemble::{count_covers, format_covers, COVERS_KEY};
+    let Some([node]) = model.graph.as_ref().map(|g| &g.node[..]) else {
+        return Ok(());
+    };
+    if !node.op_type.starts_with("TreeEnsemble") || node.input != [onnx::INPUT] {
+        return Ok(());
+    }
+    let rows = table.records.as_standard_layout();
+    let values = rows.as_slice().expect("a standard layout is contiguous");
+    let covers = count_covers(node, values, table.records.ncols())?;
+    model
+        .metadata_props
+        .push(tract_onnx::pb::StringStringEntryProto {
+            key: COVERS_KEY.to_string(),
+            value: format_covers(&covers),
+        });
+    Ok(())
 }

@@ -308,8 +308,8 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
     let predict_values = |(encoding, trained): &(Encoding, Trained), rows: &Table| {
         trained.predict_values(&encoding.apply(rows).records)
     };
-    let export = |(encoding, trained): &(Encoding, Trained)| {
-        crate::export(trained, encoding, &table)
+    let export = |(encoding, trained): &(Encoding, Trained), trained_on: &Table| {
+        crate::export(trained, encoding, &table, trained_on)
             .map(|model| crate::onnx::encode(&model))
             .map_err(anyhow::Error::msg)
     };
@@ -333,7 +333,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 let confusion = Confusion::from_pairs(n_classes, &test.targets, &predicted);
                 Evaluation::new(method, &confusion, &class_names)
             };
-            let onnx = export(&fitted)?;
+            let onnx = export(&fitted, &train)?;
             let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,
@@ -391,7 +391,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<TrainOutcome> {
                 evaluation
             };
             let fitted = fit(&table)?;
-            let onnx = export(&fitted)?;
+            let onnx = export(&fitted, &table)?;
             let (encoding, trained) = fitted;
             TrainOutcome {
                 trained,

@@ -41,7 +41,7 @@ pub use error::{LoadError, PredictError};
 pub use info::{ElementType, Field, InputInfo, ModelInfo, Task};
 pub use prediction::{Labels, Predicted, Prediction};
 pub use runner::onnx_loader;
-pub use tree_ensemble::EnsembleSize;
+pub use tree_ensemble::{EnsembleSize, Explainer, Explanation};
 
 use runner::Runner;
 
@@ -59,6 +59,8 @@ pub struct Model {
     info: ModelInfo,
     /// Trees and nodes, for a tree ensemble.
     ensemble_size: Option<EnsembleSize>,
+    /// What explains predictions, or why nothing does.
+    explainer: Result<Explainer, String>,
 }
 
 impl Model {
@@ -79,11 +81,13 @@ impl Model {
             runner,
             info,
             ensemble_size,
+            explainer,
         } = load::load(bytes, through_tract)?;
         Ok(Model {
             runner,
             info,
             ensemble_size,
+            explainer,
         })
     }
 
@@ -135,5 +139,86 @@ impl Model {
             )));
         }
         self.runner.predict(batch, &self.info)
+    }
+
+    /// The explainer of the model's predictions, or why there is none (a message for the
+    /// client: no covers in the file, and how to add them; a graph with more than one
+    /// tree ensemble).
+    pub fn explainer(&self) -> Result<&Explainer, &str> {
+        self.explainer.as_ref().map_err(String::as_str)
+    }
+
+    /// The SHAP values of every row of `batch` (see [`Explainer`]), or why the model
+    /// cannot be explained.
+    pub fn explain(&self, batch: &Batch) -> Result<Vec<Explanation>, String> {
+        let explainer = self.explainer().map_err(str::to_string)?;
+        if let Some(misfit) = self.info.misfit(batch) {
+            return Err(misfit);
+        }
+        let values = batch
+            .single_f32()
+            .expect("an explainable model has one float input");
+        let width = self.info.inputs[0].width;
+        Ok(values
+            .chunks_exact(width)
+            .map(|row| explainer.explain(row))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::ModelProto;
+
+    /// Rows spread over Iris' ranges (a fixed sequence, no RNG).
+    fn iris_like_rows(n: usize) -> Vec<f32> {
+        let (low, span) = ([4.0, 2.0, 1.0, 0.1], [4.0, 2.5, 6.0, 2.5]);
+        (0..n * 4)
+            .map(|i| low[i % 4] + span[i % 4] * ((i * 37 % 101) as f32 / 100.0))
+            .collect()
+    }
+
+    /// The bundled forest carries its covers, so it explains its own probabilities (its
+    /// votes, summed with no post-transform): per class, the expected value and the
+    /// SHAP values add up to the probability it predicts.
+    #[test]
+    fn the_bundled_forest_explains_its_probabilities_additively() {
+        let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
+        let rows = iris_like_rows(30);
+        let batch = Batch::new(rows, 4);
+        let explanations = model.explain(&batch).unwrap();
+        let probabilities = model.predict(&batch).unwrap().probabilities.unwrap();
+        let classes = model.explainer().unwrap().n_outputs();
+        assert_eq!(classes, 3);
+        let mut varied = false;
+        for (r, explanation) in explanations.iter().enumerate() {
+            for k in 0..classes {
+                let sum: f64 = (0..4).map(|f| explanation.values[f * classes + k]).sum();
+                let total = explanation.expected[k] + sum;
+                let p = f64::from(probabilities[r * classes + k]);
+                assert!(
+                    (total - p).abs() < 1e-6,
+                    "row {r} class {k}: {total} vs {p}"
+                );
+                varied |= explanation.values.iter().any(|v| v.abs() > 0.01);
+            }
+        }
+        assert!(varied, "some feature moves some row's probability");
+    }
+
+    #[test]
+    fn a_model_without_covers_says_how_to_add_them() {
+        let mut proto = <ModelProto as prost::Message>::decode(BUNDLED_MODEL).unwrap();
+        proto
+            .metadata_props
+            .retain(|p| p.key != tree_ensemble::COVERS_KEY);
+        let bytes = prost::Message::encode_to_vec(&proto);
+        let model = Model::from_bytes(&bytes).unwrap();
+        let err = model
+            .explain(&Batch::new(iris_like_rows(1), 4))
+            .unwrap_err();
+        assert!(err.contains("converter annotate"), "{err}");
+        assert!(model.predict(&Batch::new(iris_like_rows(1), 4)).is_ok());
     }
 }

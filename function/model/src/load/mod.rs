@@ -23,7 +23,7 @@ use tract_onnx::prelude::*;
 use crate::error::LoadError;
 use crate::info::ModelInfo;
 use crate::runner::{onnx_loader, Plan, Runner};
-use crate::tree_ensemble::{self, EnsembleSize, TreeEnsemble};
+use crate::tree_ensemble::{self, EnsembleSize, Explainer, TreeEnsemble, COVERS_KEY};
 
 /// A model ready to predict.
 pub(crate) struct Loaded {
@@ -33,6 +33,8 @@ pub(crate) struct Loaded {
     pub info: ModelInfo,
     /// Trees and nodes, for a tree ensemble.
     pub ensemble_size: Option<EnsembleSize>,
+    /// What explains its predictions, or why nothing does.
+    pub explainer: Result<Explainer, String>,
 }
 
 /// Decodes, checks and prepares the model in `bytes`; `through_tract` builds tract's
@@ -59,11 +61,42 @@ pub(crate) fn load(bytes: &[u8], through_tract: bool) -> Result<Loaded, LoadErro
             .as_ref()
             .and_then(|graph| tree_ensemble::ensemble_size(&graph.node)),
     };
+    let explainer = explainer(single, &proto, &info);
     Ok(Loaded {
         runner,
         info,
         ensemble_size,
+        explainer,
     })
+}
+
+/// The explainer of the graph's `single` tree-ensemble node from the covers the file
+/// holds, or why there is none (said to clients as is).
+fn explainer(
+    single: Option<&tract_onnx::pb::NodeProto>,
+    proto: &ModelProto,
+    info: &ModelInfo,
+) -> Result<Explainer, String> {
+    let Some(node) = single else {
+        return Err(
+            "explanations are for a graph that is one tree ensemble (what the \
+                    converter, skl2onnx and onnxmltools export for a forest or a booster \
+                    alone); this graph has other nodes"
+                .into(),
+        );
+    };
+    let covers = (proto.metadata_props.iter())
+        .find(|p| p.key == COVERS_KEY)
+        .ok_or_else(|| {
+            format!(
+                "the model file holds no node covers (the training rows that reached each \
+                 node), which explanations need: add them with `converter annotate MODEL.onnx \
+                 --data TRAIN.csv -o OUT.onnx`, or retrain with `converter train`"
+            )
+        })?;
+    let covers = tree_ensemble::parse_covers(&covers.value)?;
+    Explainer::new(node, &covers, info.inputs[0].width)
+        .map_err(|e| format!("the model's node covers cannot explain it: {e}"))
 }
 
 /// Builds the runner: the op of the `single` tree-ensemble node, or tract's plan of the

@@ -27,6 +27,7 @@
 //! - `op`: the tract builder, inference rules and typed op.
 
 mod attributes;
+mod explain;
 mod finalize;
 // Unchecked indexing in the walks; each `unsafe` states the invariant it relies on.
 #[allow(unsafe_code)]
@@ -37,6 +38,7 @@ mod shap;
 mod summary;
 
 pub use attributes::ParseError;
+pub use explain::{count_covers, format_covers, parse_covers, Explainer, Explanation, COVERS_KEY};
 pub use summary::{describe, EnsembleSize, Summary};
 
 pub(crate) use finalize::{logistic, transform, PostTransform};

@@ -127,6 +127,11 @@ impl ShapTrees {
         &self.expected
     }
 
+    /// Number of outputs explained.
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
     /// Adds to `phi` (`n_features x n_outputs`, feature-major) the SHAP values of `row`
     /// (`n_features` values) for the summed scores of every tree.
     pub fn explain(&self, row: &[f32], phi: &mut [f64]) {
