@@ -87,13 +87,11 @@ fn explainer(
     };
     let covers = (proto.metadata_props.iter())
         .find(|p| p.key == COVERS_KEY)
-        .ok_or_else(|| {
-            format!(
-                "the model file holds no node covers (the training rows that reached each \
-                 node), which explanations need: add them with `converter annotate MODEL.onnx \
-                 --data TRAIN.csv -o OUT.onnx`, or retrain with `converter train`"
-            )
-        })?;
+        .ok_or(
+            "the model file holds no node covers (the training rows that reached each node), \
+             which explanations need: add them with `converter annotate MODEL.onnx --data \
+             TRAIN.csv -o OUT.onnx`, or retrain with `converter train`",
+        )?;
     let covers = tree_ensemble::parse_covers(&covers.value)?;
     Explainer::new(node, &covers, info.inputs[0].width)
         .map_err(|e| format!("the model's node covers cannot explain it: {e}"))
