@@ -663,3 +663,83 @@ fn a_numeric_target_with_many_values_trains_regressors_that_tract_agrees_with() 
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("regression"));
 }
+
+/// `annotate` on the bundled forest stripped of its covers: the copy answers as the
+/// original does, carries covers in which every tree's root saw every row, and explains.
+#[test]
+fn annotate_adds_covers_that_explain_and_changes_no_answer() {
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
+    let covers_key = model::tree_ensemble::COVERS_KEY;
+    let mut proto = ModelProto::decode(&std::fs::read(bundled()).unwrap()[..]).unwrap();
+    proto.metadata_props.retain(|p| p.key != covers_key);
+    let bare = scratch("bare-forest.onnx");
+    std::fs::write(&bare, proto.encode_to_vec()).unwrap();
+    let annotated = scratch("annotated-forest.onnx");
+    let out = converter(&[
+        "annotate",
+        bare.to_str().unwrap(),
+        "--data",
+        fixture().to_str().unwrap(),
+        "-o",
+        annotated.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("over the 150 rows"));
+
+    let (before, after) = (
+        Model::from_path(&bare).unwrap(),
+        Model::from_path(&annotated).unwrap(),
+    );
+    assert!(before.explainer().is_err());
+    let rows: Vec<f32> = (0..40).map(|i| 0.5 + (i * 13 % 37) as f32 / 5.0).collect();
+    let batch = Batch::new(rows, 4);
+    assert_eq!(
+        before.predict(&batch).unwrap(),
+        after.predict(&batch).unwrap()
+    );
+    assert_eq!(after.explain(&batch).unwrap().len(), 10);
+
+    let written = ModelProto::decode(&std::fs::read(&annotated).unwrap()[..]).unwrap();
+    let covers = (written.metadata_props.iter())
+        .find(|p| p.key == covers_key)
+        .map(|p| model::tree_ensemble::parse_covers(&p.value).unwrap())
+        .expect("covers written");
+    let graph = written.graph.unwrap();
+    let node_ids = (graph.node[0].attribute.iter())
+        .find(|a| a.name == "nodes_nodeids")
+        .unwrap();
+    let roots: Vec<f64> = (node_ids.ints.iter().zip(&covers))
+        .filter(|(&id, _)| id == 0)
+        .map(|(_, &cover)| cover)
+        .collect();
+    let trees = after.ensemble_size().unwrap().trees;
+    assert_eq!(roots.len(), trees, "one root per tree");
+    assert!(roots.iter().all(|&c| c == 150.0), "{roots:?}");
+}
+
+#[test]
+fn annotate_refuses_what_it_cannot_explain() {
+    // The ConfigMap example is a logistic regression: no trees.
+    let logistic = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../knative/overlays/model-configmap/model.onnx");
+    let out = converter(&[
+        "annotate",
+        logistic.to_str().unwrap(),
+        "--data",
+        fixture().to_str().unwrap(),
+        "-o",
+        scratch("never.onnx").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not a graph of one tree ensemble"),
+        "{stderr}"
+    );
+    assert!(!scratch("never.onnx").exists());
+}

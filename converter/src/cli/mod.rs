@@ -1,11 +1,14 @@
 //! The `converter` command line: `train` fits a model on a CSV file (or the bundled
 //! Iris set), evaluates it and writes ONNX; `inspect` describes any ONNX file; `verify`
-//! runs an ONNX file with the function's runtime against the labels of a CSV file.
+//! runs an ONNX file with the function's runtime against the labels of a CSV file;
+//! `annotate` writes the node covers explanations need into a tree-ensemble file.
 
+mod annotate;
 mod train;
 mod train_report;
 mod verify;
 
+pub use annotate::AnnotateArgs;
 pub use train::{train, ModelKind, TaskKind, TrainArgs, TrainOutcome};
 pub use train_report::tract_agreement;
 pub use verify::{verify, Verified, VerifyArgs};
@@ -39,6 +42,11 @@ pub enum Command {
     /// float input, or one float or string input per column) and report how often it
     /// predicts the file's labels.
     Verify(VerifyArgs),
+    /// Count how many rows of a training CSV file reach each node of a tree-ensemble
+    /// ONNX file (skl2onnx's, onnxmltools', any) and write those node covers into a copy
+    /// of it, so the function can explain its predictions (SHAP values). The file
+    /// answers exactly as before.
+    Annotate(AnnotateArgs),
 }
 
 /// Flags of `converter inspect`.
@@ -59,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train_report::train_command(&args),
         Command::Inspect(args) => inspect_command(&args),
         Command::Verify(args) => verify::verify_command(&args),
+        Command::Annotate(args) => annotate::annotate_command(&args),
     }
 }
 

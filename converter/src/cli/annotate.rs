@@ -1,0 +1,122 @@
+//! `converter annotate`: write into a tree-ensemble ONNX file (skl2onnx's, onnxmltools',
+//! any) the node covers that explanations need. ONNX tree ensembles do not say how many
+//! training rows reached each node; passing the training rows through the trees counts
+//! them. The covers go in `metadata_props`, so the file stays valid for the `onnx`
+//! checker and every runtime, and answers exactly as before.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use model::tree_ensemble::{count_covers, format_covers, COVERS_KEY};
+use model::{ElementType, Model};
+use prost::Message;
+use tract_onnx::pb::{ModelProto, StringStringEntryProto};
+
+use crate::data::csv::{self, Columns};
+use crate::data::Parsing;
+use crate::progress::Progress;
+
+/// Flags of `converter annotate`.
+#[derive(Debug, clap::Args)]
+pub struct AnnotateArgs {
+    /// The ONNX file: a graph that is one tree ensemble reading one float input (what
+    /// the converter, skl2onnx and onnxmltools export for a forest or a booster alone).
+    #[arg(value_name = "MODEL.onnx")]
+    pub model: PathBuf,
+
+    /// CSV file of the rows the model was trained on (a header row, the feature columns;
+    /// other columns are ignored when --features or the model's metadata name them).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+
+    /// Column holding the target, to leave out [default: the one column that is not a
+    /// feature, when the model names its features in its metadata].
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+
+    /// Feature columns, comma separated, in the model's input order [default: the
+    /// model's `feature_names` metadata, else every column except the target].
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+
+    /// Where to write the annotated model (may be MODEL.onnx itself).
+    #[arg(short, long, value_name = "OUT.onnx")]
+    pub output: PathBuf,
+}
+
+/// Runs `converter annotate`.
+pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
+    let bytes = std::fs::read(&args.model)
+        .with_context(|| format!("cannot read {}", args.model.display()))?;
+    let model = Model::from_bytes(&bytes)
+        .with_context(|| format!("cannot load {}", args.model.display()))?;
+    let input = match (model.runs_through_tract(), model.info().positional()) {
+        (false, Some(input)) if input.element == ElementType::F32 => input.clone(),
+        _ => anyhow::bail!(
+            "{} is not a graph of one tree ensemble reading one float input, which is what \
+             explanations cover (a pipeline's preprocessing would have to be explained too)",
+            args.model.display()
+        ),
+    };
+    let mut proto = ModelProto::decode(&bytes[..])
+        .with_context(|| format!("cannot decode {}", args.model.display()))?;
+    let graph = proto.graph.as_ref().context("the file has no graph")?;
+    let node = (graph.node.iter())
+        .find(|n| n.op_type.starts_with("TreeEnsemble"))
+        .context("the graph has no tree-ensemble node")?;
+
+    let features = args
+        .features
+        .clone()
+        .or_else(|| model.info().feature_names.clone());
+    let parsing = Parsing {
+        infer_categorical: false,
+        ..Parsing::default()
+    };
+    let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
+    let progress = Progress::new("reading", size, size);
+    let raw = csv::read_path(
+        &args.data,
+        Columns {
+            target: args.target.as_deref(),
+            features: features.as_deref(),
+        },
+        &parsing,
+        &progress,
+    )?;
+    progress.finish();
+    if raw.records.ncols() != input.width {
+        anyhow::bail!(
+            "{} has {} feature columns ({}), the model takes {}; choose them with --features",
+            args.data.display(),
+            raw.records.ncols(),
+            raw.feature_names.join(", "),
+            input.width
+        );
+    }
+    let rows = raw.records.as_standard_layout();
+    let values = rows.as_slice().expect("a standard layout is contiguous");
+    let covers = count_covers(node, values, input.width).map_err(anyhow::Error::msg)?;
+
+    proto.metadata_props.retain(|p| p.key != COVERS_KEY);
+    proto.metadata_props.push(StringStringEntryProto {
+        key: COVERS_KEY.to_string(),
+        value: format_covers(&covers),
+    });
+    let annotated = proto.encode_to_vec();
+    let check = Model::from_bytes(&annotated).context("the annotated model does not load")?;
+    if let Err(why) = check.explainer() {
+        anyhow::bail!("the annotated model cannot explain: {why}");
+    }
+    std::fs::write(&args.output, &annotated)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!(
+        "wrote {} ({} bytes): covers of {} nodes over the {} rows of {}",
+        args.output.display(),
+        annotated.len(),
+        covers.len(),
+        raw.records.nrows(),
+        args.data.display()
+    );
+    Ok(())
+}
