@@ -139,8 +139,8 @@ async fn a_misspelt_query_parameter_is_refused_naming_the_known_one() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         message,
-        "unknown query parameter `probability`; /predict takes only probabilities=true \
-         or probabilities=false"
+        "unknown query parameter `probability`; /predict takes only \
+         probabilities=true|false and explain=true|false"
     );
     server.stop().await;
 }

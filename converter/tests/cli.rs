@@ -738,7 +738,7 @@ fn annotate_refuses_what_it_cannot_explain() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("not a graph of one tree ensemble"),
+        stderr.contains("for a model with one tree ensemble") && stderr.contains("has 0"),
         "{stderr}"
     );
     assert!(!scratch("never.onnx").exists());

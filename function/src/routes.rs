@@ -27,6 +27,8 @@ pub enum Endpoint {
     V1Models,
     /// `POST /v1/models/{name}:predict`.
     V1Predict,
+    /// `POST /v1/models/{name}:explain`.
+    V1Explain,
     /// `GET /v1/models/{name}`.
     V1Model,
     /// `GET /v2`.
@@ -186,6 +188,15 @@ pub static ROUTES: [Route; Endpoint::Unmatched as usize] = [
         protocol: "kserve_v1",
         predicts: true,
         summary: "KServe V1: one prediction per instance",
+    },
+    Route {
+        endpoint: Endpoint::V1Explain,
+        methods: Methods::Post,
+        paths: &[path("/v1/models/{name}:explain", "v1Explain")],
+        label: "/v1/models/{name}:explain",
+        protocol: "kserve_v1",
+        predicts: true,
+        summary: "KServe V1: each instance's SHAP values (tree ensembles with node covers)",
     },
     Route {
         endpoint: Endpoint::V1Model,

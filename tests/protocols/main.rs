@@ -9,7 +9,10 @@
 //! - `refusals`: malformed requests get a 4xx and `{"error": "..."}`, and the document
 //!   lists every status a route answered.
 //! - `openapi`: the document lists every route.
+//! - `explanations`: SHAP values through KServe V1's `:explain` and
+//!   `/predict?explain=true`.
 
+mod explanations;
 mod named_columns;
 mod open_inference;
 mod openapi;

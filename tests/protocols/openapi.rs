@@ -29,6 +29,7 @@ async fn openapi_document_lists_every_route() {
         ("get", "/v1/models"),
         ("get", "/v1/models/{name}"),
         ("post", "/v1/models/{name}:predict"),
+        ("post", "/v1/models/{name}:explain"),
         ("get", "/v2"),
         ("get", "/v2/health/live"),
         ("get", "/v2/health/ready"),

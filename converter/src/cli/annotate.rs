@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use model::tree_ensemble::{count_covers, format_covers, COVERS_KEY};
+use model::tree_ensemble::{count_covers, explained_node, format_covers, COVERS_KEY};
 use model::{ElementType, Model};
 use prost::Message;
 use tract_onnx::pb::{ModelProto, StringStringEntryProto};
@@ -19,7 +19,7 @@ use crate::progress::Progress;
 /// Flags of `converter annotate`.
 #[derive(Debug, clap::Args)]
 pub struct AnnotateArgs {
-    /// The ONNX file: a graph that is one tree ensemble reading one float input (what
+    /// The ONNX file: a graph with one tree ensemble reading its one float input (what
     /// the converter, skl2onnx and onnxmltools export for a forest or a booster alone).
     #[arg(value_name = "MODEL.onnx")]
     pub model: PathBuf,
@@ -50,20 +50,15 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.model.display()))?;
     let model = Model::from_bytes(&bytes)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
-    let input = match (model.runs_through_tract(), model.info().positional()) {
-        (false, Some(input)) if input.element == ElementType::F32 => input.clone(),
-        _ => anyhow::bail!(
-            "{} is not a graph of one tree ensemble reading one float input, which is what \
-             explanations cover (a pipeline's preprocessing would have to be explained too)",
-            args.model.display()
-        ),
-    };
-    let mut proto = ModelProto::decode(&bytes[..])
+    let proto = ModelProto::decode(&bytes[..])
         .with_context(|| format!("cannot decode {}", args.model.display()))?;
     let graph = proto.graph.as_ref().context("the file has no graph")?;
-    let node = (graph.node.iter())
-        .find(|n| n.op_type.starts_with("TreeEnsemble"))
-        .context("the graph has no tree-ensemble node")?;
+    let node =
+        explained_node(graph).map_err(|why| anyhow::anyhow!("{}: {why}", args.model.display()))?;
+    let input = match model.info().positional() {
+        Some(input) if input.element == ElementType::F32 => input.clone(),
+        _ => anyhow::bail!("{} does not take one float input", args.model.display()),
+    };
 
     let features = args
         .features
@@ -98,12 +93,8 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
     let values = rows.as_slice().expect("a standard layout is contiguous");
     let covers = count_covers(node, values, input.width).map_err(anyhow::Error::msg)?;
 
-    proto.metadata_props.retain(|p| p.key != COVERS_KEY);
-    proto.metadata_props.push(StringStringEntryProto {
-        key: COVERS_KEY.to_string(),
-        value: format_covers(&covers),
-    });
-    let annotated = proto.encode_to_vec();
+    let annotated = with_metadata(&bytes, COVERS_KEY, &format_covers(&covers))
+        .with_context(|| format!("cannot rewrite {}", args.model.display()))?;
     let check = Model::from_bytes(&annotated).context("the annotated model does not load")?;
     if let Err(why) = check.explainer() {
         anyhow::bail!("the annotated model cannot explain: {why}");
@@ -119,4 +110,50 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
         args.data.display()
     );
     Ok(())
+}
+
+/// `model` (an encoded ModelProto) with `metadata_props[key] = value`: every top-level
+/// field copied byte for byte but an earlier entry for `key`, the entry appended. The
+/// file is not decoded and re-encoded: tract's protobuf types do not know every ONNX
+/// field (a ZipMap's sequence-of-maps output type, for one), and a re-encoded file would
+/// lose them.
+fn with_metadata(model: &[u8], key: &str, value: &str) -> anyhow::Result<Vec<u8>> {
+    use prost::encoding::{decode_key, decode_varint, message, WireType};
+    /// `ModelProto.metadata_props`.
+    const METADATA_PROPS: u32 = 14;
+    let mut annotated = Vec::with_capacity(model.len() + value.len() + 64);
+    let mut rest = model;
+    while !rest.is_empty() {
+        let field_start = rest;
+        let (tag, wire_type) = decode_key(&mut rest)?;
+        let length = match wire_type {
+            WireType::Varint => {
+                decode_varint(&mut rest)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => usize::try_from(decode_varint(&mut rest)?)?,
+            other => anyhow::bail!("field {tag} has the unsupported wire type {other:?}"),
+        };
+        anyhow::ensure!(
+            rest.len() >= length,
+            "field {tag} runs past the end of the file"
+        );
+        let (payload, after) = rest.split_at(length);
+        rest = after;
+        let field = &field_start[..field_start.len() - rest.len()];
+        let replaced = tag == METADATA_PROPS
+            && wire_type == WireType::LengthDelimited
+            && StringStringEntryProto::decode(payload).is_ok_and(|entry| entry.key == key);
+        if !replaced {
+            annotated.extend_from_slice(field);
+        }
+    }
+    let entry = StringStringEntryProto {
+        key: key.to_string(),
+        value: value.to_string(),
+    };
+    message::encode(METADATA_PROPS, &entry, &mut annotated);
+    Ok(annotated)
 }

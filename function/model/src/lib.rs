@@ -157,7 +157,7 @@ impl Model {
         }
         let values = batch
             .single_f32()
-            .expect("an explainable model has one float input");
+            .ok_or("explanations take rows of one float input")?;
         let width = self.info.inputs[0].width;
         Ok(values
             .chunks_exact(width)

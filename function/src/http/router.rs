@@ -59,6 +59,7 @@ async fn dispatch(
         Endpoint::Predict => predict::handle(request, app).await,
         Endpoint::CloudEvents => Box::pin(cloudevents::handle(request, app)).await,
         Endpoint::V1Predict => Box::pin(kserve_v1::predict(request, app)).await,
+        Endpoint::V1Explain => Box::pin(kserve_v1::explain(request, app)).await,
         Endpoint::V2Infer => Box::pin(open_inference::infer(request, app)).await,
         Endpoint::Live => Ok(health::live()),
         Endpoint::Ready => Ok(health::ready(app)),

@@ -16,6 +16,8 @@
 //! | `http_requests_in_flight` | gauge | |
 //! | `model_inference_duration_seconds` (KServe `request_predict_seconds`) | histogram | |
 //! | `model_predicted_rows_total` | counter | |
+//! | `model_explain_duration_seconds` | histogram | |
+//! | `model_explained_rows_total` | counter | |
 //! | `model_prediction_errors_total` (MLServer `model_infer_request_failure`) | counter | `protocol`, `kind` |
 //! | `model_info` | info (1) | `name`, `version`, `operator`, `producer` |
 //! | `model_features`, `model_classes`, `model_trees`, `model_tree_nodes` | gauge | |
@@ -97,6 +99,8 @@ pub struct Metrics {
     in_flight: Gauge,
     inference: Histogram,
     rows: Counter,
+    explain: Histogram,
+    explained_rows: Counter,
     /// Series handles by endpoint (and status class), created at first use so that only
     /// routes that were called have series.
     request_series: [[OnceLock<Counter>; 5]; Endpoint::COUNT],
@@ -145,6 +149,18 @@ impl Metrics {
             "Rows the model has predicted (a batch of n rows counts n)",
             rows.clone(),
         );
+        let explain = latency_histogram();
+        registry.register(
+            "model_explain_duration_seconds",
+            "Time the model takes to explain one batch (SHAP values), without decoding or encoding",
+            explain.clone(),
+        );
+        let explained_rows = Counter::default();
+        registry.register(
+            "model_explained_rows",
+            "Rows the model has explained (a batch of n rows counts n)",
+            explained_rows.clone(),
+        );
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "model_prediction_errors",
@@ -161,6 +177,8 @@ impl Metrics {
             in_flight,
             inference,
             rows,
+            explain,
+            explained_rows,
             request_series: Default::default(),
             duration_series: Default::default(),
         }
@@ -216,6 +234,12 @@ impl Metrics {
     pub fn record_inference(&self, rows: usize, elapsed: Duration) {
         self.inference.observe(elapsed.as_secs_f64());
         self.rows.inc_by(rows as u64);
+    }
+
+    /// Records one explanation of `rows` rows.
+    pub fn record_explanation(&self, rows: usize, elapsed: Duration) {
+        self.explain.observe(elapsed.as_secs_f64());
+        self.explained_rows.inc_by(rows as u64);
     }
 
     /// Encodes every metric: OpenMetrics if `accept` asks for it, else the Prometheus

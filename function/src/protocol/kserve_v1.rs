@@ -2,7 +2,9 @@
 //! `GET /v1/models/{name}` says whether it is ready, and
 //! `POST /v1/models/{name}:predict` answers `{"instances": [[...], ...]}` (or instances
 //! as records, `[{"column": value, ...}, ...]`) with `{"predictions": [...]}`, one class
-//! label (or regression value) per instance.
+//! label (or regression value) per instance, and `POST /v1/models/{name}:explain` the
+//! same instances with `{"explanations": [...]}`, one per instance
+//! ([`super::explanations`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -10,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::explanations;
 use super::fast_records::{self, OneRecord::Refused};
 use super::json::parse_json;
 use super::rows::decode_rows;
@@ -45,6 +48,28 @@ pub async fn predict(
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
     let prediction = infer::predict(app, batch).await?;
     Ok(json_response(StatusCode::OK, encode(&prediction.predicted)))
+}
+
+/// `POST /v1/models/{name}:explain`.
+pub async fn explain(
+    request: Request<Incoming>,
+    app: &App,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    // Before reading the body: a model that cannot explain says so at once.
+    if let Err(why) = app.model.explainer() {
+        return Err(ApiError::BadRequest(why.to_string()));
+    }
+    let body = read_json_body(request, app.limits.max_body_bytes).await?;
+    let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
+    let explanations = infer::explain(app, batch).await?;
+    let names = explanations::feature_names(app.model.info(), app.model.n_features());
+    let answer = serde_json::json!({
+        "explanations": explanations::to_json(&explanations, &names),
+    });
+    Ok(json_response(
+        StatusCode::OK,
+        answer.to_string().into_bytes(),
+    ))
 }
 
 /// Decodes `{"instances": [...]}` of at most `max_rows` rows, arrays or records. Unknown

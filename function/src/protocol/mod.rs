@@ -6,6 +6,8 @@
 //! - [`kserve_v1`]: KServe V1 (`/v1/models/...`).
 //! - [`open_inference`]: Open Inference Protocol V2 REST (`/v2/...`).
 //! - [`cloudevents`]: CloudEvents over HTTP (`POST /`), binary and structured mode.
+//! - [`explanations`]: SHAP values as JSON, for KServe V1's `:explain` and
+//!   `/predict?explain=true`.
 //! - [`json`], [`rows`], [`records`]: what they share: JSON parsing with clear errors,
 //!   rows of values checked against the model's inputs, sent as arrays (a model of one
 //!   numeric input) or as records of named columns.
@@ -13,6 +15,7 @@
 //!   V1's common bodies (rows of numbers, records) decoded without a JSON tree.
 
 pub mod cloudevents;
+pub mod explanations;
 mod fast_records;
 mod fast_rows;
 pub mod json;

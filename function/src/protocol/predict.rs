@@ -2,7 +2,9 @@
 //! `{"prediction":[0]}`; `{"input":[[...],[...]]}` answers one prediction per row, and so
 //! do records, `{"input":[{"island":"Dream","bill_length":39.1},...]}` (a single record
 //! is one row); the query `?probabilities=true` adds `"probabilities":[[...]]` (one row
-//! per input row, one column per class, in the order of the model's class labels).
+//! per input row, one column per class, in the order of the model's class labels), and
+//! `?explain=true` adds `"explanations":[...]`, each row's SHAP values
+//! ([`super::explanations`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -10,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
+use super::explanations::{self, ExplanationJson};
 use super::fast_records::{self, OneRecord};
 use super::fast_rows;
 use super::json::parse_json;
@@ -29,44 +32,73 @@ pub async fn handle(
     request: Request<Incoming>,
     app: &App,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    let with_probabilities = wants_probabilities(request.uri().query())?;
+    let wanted = Wanted::from_query(request.uri().query())?;
+    if wanted.explanations {
+        // Before reading the body: a model that cannot explain says so at once.
+        if let Err(why) = app.model.explainer() {
+            return Err(ApiError::BadRequest(why.to_string()));
+        }
+    }
     let body = read_json_body(request, app.limits.max_body_bytes).await?;
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
-    let prediction = infer::predict(app, batch).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        encode(&prediction, with_probabilities),
-    ))
+    if !wanted.explanations {
+        let prediction = infer::predict(app, batch).await?;
+        return Ok(json_response(
+            StatusCode::OK,
+            encode(&prediction, wanted.probabilities),
+        ));
+    }
+    let prediction = infer::predict(app, batch.clone()).await?;
+    let explanations = infer::explain(app, batch).await?;
+    let names = explanations::feature_names(app.model.info(), app.model.n_features());
+    let answer = Answer::new(&prediction, wanted.probabilities)
+        .with_explanations(explanations::to_json(&explanations, &names));
+    let body = serde_json::to_vec(&answer).expect("labels and floats serialise");
+    Ok(json_response(StatusCode::OK, body))
 }
 
-/// Reads `probabilities=true|false|1|0` from the query. Any other parameter is refused
-/// rather than ignored, so that a misspelt `probability=true` is not answered without
-/// the probabilities it asked for.
-fn wants_probabilities(query: Option<&str>) -> Result<bool, ApiError> {
-    let mut wanted = false;
-    for pair in query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
-        if key != "probabilities" {
-            return Err(ApiError::BadRequest(format!(
-                "unknown query parameter `{key}`; /predict takes only probabilities=true \
-                 or probabilities=false"
-            )));
+/// What a `/predict` query asks for beside the predictions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Wanted {
+    probabilities: bool,
+    explanations: bool,
+}
+
+impl Wanted {
+    /// Reads `probabilities=` and `explain=` (`true|false|1|0`, a bare name meaning
+    /// true) from the query. Any other parameter is refused rather than ignored, so that
+    /// a misspelt `probability=true` is not answered without the probabilities it asked
+    /// for.
+    fn from_query(query: Option<&str>) -> Result<Wanted, ApiError> {
+        let mut wanted = Wanted::default();
+        let pairs = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty());
+        for pair in pairs {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+            let slot = match key {
+                "probabilities" => &mut wanted.probabilities,
+                "explain" => &mut wanted.explanations,
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "unknown query parameter `{key}`; /predict takes only \
+                         probabilities=true|false and explain=true|false"
+                    )))
+                }
+            };
+            *slot = match value {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "query parameter {key}={other} must be true or false"
+                    )))
+                }
+            };
         }
-        wanted = match value {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "query parameter probabilities={other} must be true or false"
-                )))
-            }
-        };
+        Ok(wanted)
     }
-    Ok(wanted)
 }
 
 /// Decodes a request body into a batch for the model's inputs, of at most `max_rows`
@@ -144,6 +176,8 @@ pub struct Answer<'a> {
     prediction: &'a Predicted,
     #[serde(skip_serializing_if = "Option::is_none")]
     probabilities: Option<Vec<&'a [f32]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanations: Option<Vec<ExplanationJson<'a>>>,
 }
 
 impl<'a> Answer<'a> {
@@ -152,6 +186,15 @@ impl<'a> Answer<'a> {
         Answer {
             prediction: &prediction.predicted,
             probabilities: probability_rows(prediction).filter(|_| with_probabilities),
+            explanations: None,
+        }
+    }
+
+    /// The same answer with each row's explanation.
+    pub fn with_explanations(self, explanations: Vec<ExplanationJson<'a>>) -> Answer<'a> {
+        Answer {
+            explanations: Some(explanations),
+            ..self
         }
     }
 }
@@ -407,23 +450,36 @@ mod tests {
     }
 
     #[test]
-    fn probabilities_query_accepts_true_and_false_only() {
-        assert!(wants_probabilities(Some("probabilities=true")).unwrap());
-        assert!(wants_probabilities(Some("probabilities&")).unwrap());
-        assert!(!wants_probabilities(Some("probabilities=0")).unwrap());
-        assert!(!wants_probabilities(Some("")).unwrap());
-        assert!(!wants_probabilities(None).unwrap());
-        assert!(wants_probabilities(Some("probabilities=yes")).is_err());
+    fn the_query_accepts_true_and_false_only() {
+        let wanted = |query| Wanted::from_query(query).map(|w| (w.probabilities, w.explanations));
+        assert_eq!(wanted(Some("probabilities=true")).unwrap(), (true, false));
+        assert_eq!(wanted(Some("probabilities&")).unwrap(), (true, false));
+        assert_eq!(wanted(Some("probabilities=0")).unwrap(), (false, false));
+        assert_eq!(
+            wanted(Some("explain=1&probabilities")).unwrap(),
+            (true, true)
+        );
+        assert_eq!(wanted(Some("explain")).unwrap(), (false, true));
+        assert_eq!(wanted(Some("")).unwrap(), (false, false));
+        assert_eq!(wanted(None).unwrap(), (false, false));
+        assert!(wanted(Some("probabilities=yes")).is_err());
+        assert!(wanted(Some("explain=please")).is_err());
     }
 
     #[test]
-    fn rejects_an_unknown_query_parameter_naming_the_known_one() {
-        for query in ["probability=true", "probabilities=true&x=1", "x"] {
-            let Err(ApiError::BadRequest(message)) = wants_probabilities(Some(query)) else {
+    fn rejects_an_unknown_query_parameter_naming_the_known_ones() {
+        for query in [
+            "probability=true",
+            "probabilities=true&x=1",
+            "x",
+            "explanation",
+        ] {
+            let Err(ApiError::BadRequest(message)) = Wanted::from_query(Some(query)) else {
                 panic!("{query} was accepted");
             };
             assert!(message.contains("unknown query parameter"), "{message}");
             assert!(message.contains("takes only probabilities="), "{message}");
+            assert!(message.contains("explain=true|false"), "{message}");
         }
     }
 }

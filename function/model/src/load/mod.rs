@@ -61,7 +61,7 @@ pub(crate) fn load(bytes: &[u8], through_tract: bool) -> Result<Loaded, LoadErro
             .as_ref()
             .and_then(|graph| tree_ensemble::ensemble_size(&graph.node)),
     };
-    let explainer = explainer(single, &proto, &info);
+    let explainer = explainer(&proto, &info);
     Ok(Loaded {
         runner,
         info,
@@ -70,21 +70,15 @@ pub(crate) fn load(bytes: &[u8], through_tract: bool) -> Result<Loaded, LoadErro
     })
 }
 
-/// The explainer of the graph's `single` tree-ensemble node from the covers the file
-/// holds, or why there is none (said to clients as is).
-fn explainer(
-    single: Option<&tract_onnx::pb::NodeProto>,
-    proto: &ModelProto,
-    info: &ModelInfo,
-) -> Result<Explainer, String> {
-    let Some(node) = single else {
-        return Err(
-            "explanations are for a graph that is one tree ensemble (what the \
-                    converter, skl2onnx and onnxmltools export for a forest or a booster \
-                    alone); this graph has other nodes"
-                .into(),
-        );
-    };
+/// The explainer of the graph's tree-ensemble node (see
+/// [`tree_ensemble::explained_node`]) from the covers the file holds, or why there is
+/// none (said to clients as is).
+fn explainer(proto: &ModelProto, info: &ModelInfo) -> Result<Explainer, String> {
+    let graph = proto.graph.as_ref().ok_or("the model has no graph")?;
+    let node = tree_ensemble::explained_node(graph)?;
+    let input = (info.positional())
+        .filter(|input| input.element == crate::ElementType::F32)
+        .ok_or("explanations are for a model of one float input")?;
     let covers = (proto.metadata_props.iter())
         .find(|p| p.key == COVERS_KEY)
         .ok_or(
@@ -93,7 +87,7 @@ fn explainer(
              TRAIN.csv -o OUT.onnx`, or retrain with `converter train`",
         )?;
     let covers = tree_ensemble::parse_covers(&covers.value)?;
-    Explainer::new(node, &covers, info.inputs[0].width)
+    Explainer::new(node, &covers, input.width)
         .map_err(|e| format!("the model's node covers cannot explain it: {e}"))
 }
 

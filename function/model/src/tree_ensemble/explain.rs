@@ -17,7 +17,7 @@
 
 #![forbid(unsafe_code)]
 
-use tract_onnx::pb::NodeProto;
+use tract_onnx::pb::{GraphProto, NodeProto};
 
 use super::attributes::{self, Attributes, NodeIndex};
 use super::kernel::{Forest, NAN_TRUE};
@@ -120,6 +120,41 @@ impl Explainer {
             .map(|(f, k)| self.scale * all[f * n_outputs + k])
             .collect();
         Explanation { expected, values }
+    }
+}
+
+/// The node explanations cover in `graph`: its one tree-ensemble node, reading the
+/// graph's one input itself (whatever follows it: a `Cast` of the labels, a `ZipMap`,
+/// `Identity` nodes). A graph with preprocessing before the ensemble is refused:
+/// its explanations would be in terms of features that requests do not carry.
+pub fn explained_node(graph: &GraphProto) -> Result<&NodeProto, String> {
+    let is_ensemble = |n: &&NodeProto| {
+        matches!(
+            n.op_type.as_str(),
+            "TreeEnsembleClassifier" | "TreeEnsembleRegressor" | "TreeEnsemble"
+        )
+    };
+    let ensembles: Vec<&NodeProto> = graph.node.iter().filter(is_ensemble).collect();
+    let [node] = ensembles[..] else {
+        return Err(format!(
+            "explanations are for a model with one tree ensemble (a forest or a booster, \
+             as the converter, skl2onnx and onnxmltools export them); this graph has {}",
+            ensembles.len()
+        ));
+    };
+    let initialized: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&str> = (graph.input.iter())
+        .map(|i| i.name.as_str())
+        .filter(|name| !initialized.contains(name))
+        .collect();
+    match &inputs[..] {
+        [input] if node.input.len() == 1 && node.input[0] == *input => Ok(node),
+        _ => Err(format!(
+            "the tree ensemble reads `{}`, which other nodes compute from the graph's inputs \
+             (preprocessing); explanations are in terms of the ensemble's own features, \
+             which requests do not carry",
+            node.input.first().map_or("", String::as_str)
+        )),
     }
 }
 

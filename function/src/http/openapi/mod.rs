@@ -114,6 +114,12 @@ fn operations(endpoint: Endpoint, id: &str, summary: &str) -> Value {
                 "name": "probabilities", "in": "query", "required": false,
                 "description": "true or 1 adds class probabilities; false or 0 does not",
                 "schema": { "type": "string", "enum": ["true", "false", "1", "0"] },
+            }, {
+                "name": "explain", "in": "query", "required": false,
+                "description": "true or 1 adds each row's SHAP values (a tree ensemble \
+                                whose file holds node covers; otherwise 400 saying how \
+                                to add them); false or 0 does not",
+                "schema": { "type": "string", "enum": ["true", "false", "1", "0"] },
             }],
             "requestBody": body(reference("PredictRequest")),
             "responses": post_responses(reference("PredictResponse"), false),
@@ -125,6 +131,13 @@ fn operations(endpoint: Endpoint, id: &str, summary: &str) -> Value {
             "parameters": [],
             "requestBody": body(reference("V1PredictRequest")),
             "responses": post_responses(reference("V1PredictResponse"), true),
+        }}),
+        Endpoint::V1Explain => json!({ "post": {
+            "operationId": id,
+            "summary": summary,
+            "parameters": [],
+            "requestBody": body(reference("V1PredictRequest")),
+            "responses": post_responses(reference("V1ExplainResponse"), true),
         }}),
         Endpoint::V2Infer => json!({ "post": {
             "operationId": id,

@@ -96,7 +96,22 @@ pub(super) fn schemas(info: &ModelInfo) -> Value {
             "prediction": { "type": "array", "items": answer },
             "probabilities": { "type": "array",
                                "items": { "type": "array", "items": { "type": "number" } } },
+            "explanations": { "type": "array", "items": reference("Explanation") },
         }},
+        "Explanation": { "type": "object",
+                         "required": ["expected_value", "shap_values", "feature_names"],
+                         "properties": {
+            "expected_value": { "type": "array", "items": { "type": "number" },
+                                "description": "Per output (class, or target), the raw score \
+                                                of a row about which nothing is known" },
+            "shap_values": { "type": "array", "description": "Per feature, per output: its \
+                                 SHAP value; with expected_value they add up to the raw score",
+                             "items": { "type": "array", "items": { "type": "number" } } },
+            "feature_names": { "type": "array", "items": string },
+        }},
+        "V1ExplainResponse": { "type": "object", "required": ["explanations"],
+                               "properties": { "explanations": { "type": "array",
+                                                                 "items": reference("Explanation") } } },
         "V1Models": { "type": "object", "required": ["models"],
                       "properties": { "models": { "type": "array", "items": string } } },
         "V1ModelReady": { "type": "object", "required": ["name", "ready"],
