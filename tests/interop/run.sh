@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop checks: installs the pinned Python packages (onnx, onnxruntime, numpy, pytest,
 # scikit-learn, skl2onnx, tritonclient, cloudevents, requests, openapi-spec-validator,
-# prometheus-client, lightgbm, xgboost-cpu, onnxmltools)
+# prometheus-client, lightgbm, xgboost-cpu, onnxmltools, shap)
 # into target/interop-venv, builds the function and converter binaries, then runs
 # test_onnx_interop.py (the converter's models), test_sklearn_interop.py (scikit-learn
 # models converted by skl2onnx), test_converter_csv.py (models trained on a CSV file with
@@ -10,8 +10,9 @@
 # test_metrics_interop.py (prometheus_client's parsers on GET /metrics) and
 # test_models_users_bring.py (the corpus of scikit-learn pipelines, LightGBM and XGBoost
 # files that corpus.py generates into target/interop-corpus, each served through every
-# protocol against onnxruntime). The venv is reused while requirements.txt is unchanged;
-# the corpus while corpus.py and requirements.txt are.
+# protocol against onnxruntime) and test_explanations_interop.py (SHAP values of
+# annotated scikit-learn and LightGBM models against shap's). The venv is reused while
+# requirements.txt is unchanged; the corpus while corpus.py and requirements.txt are.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
 # CARGO_TARGET_DIR (honoured as cargo does); extra arguments go to pytest.
@@ -41,4 +42,5 @@ export PYTHONDONTWRITEBYTECODE=1
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   "$here/test_clients_interop.py" "$here/test_metrics_interop.py" \
   "$here/test_converter_csv.py" "$here/test_converter_mixed.py" "$here/test_converter_quality.py" "$here/test_models_users_bring.py" \
+  "$here/test_explanations_interop.py" \
   -p no:cacheprovider -v -s --tb=short "$@"

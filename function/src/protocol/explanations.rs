@@ -17,6 +17,13 @@ pub struct ExplanationJson<'a> {
     feature_names: &'a [String],
 }
 
+/// KServe V1's `:explain` answer.
+#[derive(Debug, Serialize)]
+pub struct Explained<'a> {
+    /// One per instance.
+    pub explanations: Vec<ExplanationJson<'a>>,
+}
+
 /// The names explanations give the features: the model's `feature_names`, else `f0`,
 /// `f1`, ... in input order.
 pub fn feature_names(info: &ModelInfo, n_features: usize) -> Vec<String> {

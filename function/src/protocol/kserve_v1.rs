@@ -63,13 +63,11 @@ pub async fn explain(
     let batch = decode(&body, app.model.info(), app.limits.max_batch_rows)?;
     let explanations = infer::explain(app, batch).await?;
     let names = explanations::feature_names(app.model.info(), app.model.n_features());
-    let answer = serde_json::json!({
-        "explanations": explanations::to_json(&explanations, &names),
-    });
-    Ok(json_response(
-        StatusCode::OK,
-        answer.to_string().into_bytes(),
-    ))
+    let answer = explanations::Explained {
+        explanations: explanations::to_json(&explanations, &names),
+    };
+    let body = serde_json::to_vec(&answer).expect("floats and names serialise");
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// Decodes `{"instances": [...]}` of at most `max_rows` rows, arrays or records. Unknown
