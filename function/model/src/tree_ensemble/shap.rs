@@ -141,10 +141,18 @@ impl ShapTrees {
             self.n_features * self.n_outputs,
             "features x outputs"
         );
-        let mut path = Vec::with_capacity(64);
+        // Each level's path is a copy of its parent's plus one step, laid out one after
+        // the other: a path of depth d needs (d + 1)(d + 2) / 2 steps, allocated once.
+        let depth = self.forest.depths.iter().max().map_or(0, |&d| d as usize);
+        let placeholder = PathStep {
+            feature: None,
+            zero: 0.0,
+            one: 0.0,
+            weight: 0.0,
+        };
+        let mut paths = vec![placeholder; (depth + 2) * (depth + 3) / 2];
         for &root in &self.forest.roots {
-            path.clear();
-            self.recurse(row, root, &mut path, 1.0, 1.0, None, phi);
+            self.recurse(row, root, &mut paths, 0, 0, [1.0, 1.0], None, phi);
         }
     }
 
@@ -175,25 +183,30 @@ impl ShapTrees {
         mode.takes_true(value, node.threshold, node.feature & NAN_TRUE != 0)
     }
 
-    /// Algorithm 2's RECURSE: extends the path (`path` is the parent's, restored on
-    /// return) with the step into `at`, then either credits each feature of the path
-    /// at a leaf, or goes on to both children.
+    /// Algorithm 2's RECURSE: the path to `at` is the parent's (`paths[parent..parent +
+    /// length]`) extended by the step into `at` (`fractions`: its zero and one
+    /// fractions, on `feature`), written right after the parent's; at a leaf, each
+    /// feature of the path is credited, else both children are visited.
     #[allow(clippy::too_many_arguments)]
     fn recurse(
         &self,
         row: &[f32],
         at: u32,
-        path: &mut Vec<PathStep>,
-        zero: f64,
-        one: f64,
+        paths: &mut [PathStep],
+        parent: usize,
+        length: usize,
+        [zero, one]: [f64; 2],
         feature: Option<u32>,
         phi: &mut [f64],
     ) {
-        let parent = path.clone();
-        extend(path, zero, one, feature);
+        let here = parent + length;
+        paths.copy_within(parent..here, here);
+        let mut length = length + 1;
+        extend(&mut paths[here..here + length], zero, one, feature);
+        let path = &mut paths[here..here + length];
         if self.is_leaf(at) {
             let values = &self.leaf_values[at as usize * self.n_outputs..][..self.n_outputs];
-            for i in 1..path.len() {
+            for i in 1..length {
                 let step = path[i];
                 let scale = unwound_sum(path, i) * (step.one - step.zero);
                 let feature = step.feature.expect("only the first step has none") as usize;
@@ -202,45 +215,53 @@ impl ShapTrees {
                     *phi += scale * value;
                 }
             }
-        } else {
-            let node = self.forest.nodes[at as usize];
-            let column = node.column() as u32;
-            let hot = usize::from(self.goes_true(at, row));
-            let shares = self.shares[at as usize];
-            // A feature met again: its earlier step is folded into this one.
-            let (mut zero, mut one) = (1.0, 1.0);
-            if let Some(k) = (1..path.len()).find(|&k| path[k].feature == Some(column)) {
-                (zero, one) = (path[k].zero, path[k].one);
-                unwind(path, k);
-            }
-            let children = node.children;
-            let here = Some(column);
-            for (child, zero, one) in [
-                (children[hot], zero * shares[hot], one),
-                (children[1 - hot], zero * shares[1 - hot], 0.0),
-            ] {
-                // A child that neither the row nor any training row reaches adds nothing
-                // to any set's value (and its zero shares would divide by zero when
-                // unwound).
-                if zero > 0.0 || one > 0.0 {
-                    self.recurse(row, child, path, zero, one, here, phi);
-                }
+            return;
+        }
+        let node = self.forest.nodes[at as usize];
+        let column = node.column() as u32;
+        let hot = usize::from(self.goes_true(at, row));
+        let shares = self.shares[at as usize];
+        // A feature met again: its earlier step is folded into this one.
+        let (mut zero, mut one) = (1.0, 1.0);
+        if let Some(k) = (1..length).find(|&k| path[k].feature == Some(column)) {
+            (zero, one) = (path[k].zero, path[k].one);
+            unwind(path, k);
+            length -= 1;
+        }
+        let children = node.children;
+        let here_feature = Some(column);
+        for (child, fractions) in [
+            (children[hot], [zero * shares[hot], one]),
+            (children[1 - hot], [zero * shares[1 - hot], 0.0]),
+        ] {
+            // A child that neither the row nor any training row reaches adds nothing to
+            // any set's value (and its zero shares would divide by zero when unwound).
+            if fractions[0] > 0.0 || fractions[1] > 0.0 {
+                self.recurse(
+                    row,
+                    child,
+                    paths,
+                    here,
+                    length,
+                    fractions,
+                    here_feature,
+                    phi,
+                );
             }
         }
-        *path = parent;
     }
 }
 
-/// Algorithm 2's EXTEND: adds a step to the path and updates the weights of every
-/// subset size, in place.
-fn extend(path: &mut Vec<PathStep>, zero: f64, one: f64, feature: Option<u32>) {
-    let l = path.len();
-    path.push(PathStep {
+/// Algorithm 2's EXTEND: sets the path's last step (`path` is the parent's path and one
+/// more slot) and updates the weights of every subset size, in place.
+fn extend(path: &mut [PathStep], zero: f64, one: f64, feature: Option<u32>) {
+    let l = path.len() - 1;
+    path[l] = PathStep {
         feature,
         zero,
         one,
         weight: if l == 0 { 1.0 } else { 0.0 },
-    });
+    };
     let denominator = (l + 1) as f64;
     for i in (0..l).rev() {
         path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / denominator;
@@ -249,8 +270,8 @@ fn extend(path: &mut Vec<PathStep>, zero: f64, one: f64, feature: Option<u32>) {
 }
 
 /// Algorithm 2's UNWIND: removes step `i` from the path, undoing its [`extend`] on the
-/// weights.
-fn unwind(path: &mut Vec<PathStep>, i: usize) {
+/// weights; the path is then one step shorter (its last slot is left as it was).
+fn unwind(path: &mut [PathStep], i: usize) {
     let l = path.len() - 1;
     let PathStep { zero, one, .. } = path[i];
     let denominator = (l + 1) as f64;
@@ -270,7 +291,6 @@ fn unwind(path: &mut Vec<PathStep>, i: usize) {
         } = path[j + 1];
         (path[j].feature, path[j].zero, path[j].one) = (feature, zero, one);
     }
-    path.pop();
 }
 
 /// The total weight of the path with step `i` unwound, without changing the path.
