@@ -42,7 +42,7 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
         let (model, load_time) = tokio::select! {
             loaded = load => loaded
                 .map_err(|_| anyhow::anyhow!("the model loader stopped without an answer"))??,
-            () = &mut shutdown => {
+            _ = &mut shutdown => {
                 tracing::info!("shutdown requested while loading the model");
                 return Ok(());
             }
@@ -59,7 +59,8 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
             load: load_time,
         };
         let app = Arc::new(App::new(model, config.serving(workers), started));
-        crate::serve(listener, app, shutdown, config.drain_timeout).await;
+        let stopping = not_ready_then_delay(shutdown, Arc::clone(&app), config.shutdown_delay);
+        crate::serve(listener, app, stopping, config.drain_timeout).await;
         Ok(())
     });
     // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.
@@ -122,18 +123,59 @@ fn log_serving(
     Ok(())
 }
 
+/// The signal that asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM: Kubernetes or Knative stopping the pod.
+    Terminate,
+    /// SIGINT: a person pressing Ctrl-C.
+    Interrupt,
+}
+
 /// Installs the SIGTERM and SIGINT handlers now and returns a future that completes on
 /// either: Kubernetes and Knative stop pods with SIGTERM, a person with Ctrl-C.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = Signal>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     Ok(async move {
         tokio::select! {
-            _ = terminate.recv() => tracing::info!("received SIGTERM"),
-            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+            _ = terminate.recv() => {
+                tracing::info!("received SIGTERM");
+                Signal::Terminate
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("received SIGINT");
+                Signal::Interrupt
+            }
         }
     })
+}
+
+/// Completes `delay` after SIGTERM (at once after SIGINT), having made every readiness
+/// route answer 503 the moment the signal came; the server goes on accepting and
+/// answering until then, and drains after.
+///
+/// Kubernetes sends SIGTERM while it removes the pod from the Service's endpoints, and
+/// kube-proxy, ingresses and load balancers outside the cluster learn of it only
+/// seconds later: a pod that closed its port at once would refuse the requests still
+/// routed to it. Under Knative the delay defaults to 0: its queue-proxy has already done
+/// this before the container gets SIGTERM. A person pressing Ctrl-C has no load
+/// balancer to wait for.
+async fn not_ready_then_delay(
+    signal: impl std::future::Future<Output = Signal>,
+    app: Arc<App>,
+    delay: Duration,
+) {
+    let signal = signal.await;
+    app.stop_being_ready();
+    if signal == Signal::Terminate && !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs_f64(),
+            "not ready: still serving for the shutdown delay, then draining"
+        );
+        tokio::time::sleep(delay).await;
+    }
 }
 
 #[cfg(test)]

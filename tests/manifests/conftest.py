@@ -98,6 +98,19 @@ def function_drain_seconds():
     return int(match.group(1))
 
 
+@lru_cache(maxsize=None)
+def function_shutdown_delay_seconds():
+    """The shutdown delay on plain Kubernetes (K_SERVICE unset); under Knative it is 0."""
+    match = re.search(r"pub const DEFAULT_SHUTDOWN_DELAY_SECONDS: u64 = (\d+);", _source("function/src/config.rs"))
+    assert match, "function/src/config.rs no longer states DEFAULT_SHUTDOWN_DELAY_SECONDS"
+    return int(match.group(1))
+
+
+def container_env(container):
+    """A container's literal environment: {name: value}."""
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
 def function_route_paths(endpoint):
     """The paths of the route table's row for `Endpoint::<endpoint>` (function/src/routes.rs)."""
     routes = _source("function/src/routes.rs")
