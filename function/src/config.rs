@@ -87,7 +87,9 @@ fn help_footer() -> String {
 #[derive(Debug, Parser)]
 #[command(name = "function", version, after_help = help_footer())]
 pub struct Args {
-    /// ONNX model file to serve [env: MODEL_PATH] [default: the bundled Iris forest].
+    /// ONNX model file to serve, or a directory holding exactly one `.onnx` file (as
+    /// KServe's storage initializer leaves /mnt/models) [env: MODEL_PATH] [default: the
+    /// bundled Iris forest].
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
