@@ -14,6 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 KNATIVE = ROOT / "knative"
 KNATIVE_API = "serving.knative.dev/v1"
+# ServingRuntime and ClusterServingRuntime (v1alpha1), InferenceService (v1beta1).
+KSERVE_GROUP = "serving.kserve.io/"
 AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
 
 
@@ -66,7 +68,8 @@ def render(directory):
 
 def knative_renders():
     """Kustomization directories whose output holds a Knative Service."""
-    return [d for d in kustomization_dirs() if d.parts[:2] not in (("knative", "kubernetes"), ("knative", "monitoring"))]
+    others = (("knative", "kubernetes"), ("knative", "monitoring"), ("knative", "kserve"))
+    return [d for d in kustomization_dirs() if d.parts[:2] not in others]
 
 
 def knative_services(documents):
