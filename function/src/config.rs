@@ -29,6 +29,16 @@ pub const ENV_MODEL_VERSION: &str = "MODEL_VERSION";
 pub const DEFAULT_MODEL_VERSION: &str = "1";
 /// Seconds to wait for in-flight requests after SIGTERM.
 pub const ENV_DRAIN_TIMEOUT: &str = "DRAIN_TIMEOUT_SECONDS";
+/// Seconds between SIGTERM and the drain, with readiness answering 503 meanwhile.
+pub const ENV_SHUTDOWN_DELAY: &str = "SHUTDOWN_DELAY_SECONDS";
+/// Set by the kubelet in every Kubernetes container (whatever `enableServiceLinks` says):
+/// how the function tells a plain Kubernetes pod from a local run.
+pub const ENV_KUBERNETES_SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+/// On plain Kubernetes (not Knative): the time it takes to remove a terminating pod from
+/// the Service's endpoints (kube-proxy, ingresses, external load balancers), during which
+/// requests still arrive. knative/kubernetes/deployment.yaml relies on it instead of a
+/// `preStop` sleep. Elsewhere (Knative, a laptop, `docker run`) the default is 0.
+pub const DEFAULT_SHUTDOWN_DELAY_SECONDS: u64 = 5;
 /// `off` turns the metrics off (to measure what they cost); `on` is the default.
 pub const ENV_METRICS: &str = "METRICS";
 /// Largest request body in bytes.
@@ -77,7 +87,9 @@ fn help_footer() -> String {
 #[derive(Debug, Parser)]
 #[command(name = "function", version, after_help = help_footer())]
 pub struct Args {
-    /// ONNX model file to serve [env: MODEL_PATH] [default: the bundled Iris forest].
+    /// ONNX model file to serve, or a directory holding exactly one `.onnx` file (as
+    /// KServe's storage initializer leaves /mnt/models) [env: MODEL_PATH] [default: the
+    /// bundled Iris forest].
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
 
@@ -103,6 +115,15 @@ pub struct Args {
     /// [env: DRAIN_TIMEOUT_SECONDS] [default: 20].
     #[arg(long, value_name = "SECONDS")]
     pub drain_timeout: Option<u64>,
+
+    /// Seconds to keep serving after SIGTERM, with every readiness route answering 503,
+    /// before the drain starts: load balancers and probes see the pod leave while requests
+    /// already routed to it are still answered. SIGINT skips it
+    /// [env: SHUTDOWN_DELAY_SECONDS] [default: 5 on plain Kubernetes
+    /// (KUBERNETES_SERVICE_HOST set, K_SERVICE unset); 0 under Knative, whose queue-proxy
+    /// does this already, and outside Kubernetes].
+    #[arg(long, value_name = "SECONDS")]
+    pub shutdown_delay: Option<u64>,
 
     /// Keep no metrics and answer 404 on /metrics, to measure what they cost
     /// [env: METRICS=off].
@@ -160,6 +181,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Time allowed for draining after a shutdown signal.
     pub drain_timeout: Duration,
+    /// Time between SIGTERM and the drain, not ready but still serving.
+    pub shutdown_delay: Duration,
     /// Whether to keep metrics and serve `/metrics`.
     pub metrics: bool,
     /// Body size, batch size, concurrency and time limits.
@@ -231,6 +254,20 @@ impl Config {
             Some(seconds) => seconds,
             None => parse_env(&env, ENV_DRAIN_TIMEOUT, "a whole number of seconds")?
                 .unwrap_or(DEFAULT_DRAIN_SECONDS),
+        };
+        // Knative's queue-proxy already fails readiness and keeps forwarding for its own
+        // drain before the container gets SIGTERM: a second delay would only add to it.
+        // Outside Kubernetes no load balancer waits on the process, and Ctrl-C or
+        // `docker stop` should stop it at once.
+        let set = |name| env(name).is_some_and(|value| !value.is_empty());
+        let default_delay = match (set(ENV_KUBERNETES_SERVICE_HOST), set(ENV_K_SERVICE)) {
+            (true, false) => DEFAULT_SHUTDOWN_DELAY_SECONDS,
+            _ => 0,
+        };
+        let shutdown_delay = match args.shutdown_delay {
+            Some(seconds) => seconds,
+            None => parse_env(&env, ENV_SHUTDOWN_DELAY, "a whole number of seconds")?
+                .unwrap_or(default_delay),
         };
         let metrics = match env(ENV_METRICS).as_deref().map(str::trim) {
             _ if args.no_metrics => false,
@@ -316,6 +353,7 @@ impl Config {
             model_version,
             addr: SocketAddr::new(args.host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port),
             drain_timeout: Duration::from_secs(drain_seconds),
+            shutdown_delay: Duration::from_secs(shutdown_delay),
             metrics,
             limits,
             workers,
@@ -446,6 +484,34 @@ mod tests {
         let config =
             super::tests::config(&[], &[("K_SERVICE", "iris"), ("MODEL_NAME", "m")]).unwrap();
         assert_eq!(config.model_name, "m");
+    }
+
+    #[test]
+    fn shutdown_delay_is_set_on_plain_kubernetes_only_and_flags_win() {
+        let delay =
+            |flags: &[&str], env: &[(&str, &str)]| config(flags, env).unwrap().shutdown_delay;
+        let kubernetes = ("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+        assert_eq!(
+            delay(&[], &[kubernetes]),
+            Duration::from_secs(DEFAULT_SHUTDOWN_DELAY_SECONDS)
+        );
+        assert_eq!(
+            delay(&[], &[kubernetes, ("K_SERVICE", "iris")]),
+            Duration::ZERO
+        );
+        assert_eq!(delay(&[], &[]), Duration::ZERO);
+        assert_eq!(
+            delay(&[], &[("KUBERNETES_SERVICE_HOST", "")]),
+            Duration::ZERO
+        );
+        let set = [("K_SERVICE", "iris"), ("SHUTDOWN_DELAY_SECONDS", "3")];
+        assert_eq!(delay(&[], &set), Duration::from_secs(3));
+        assert_eq!(delay(&["--shutdown-delay", "0"], &set), Duration::ZERO);
+        let err = config(&[], &[("SHUTDOWN_DELAY_SECONDS", "5s")]).unwrap_err();
+        assert!(
+            err.to_string().contains("SHUTDOWN_DELAY_SECONDS=\"5s\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! while the runtime starts, the port opens only once the model has loaded and answered
 //! a first row, and the server runs until SIGTERM or SIGINT.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,7 +43,7 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
         let (model, load_time) = tokio::select! {
             loaded = load => loaded
                 .map_err(|_| anyhow::anyhow!("the model loader stopped without an answer"))??,
-            () = &mut shutdown => {
+            _ = &mut shutdown => {
                 tracing::info!("shutdown requested while loading the model");
                 return Ok(());
             }
@@ -59,7 +60,8 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
             load: load_time,
         };
         let app = Arc::new(App::new(model, config.serving(workers), started));
-        crate::serve(listener, app, shutdown, config.drain_timeout).await;
+        let stopping = not_ready_then_delay(shutdown, Arc::clone(&app), config.shutdown_delay);
+        crate::serve(listener, app, stopping, config.drain_timeout).await;
         Ok(())
     });
     // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.
@@ -74,12 +76,69 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
 fn load_and_warm_up(source: &ModelSource) -> anyhow::Result<Model> {
     let model = match source {
         ModelSource::Bundled => Model::from_bytes(BUNDLED_MODEL)?,
-        ModelSource::Path(path) => Model::from_path(path)?,
+        ModelSource::Path(path) => Model::from_path(&model_file(path)?)?,
     };
     model
         .predict(&model.info().example_row())
         .context("the model failed on its first row (all zeros)")?;
     Ok(model)
+}
+
+/// `path` itself, or when it is a directory, the one `.onnx` file directly inside it:
+/// KServe's storage initializer downloads a `storageUri` into `/mnt/models` and the
+/// runtime is handed the directory, whatever the file is called. Hidden entries are
+/// skipped (a ConfigMap volume keeps its real files under `..data`); none or several
+/// `.onnx` files is an error that lists what the directory holds.
+fn model_file(path: &Path) -> anyhow::Result<PathBuf> {
+    if !path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let shown = path.display();
+    let mut onnx = Vec::new();
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("cannot list the model directory {shown}"))?
+    {
+        let entry = entry.with_context(|| format!("cannot list the model directory {shown}"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let is_onnx = Path::new(&name)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("onnx"));
+        // `is_file` follows symlinks, as the read will.
+        if is_onnx && entry.path().is_file() {
+            onnx.push(name);
+        } else {
+            others.push(name);
+        }
+    }
+    onnx.sort();
+    others.sort();
+    match onnx.as_slice() {
+        [one] => {
+            let file = path.join(one);
+            tracing::info!(directory = %shown, file = %one, "serving the model directory's .onnx file");
+            Ok(file)
+        }
+        [] => anyhow::bail!(
+            "the model directory {shown} holds no .onnx file (it holds: {}); \
+             put one ONNX model in it, or pass the file itself",
+            if others.is_empty() {
+                "nothing".to_string()
+            } else {
+                others.join(", ")
+            }
+        ),
+        several => anyhow::bail!(
+            "the model directory {shown} holds {} .onnx files ({}): keep one, or pass \
+             the file to serve itself, e.g. --model {}",
+            several.len(),
+            several.join(", "),
+            path.join(&several[0]).display()
+        ),
+    }
 }
 
 /// The one start-up line: what is served, how it was found, and how long it took.
@@ -122,18 +181,59 @@ fn log_serving(
     Ok(())
 }
 
+/// The signal that asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM: Kubernetes or Knative stopping the pod.
+    Terminate,
+    /// SIGINT: a person pressing Ctrl-C.
+    Interrupt,
+}
+
 /// Installs the SIGTERM and SIGINT handlers now and returns a future that completes on
 /// either: Kubernetes and Knative stop pods with SIGTERM, a person with Ctrl-C.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = Signal>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     Ok(async move {
         tokio::select! {
-            _ = terminate.recv() => tracing::info!("received SIGTERM"),
-            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+            _ = terminate.recv() => {
+                tracing::info!("received SIGTERM");
+                Signal::Terminate
+            }
+            _ = interrupt.recv() => {
+                tracing::info!("received SIGINT");
+                Signal::Interrupt
+            }
         }
     })
+}
+
+/// Completes `delay` after SIGTERM (at once after SIGINT), having made every readiness
+/// route answer 503 the moment the signal came; the server goes on accepting and
+/// answering until then, and drains after.
+///
+/// Kubernetes sends SIGTERM while it removes the pod from the Service's endpoints, and
+/// kube-proxy, ingresses and load balancers outside the cluster learn of it only
+/// seconds later: a pod that closed its port at once would refuse the requests still
+/// routed to it. Under Knative the delay defaults to 0: its queue-proxy has already done
+/// this before the container gets SIGTERM. A person pressing Ctrl-C has no load
+/// balancer to wait for.
+async fn not_ready_then_delay(
+    signal: impl std::future::Future<Output = Signal>,
+    app: Arc<App>,
+    delay: Duration,
+) {
+    let signal = signal.await;
+    app.stop_being_ready();
+    if signal == Signal::Terminate && !delay.is_zero() {
+        tracing::info!(
+            delay_seconds = delay.as_secs_f64(),
+            "not ready: still serving for the shutdown delay, then draining"
+        );
+        tokio::time::sleep(delay).await;
+    }
 }
 
 #[cfg(test)]
@@ -179,6 +279,54 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let message = format!("{:#}", refused.unwrap_err());
         assert!(message.contains("failed on its first row"), "{message}");
+    }
+
+    /// A fresh directory under the system's temporary one holding `files` (empty ones).
+    fn directory_with(test: &str, files: &[&str]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("model-dir-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in files {
+            std::fs::write(dir.join(file), b"").unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_directory_with_one_onnx_file_serves_that_file() {
+        let dir = directory_with("one", &["model.ONNX", "README.md", ".hidden.onnx"]);
+        std::fs::create_dir(dir.join("nested.onnx")).unwrap();
+        let found = model_file(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(found.unwrap(), dir.join("model.ONNX"));
+    }
+
+    #[test]
+    fn a_directory_with_several_onnx_files_is_refused_naming_them() {
+        let dir = directory_with("several", &["b.onnx", "a.onnx"]);
+        let message = format!("{:#}", model_file(&dir).unwrap_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            message.contains("holds 2 .onnx files (a.onnx, b.onnx)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_directory_without_an_onnx_file_is_refused_saying_what_it_holds() {
+        let dir = directory_with("none", &["model.pkl"]);
+        let message = format!("{:#}", model_file(&dir).unwrap_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            message.contains("no .onnx file (it holds: model.pkl)"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_file_path_is_used_as_it_is() {
+        let path = Path::new("/nonexistent/iris.onnx");
+        assert_eq!(model_file(path).unwrap(), path);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! metrics and where big batches run. Built once, by [`App::new`], for `main` and for
 //! the tests alike; everything above (protocols, health, the request layers) reads it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -28,6 +29,8 @@ pub struct App {
     pub limits: Limits,
     /// Where big batches run (off the worker threads).
     pub offload: Offload,
+    /// Cleared at SIGTERM, before the shutdown delay: see [`App::stop_being_ready`].
+    ready: AtomicBool,
 }
 
 /// How the model is served: everything [`App::new`] needs besides the model.
@@ -96,7 +99,31 @@ impl App {
             metrics,
             limits: serving.limits,
             offload: Offload::new(serving.workers),
+            ready: AtomicBool::new(true),
         }
+    }
+
+    /// Whether the readiness routes answer 200. The port opens only once the model has
+    /// loaded, so this is true from the first request until shutdown begins.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// 200 while [`App::is_ready`], else 503: the status of every protocol's readiness
+    /// route, whatever its body says.
+    pub fn readiness_status(&self) -> hyper::StatusCode {
+        if self.is_ready() {
+            hyper::StatusCode::OK
+        } else {
+            hyper::StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+
+    /// From now on every readiness route answers 503 while predictions are still
+    /// served: probes and load balancers outside Kubernetes stop sending traffic during
+    /// the shutdown delay, before the drain closes the listener.
+    pub fn stop_being_ready(&self) {
+        self.ready.store(false, Ordering::Relaxed);
     }
 
     /// 404 unless `name` is the served model's, and `version`, when a path has one, its
@@ -142,6 +169,18 @@ mod tests {
             "{version}"
         );
         assert_eq!(version.status(), hyper::StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn readiness_is_lost_once_and_for_good() {
+        let app = App::new(
+            Model::from_bytes(BUNDLED_MODEL).unwrap(),
+            Serving::default(),
+            Started::now(),
+        );
+        assert!(app.is_ready());
+        app.stop_being_ready();
+        assert!(!app.is_ready());
     }
 
     #[test]

@@ -177,7 +177,15 @@ fn help_explains_the_model_and_port_settings() {
     let output = run(function(BIN).arg("--help"));
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for needle in ["--model", "MODEL_PATH", "PORT", "8080", "/predict"] {
+    for needle in [
+        "--model",
+        "MODEL_PATH",
+        "PORT",
+        "8080",
+        "/predict",
+        "--shutdown-delay",
+        "SHUTDOWN_DELAY_SECONDS",
+    ] {
         assert!(help.contains(needle), "--help does not mention {needle}");
     }
     // What no flag covers is in the footer: the logging variables and the exit codes.

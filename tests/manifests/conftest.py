@@ -14,6 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 KNATIVE = ROOT / "knative"
 KNATIVE_API = "serving.knative.dev/v1"
+# ServingRuntime and ClusterServingRuntime (v1alpha1), InferenceService (v1beta1).
+KSERVE_GROUP = "serving.kserve.io/"
 AUTOSCALING_PREFIX = "autoscaling.knative.dev/"
 
 
@@ -66,7 +68,8 @@ def render(directory):
 
 def knative_renders():
     """Kustomization directories whose output holds a Knative Service."""
-    return [d for d in kustomization_dirs() if d.parts[:2] not in (("knative", "kubernetes"), ("knative", "monitoring"))]
+    others = (("knative", "kubernetes"), ("knative", "monitoring"), ("knative", "kserve"))
+    return [d for d in kustomization_dirs() if d.parts[:2] not in others]
 
 
 def knative_services(documents):
@@ -96,6 +99,19 @@ def function_drain_seconds():
     match = re.search(r"pub const DEFAULT_DRAIN_SECONDS: u64 = (\d+);", _source("function/src/config.rs"))
     assert match, "function/src/config.rs no longer states DEFAULT_DRAIN_SECONDS"
     return int(match.group(1))
+
+
+@lru_cache(maxsize=None)
+def function_shutdown_delay_seconds():
+    """The shutdown delay on plain Kubernetes (K_SERVICE unset); under Knative it is 0."""
+    match = re.search(r"pub const DEFAULT_SHUTDOWN_DELAY_SECONDS: u64 = (\d+);", _source("function/src/config.rs"))
+    assert match, "function/src/config.rs no longer states DEFAULT_SHUTDOWN_DELAY_SECONDS"
+    return int(match.group(1))
+
+
+def container_env(container):
+    """A container's literal environment: {name: value}."""
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
 def function_route_paths(endpoint):

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import (
     AUTOSCALING_PREFIX,
+    container_env,
     function_default_port,
     function_drain_seconds,
     function_health_paths,
@@ -256,8 +257,12 @@ def test_timeouts_leave_room_to_drain(service):
     name, svc, _ = service
     spec = pod(svc)
     # Knative makes timeoutSeconds the pod's termination grace period: it must cover
-    # queue-proxy's drain and then the function's own.
-    assert spec["timeoutSeconds"] >= QUEUE_PROXY_DRAIN_SECONDS + function_drain_seconds()
+    # queue-proxy's drain, then the function's shutdown delay (0 unless set: K_SERVICE
+    # is set) and its own drain.
+    env = container_env(container(svc))
+    delay = int(env.get("SHUTDOWN_DELAY_SECONDS", 0))
+    drain = int(env.get("DRAIN_TIMEOUT_SECONDS", function_drain_seconds()))
+    assert spec["timeoutSeconds"] >= QUEUE_PROXY_DRAIN_SECONDS + delay + drain
     assert spec["timeoutSeconds"] <= 600, "Knative's default max-revision-timeout-seconds"
     assert spec.get("responseStartTimeoutSeconds", 0) <= spec["timeoutSeconds"]
 

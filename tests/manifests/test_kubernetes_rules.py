@@ -5,7 +5,15 @@ context as the Knative Service."""
 
 import pytest
 
-from conftest import function_default_port, function_drain_seconds, knative_services, of_kind, render
+from conftest import (
+    container_env,
+    function_default_port,
+    function_drain_seconds,
+    function_shutdown_delay_seconds,
+    knative_services,
+    of_kind,
+    render,
+)
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +116,18 @@ def test_pod_security_context_is_restricted(deployment):
     assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
 
 
-def test_grace_period_outlasts_the_pre_stop_sleep_and_the_functions_drain(deployment):
+def test_grace_period_outlasts_the_shutdown_delay_and_the_functions_drain(deployment):
     spec = deployment["spec"]["template"]["spec"]
     grace = spec.get("terminationGracePeriodSeconds", 30)
-    pre_stop = only_container(deployment).get("lifecycle", {}).get("preStop", {})
-    # A sleep, not exec: the image has no shell or sleep binary.
-    assert set(pre_stop) <= {"sleep"}
-    sleep = pre_stop.get("sleep", {}).get("seconds", 0)
-    assert grace > sleep + function_drain_seconds()
+    container = only_container(deployment)
+    env = container_env(container)
+    # K_SERVICE is unset here, so the function waits its own delay after SIGTERM with
+    # /readyz at 503; a preStop sleep as well would only add to it unannounced.
+    assert "K_SERVICE" not in env
+    assert "preStop" not in container.get("lifecycle", {})
+    delay = int(env.get("SHUTDOWN_DELAY_SECONDS", function_shutdown_delay_seconds()))
+    drain = int(env.get("DRAIN_TIMEOUT_SECONDS", function_drain_seconds()))
+    # Endpoints take seconds to update after SIGTERM: without a delay the pod would
+    # refuse the requests still routed to it.
+    assert delay > 0
+    assert grace > delay + drain

@@ -1,6 +1,6 @@
 //! Liveness and readiness for Kubernetes (`/healthz`, `/readyz`) and Knative Functions
 //! (`/health/liveness`, `/health/readiness`). The port opens only after the model has
-//! loaded, so a process that answers is ready.
+//! loaded, so a process that answers is ready until SIGTERM ([`App::stop_being_ready`]).
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,8 +14,10 @@ pub fn live() -> Response<Full<Bytes>> {
     json_response(StatusCode::OK, br#"{"status":"alive"}"#.to_vec())
 }
 
-/// 200 with the model's name: the model is loaded before the port opens.
+/// 200 with the model's name (the model is loaded before the port opens); 503 once
+/// shutdown has begun, while the shutdown delay still serves predictions.
 pub fn ready(app: &App) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({ "status": "ready", "model": app.model_name });
-    json_response(StatusCode::OK, body.to_string().into_bytes())
+    let word = if app.is_ready() { "ready" } else { "stopping" };
+    let body = serde_json::json!({ "status": word, "model": app.model_name });
+    json_response(app.readiness_status(), body.to_string().into_bytes())
 }

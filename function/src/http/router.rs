@@ -73,7 +73,7 @@ async fn dispatch(
         Endpoint::V1Model => Ok(kserve_v1::model(app)),
         Endpoint::V2Server => Ok(open_inference::server_metadata()),
         Endpoint::V2Live => Ok(open_inference::live()),
-        Endpoint::V2Ready => Ok(open_inference::ready()),
+        Endpoint::V2Ready => Ok(open_inference::ready(app)),
         Endpoint::V2Model => Ok(open_inference::model_metadata(app)),
         Endpoint::V2ModelReady => Ok(open_inference::model_ready(app)),
         Endpoint::Unmatched => Err(not_found(&request)),

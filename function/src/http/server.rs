@@ -22,9 +22,10 @@ use crate::state::App;
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
 /// up to `drain` for in-flight requests to finish.
 ///
-/// Kubernetes sends SIGTERM only after the pod is removed from the endpoints (Knative's
-/// queue-proxy has drained it too), so at that point no new requests should arrive but
-/// the ones already accepted must still be answered before the process exits.
+/// `shutdown` completes once no new requests should arrive: after Knative's queue-proxy
+/// has drained the pod, or after the shutdown delay that follows SIGTERM on plain
+/// Kubernetes (`crate::startup`). The requests already accepted must still be answered
+/// before the process exits.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
@@ -101,6 +102,9 @@ pub async fn run(
         });
     }
     drop(listener);
+    // Not ready from here on even when the caller's shutdown did not say so already
+    // (servers that tests start): a probe on a kept-alive connection must not see 200.
+    app.stop_being_ready();
     tracing::info!(
         drain_seconds = drain.as_secs_f64(),
         "shutting down: draining connections"

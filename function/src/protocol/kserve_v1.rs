@@ -33,10 +33,11 @@ pub fn list(app: &App) -> Response<Full<Bytes>> {
 }
 
 /// `GET /v1/models/{name}`: `{"name": name, "ready": true}`. The port opens only after
-/// the model has loaded, so a served model is always ready.
+/// the model has loaded, so a served model is ready until shutdown begins; then
+/// `"ready": false` with 503, as KServe's own server answers a model that is not ready.
 pub fn model(app: &App) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({ "name": app.model_name, "ready": true });
-    json_response(StatusCode::OK, body.to_string().into_bytes())
+    let body = serde_json::json!({ "name": app.model_name, "ready": app.is_ready() });
+    json_response(app.readiness_status(), body.to_string().into_bytes())
 }
 
 /// `POST /v1/models/{name}:predict`.

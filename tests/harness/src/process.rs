@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use function::config::{
     ENV_DRAIN_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_MAX_BATCH_ROWS, ENV_MAX_BODY_BYTES,
     ENV_MAX_IN_FLIGHT, ENV_METRICS, ENV_MODEL_NAME, ENV_MODEL_PATH, ENV_MODEL_VERSION, ENV_PORT,
-    ENV_REQUEST_TIMEOUT, ENV_WORKER_THREADS,
+    ENV_REQUEST_TIMEOUT, ENV_SHUTDOWN_DELAY, ENV_WORKER_THREADS,
 };
 use function::logging::{ENV_LOG_FORMAT, ENV_LOG_LEVEL, ENV_RUST_LOG, KNATIVE_ENV};
 
@@ -21,12 +21,13 @@ use crate::{raw, TIMEOUT};
 
 /// The variables the function reads besides Knative's ([`KNATIVE_ENV`]), removed so that
 /// a test's own environment (a `RUST_LOG`, a `PORT`) cannot change what the binary does.
-const FUNCTION_ENV: [&str; 15] = [
+const FUNCTION_ENV: [&str; 16] = [
     ENV_PORT,
     ENV_MODEL_PATH,
     ENV_MODEL_NAME,
     ENV_MODEL_VERSION,
     ENV_DRAIN_TIMEOUT,
+    ENV_SHUTDOWN_DELAY,
     ENV_METRICS,
     ENV_MAX_BODY_BYTES,
     ENV_MAX_BATCH_ROWS,
@@ -76,12 +77,15 @@ pub fn command(bin: impl AsRef<OsStr>) -> Command {
 }
 
 /// The function binary at `bin` as [`command`], with none of its settings taken from
-/// the test's environment: it serves the bundled model with its defaults.
+/// the test's environment: it serves the bundled model with its defaults, except that
+/// SIGTERM drains at once even when the tests run in a Kubernetes pod (no load balancer
+/// waits on a test's server; the tests of the shutdown delay set their own).
 pub fn function(bin: impl AsRef<OsStr>) -> Command {
     let mut command = command(bin);
     for name in FUNCTION_ENV.into_iter().chain(KNATIVE_ENV) {
         command.env_remove(name);
     }
+    command.env(ENV_SHUTDOWN_DELAY, "0");
     command
 }
 

@@ -157,14 +157,15 @@ fn operations(endpoint: Endpoint, id: &str, summary: &str) -> Value {
         }}),
         Endpoint::Metrics => metrics_operations(id, summary),
         Endpoint::Index | Endpoint::OpenApi => get(id, summary, object, false),
-        Endpoint::Live | Endpoint::Ready => get(id, summary, reference("Health"), false),
+        Endpoint::Live => get(id, summary, reference("Health"), false),
+        Endpoint::Ready => readiness(get(id, summary, reference("Health"), false)),
         Endpoint::V1Models => get(id, summary, reference("V1Models"), false),
-        Endpoint::V1Model => get(id, summary, reference("V1ModelReady"), true),
+        Endpoint::V1Model => readiness(get(id, summary, reference("V1ModelReady"), true)),
         Endpoint::V2Server => get(id, summary, reference("V2ServerMetadata"), false),
         Endpoint::V2Live => get(id, summary, reference("V2Live"), false),
-        Endpoint::V2Ready => get(id, summary, reference("V2Ready"), false),
+        Endpoint::V2Ready => readiness(get(id, summary, reference("V2Ready"), false)),
         Endpoint::V2Model => get(id, summary, reference("V2ModelMetadata"), true),
-        Endpoint::V2ModelReady => get(id, summary, reference("V2ModelReady"), true),
+        Endpoint::V2ModelReady => readiness(get(id, summary, reference("V2ModelReady"), true)),
         Endpoint::Unmatched => json!({}),
     }
 }
@@ -229,6 +230,18 @@ fn get(id: &str, summary: &str, schema: Value, model_path: bool) -> Value {
         head["responses"]["404"] = json!({ "description": "No such model or version" });
     }
     json!({ "get": get, "head": head })
+}
+
+/// A readiness route's operations: 503, with the 200's body saying not ready, from
+/// SIGTERM until the process exits (the shutdown delay, then the drain).
+fn readiness(mut operations: Value) -> Value {
+    let schema = operations["get"]["responses"]["200"]["content"].clone();
+    operations["get"]["responses"]["503"] = json!({
+        "description": "Shutting down: not ready, though still serving for the shutdown delay",
+        "content": schema,
+    });
+    operations["head"]["responses"]["503"] = json!({ "description": "Shutting down" });
+    operations
 }
 
 /// The statuses of a POST that reads a JSON body.

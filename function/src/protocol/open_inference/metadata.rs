@@ -36,15 +36,17 @@ pub fn live() -> Response<Full<Bytes>> {
     json_response(StatusCode::OK, br#"{"live":true}"#.to_vec())
 }
 
-/// `GET /v2/health/ready`: the port opens only after the model has loaded.
-pub fn ready() -> Response<Full<Bytes>> {
-    json_response(StatusCode::OK, br#"{"ready":true}"#.to_vec())
+/// `GET /v2/health/ready`: the port opens only after the model has loaded, so ready
+/// until shutdown begins; then `{"ready":false}` with 503.
+pub fn ready(app: &App) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "ready": app.is_ready() });
+    json_response(app.readiness_status(), body.to_string().into_bytes())
 }
 
-/// `GET /v2/models/{name}[/versions/{v}]/ready`.
+/// `GET /v2/models/{name}[/versions/{v}]/ready`, as [`ready`].
 pub fn model_ready(app: &App) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({ "name": app.model_name, "ready": true });
-    json_response(StatusCode::OK, body.to_string().into_bytes())
+    let body = serde_json::json!({ "name": app.model_name, "ready": app.is_ready() });
+    json_response(app.readiness_status(), body.to_string().into_bytes())
 }
 
 /// `GET /v2/models/{name}[/versions/{v}]`: the inputs and outputs as the ONNX declares
