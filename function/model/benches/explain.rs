@@ -1,6 +1,7 @@
 //! Criterion benchmark of explanations (`Model::explain`, TreeSHAP): the bundled Iris
 //! forest (which carries its covers) and any annotated ONNX files listed in
-//! `EXPLAIN_BENCH_MODELS` (comma-separated; `converter annotate` writes the covers), at
+//! `EXPLAIN_BENCH_MODELS` (comma-separated, relative to the repository root or absolute;
+//! `converter annotate` writes the covers), at
 //! batch 1 and 1000, rows from N(0, 1) (or N(mean, sd) with `TREE_BENCH_ROWS=mean,sd`,
 //! as the tree benchmark reads it). `bench/explain_side_by_side.sh` runs it with shap's
 //! TreeExplainer on the same models and rows.
@@ -40,8 +41,10 @@ fn rows(n: usize, width: usize) -> Vec<f32> {
 fn explain(c: &mut Criterion) {
     let mut models = vec![("iris-forest".to_string(), BUNDLED_MODEL.to_vec())];
     if let Ok(list) = std::env::var("EXPLAIN_BENCH_MODELS") {
+        // cargo runs benches in the package directory; paths are the repository root's.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         for path in list.split(',').filter(|p| !p.is_empty()) {
-            let path = std::path::Path::new(path);
+            let path = root.join(path);
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             models.push((name, std::fs::read(path).unwrap()));
         }
