@@ -252,6 +252,28 @@ impl ShapTrees {
     }
 }
 
+/// `1 / k` for the path lengths of all but pathological trees: the weight updates below
+/// divide by small integers at every step, and a division costs several multiplications
+/// (it was most of the time of an explanation).
+const RECIPROCALS: [f64; 128] = {
+    let mut table = [0.0; 128];
+    let mut k = 1;
+    while k < table.len() {
+        table[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    table
+};
+
+/// `1 / k`, from [`RECIPROCALS`] when it is there.
+#[inline(always)]
+fn reciprocal(k: usize) -> f64 {
+    match RECIPROCALS.get(k) {
+        Some(&r) => r,
+        None => 1.0 / k as f64,
+    }
+}
+
 /// Algorithm 2's EXTEND: sets the path's last step (`path` is the parent's path and one
 /// more slot) and updates the weights of every subset size, in place.
 fn extend(path: &mut [PathStep], zero: f64, one: f64, feature: Option<u32>) {
@@ -262,10 +284,10 @@ fn extend(path: &mut [PathStep], zero: f64, one: f64, feature: Option<u32>) {
         one,
         weight: if l == 0 { 1.0 } else { 0.0 },
     };
-    let denominator = (l + 1) as f64;
+    let (one, zero) = (one * reciprocal(l + 1), zero * reciprocal(l + 1));
     for i in (0..l).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / denominator;
-        path[i].weight = zero * path[i].weight * (l - i) as f64 / denominator;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64;
+        path[i].weight = zero * path[i].weight * (l - i) as f64;
     }
 }
 
@@ -276,13 +298,17 @@ fn unwind(path: &mut [PathStep], i: usize) {
     let PathStep { zero, one, .. } = path[i];
     let denominator = (l + 1) as f64;
     let mut next = path[l].weight;
-    for j in (0..l).rev() {
-        if one != 0.0 {
+    if one != 0.0 {
+        let (up, down) = (denominator / one, zero / denominator);
+        for j in (0..l).rev() {
             let weight = path[j].weight;
-            path[j].weight = next * denominator / ((j + 1) as f64 * one);
-            next = weight - path[j].weight * zero * (l - j) as f64 / denominator;
-        } else {
-            path[j].weight = path[j].weight * denominator / (zero * (l - j) as f64);
+            path[j].weight = next * up * reciprocal(j + 1);
+            next = weight - path[j].weight * down * (l - j) as f64;
+        }
+    } else {
+        let up = denominator / zero;
+        for j in (0..l).rev() {
+            path[j].weight *= up * reciprocal(l - j);
         }
     }
     for j in i..l {
@@ -300,16 +326,19 @@ fn unwound_sum(path: &[PathStep], i: usize) -> f64 {
     let denominator = (l + 1) as f64;
     let mut total = 0.0;
     if one != 0.0 {
+        let (up, down) = (denominator / one, zero / denominator);
         let mut next = path[l].weight;
         for j in (0..l).rev() {
-            let weight = next * denominator / ((j + 1) as f64 * one);
+            let weight = next * up * reciprocal(j + 1);
             total += weight;
-            next = path[j].weight - weight * zero * (l - j) as f64 / denominator;
+            next = path[j].weight - weight * down * (l - j) as f64;
         }
     } else {
+        let up = denominator / zero;
         for j in (0..l).rev() {
-            total += path[j].weight * denominator / (zero * (l - j) as f64);
+            total += path[j].weight * reciprocal(l - j);
         }
+        total *= up;
     }
     total
 }
