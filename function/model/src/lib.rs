@@ -169,15 +169,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::tests::iris_like_rows;
     use tract_onnx::pb::ModelProto;
-
-    /// Rows spread over Iris' ranges (a fixed sequence, no RNG).
-    fn iris_like_rows(n: usize) -> Vec<f32> {
-        let (low, span) = ([4.0, 2.0, 1.0, 0.1], [4.0, 2.5, 6.0, 2.5]);
-        (0..n * 4)
-            .map(|i| low[i % 4] + span[i % 4] * ((i * 37 % 101) as f32 / 100.0))
-            .collect()
-    }
 
     /// The bundled forest carries its covers, so it explains its own probabilities (its
     /// votes, summed with no post-transform): per class, the expected value and the

@@ -51,11 +51,11 @@ impl Runner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::{Batch, Labels, Model, Predicted, BUNDLED_MODEL};
 
     /// `n` rows of 4 features spread over Iris' ranges (a fixed sequence, no RNG).
-    fn iris_like_rows(n: usize) -> Vec<f32> {
+    pub(crate) fn iris_like_rows(n: usize) -> Vec<f32> {
         let (low, span) = ([4.0, 2.0, 1.0, 0.1], [4.0, 2.5, 6.0, 2.5]);
         let mut state = 0x2545_f491_u32;
         (0..n * 4)

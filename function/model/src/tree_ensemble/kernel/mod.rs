@@ -55,7 +55,7 @@ mod compare;
 mod layout;
 mod nodes;
 #[cfg(test)]
-mod properties;
+pub(super) mod properties;
 mod small_trees;
 mod walk;
 

@@ -11,18 +11,19 @@ use super::nodes::{Node, NAN_TRUE};
 use super::walk::tests::AVX2_OFF;
 use super::Aggregate;
 
-/// A small xorshift generator: the same cases on every run, no dependency.
-struct Rng(u64);
+/// A small xorshift generator: the same cases on every run, no dependency (the SHAP
+/// tests draw their forests with it too).
+pub(in crate::tree_ensemble) struct Rng(pub(in crate::tree_ensemble) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(in crate::tree_ensemble) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(in crate::tree_ensemble) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 

@@ -4,26 +4,11 @@
 //! values plus the expected value add up to the row's score.
 
 use super::*;
+use crate::tree_ensemble::kernel::properties::Rng;
 use crate::tree_ensemble::kernel::{Mode, Node};
 
 /// A forest, its leaf entries per node, and its covers per node.
 type Case = (Forest, Vec<Vec<(u32, f32)>>, Vec<f64>);
-
-/// A small xorshift generator: the same cases on every run, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 const MODES: [Mode; 6] = [
     Mode::Leq,
