@@ -12,9 +12,9 @@ use model::{ElementType, Model};
 use prost::Message;
 use tract_onnx::pb::{ModelProto, StringStringEntryProto};
 
-use crate::data::csv::{self, Columns};
+use super::verify::read_model_rows;
+use crate::data::csv::Columns;
 use crate::data::Parsing;
-use crate::progress::Progress;
 
 /// Flags of `converter annotate`.
 #[derive(Debug, clap::Args)]
@@ -68,27 +68,11 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
         infer_categorical: false,
         ..Parsing::default()
     };
-    let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
-    let progress = Progress::new("reading", size, size);
-    let raw = csv::read_path(
-        &args.data,
-        Columns {
-            target: args.target.as_deref(),
-            features: features.as_deref(),
-        },
-        &parsing,
-        &progress,
-    )?;
-    progress.finish();
-    if raw.records.ncols() != input.width {
-        anyhow::bail!(
-            "{} has {} feature columns ({}), the model takes {}; choose them with --features",
-            args.data.display(),
-            raw.records.ncols(),
-            raw.feature_names.join(", "),
-            input.width
-        );
-    }
+    let columns = Columns {
+        target: args.target.as_deref(),
+        features: features.as_deref(),
+    };
+    let raw = read_model_rows(&args.data, columns, &parsing, Some(input.width))?;
     let rows = raw.records.as_standard_layout();
     let values = rows.as_slice().expect("a standard layout is contiguous");
     let covers = count_covers(node, values, input.width).map_err(anyhow::Error::msg)?;

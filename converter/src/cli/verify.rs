@@ -59,6 +59,31 @@ pub struct Verified {
     pub evaluation: Evaluation,
 }
 
+/// Reads the feature columns of the CSV file `data` with a progress bar on a terminal;
+/// with `width`, the model's values per row, a file with another number of feature
+/// columns is an error saying so.
+pub(super) fn read_model_rows(
+    data: &std::path::Path,
+    columns: Columns,
+    parsing: &Parsing,
+    width: Option<usize>,
+) -> anyhow::Result<RawData> {
+    let size = std::fs::metadata(data).map_or(0, |m| m.len());
+    let progress = Progress::new("reading", size, size);
+    let raw = csv::read_path(data, columns, parsing, &progress)?;
+    progress.finish();
+    if let Some(width) = width.filter(|&w| w != raw.records.ncols()) {
+        anyhow::bail!(
+            "{} has {} feature columns ({}), the model takes {}; choose them with --features",
+            data.display(),
+            raw.records.ncols(),
+            raw.feature_names.join(", "),
+            width
+        );
+    }
+    Ok(raw)
+}
+
 /// Runs `args.model` on `args.data` and compares labels, writing nothing.
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
     let model = Model::from_path(&args.model)
@@ -111,28 +136,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Verified> {
             ..Parsing::default()
         },
     };
-    let size = std::fs::metadata(&args.data).map_or(0, |m| m.len());
-    let progress = Progress::new("reading", size, size);
-    let raw = csv::read_path(
-        &args.data,
-        Columns {
-            target: args.target.as_deref(),
-            features: features.as_deref(),
-        },
-        &parsing,
-        &progress,
-    )?;
-    progress.finish();
-    let width = positional.map_or(raw.records.ncols(), |input| input.width);
-    if raw.records.ncols() != width {
-        anyhow::bail!(
-            "{} has {} feature columns ({}), the model takes {}; choose them with --features",
-            args.data.display(),
-            raw.records.ncols(),
-            raw.feature_names.join(", "),
-            width
-        );
-    }
+    let columns = Columns {
+        target: args.target.as_deref(),
+        features: features.as_deref(),
+    };
+    let width = positional.map(|input| input.width);
+    let raw = read_model_rows(&args.data, columns, &parsing, width)?;
+    let width = width.unwrap_or(raw.records.ncols());
     let batch = |rows: std::ops::Range<usize>| -> Batch {
         let n = rows.len();
         let block = (raw.records).slice_axis(ndarray::Axis(0), ndarray::Slice::from(rows));
