@@ -87,6 +87,60 @@ async fn served_csv_models_answer_with_class_names_and_score_the_reported_accura
     }
 }
 
+/// Linear models the converter trains carry their training means, so the function
+/// explains them: per row, the expected value plus the SHAP values is the raw score,
+/// the value itself for a linear regression and the class margins whose softmax is
+/// the probabilities for a logistic regression.
+#[tokio::test]
+async fn served_linear_models_explain_their_raw_scores() {
+    let diabetes = concat!(env!("CARGO_MANIFEST_DIR"), "/data/diabetes.csv");
+    let cases = [
+        train_on(diabetes, "progression", &["--model", "linear"]),
+        train(&["--model", "logistic"]),
+    ];
+    for outcome in cases {
+        let server = TestServer::start(Model::from_bytes(&outcome.onnx).unwrap()).await;
+        let rows = rows_json(&outcome.test.records);
+        let path = "/predict?explain=true&probabilities=true";
+        let reply = send(server.addr, post_json(server.addr, path, rows)).await;
+        let answer = reply.ok_json();
+        let explanations = answer["explanations"].as_array().unwrap();
+        assert_eq!(explanations.len(), outcome.test.records.nrows());
+        for (row, explanation) in explanations.iter().enumerate() {
+            let expected = explanation["expected_value"].as_array().unwrap();
+            let features = explanation["shap_values"].as_array().unwrap();
+            assert_eq!(features.len(), outcome.test.records.ncols());
+            let totals: Vec<f64> = (0..expected.len())
+                .map(|k| {
+                    let sum: f64 = features.iter().map(|f| f[k].as_f64().unwrap()).sum();
+                    expected[k].as_f64().unwrap() + sum
+                })
+                .collect();
+            match answer.get("probabilities") {
+                Some(probabilities) => {
+                    let top = totals.iter().cloned().fold(f64::MIN, f64::max);
+                    let sum: f64 = totals.iter().map(|m| (m - top).exp()).sum();
+                    let want = probabilities[row].as_array().unwrap();
+                    for (margin, p) in totals.iter().zip(want) {
+                        let softmax = (margin - top).exp() / sum;
+                        let p = p.as_f64().unwrap();
+                        assert!((softmax - p).abs() < 1e-5, "row {row}: {softmax} vs {p}");
+                    }
+                }
+                None => {
+                    let value = answer["prediction"][row].as_f64().unwrap();
+                    let tolerance = 1e-5 * value.abs().max(1.0);
+                    assert!(
+                        (totals[0] - value).abs() < tolerance,
+                        "row {row}: {totals:?} vs {value}"
+                    );
+                }
+            }
+        }
+        server.stop().await;
+    }
+}
+
 #[test]
 fn same_csv_flags_and_seed_give_the_same_bytes() {
     // Two trainings in one process: linfa-trees, which grew the trees before, summed

@@ -129,29 +129,31 @@ pub fn export(
             Trained::Linear(_) => return Err("a linear regression predicts values".into()),
         }
     };
-    add_covers(&mut model, trained_on)?;
+    add_explanation_data(&mut model, trained_on)?;
     Ok(model)
 }
 
-/// Writes into `model`, when its graph is one tree ensemble reading the table's rows,
-/// how many of the table's rows reach each node (the covers explanations need: see
-/// `model::tree_ensemble::Explainer`).
-fn add_covers(model: &mut tract_onnx::pb::ModelProto, table: &Table) -> Result<(), String> {
-    use model::tree_ensemble::{count_covers, format_covers, COVERS_KEY};
-    let Some([node]) = model.graph.as_ref().map(|g| &g.node[..]) else {
+/// Writes into `model`, when its graph is one tree ensemble or linear model reading the
+/// table's rows, what explanations of its predictions need from those rows: how many
+/// reach each node (covers), or each feature's mean (see `model::explain`).
+fn add_explanation_data(
+    model: &mut tract_onnx::pb::ModelProto,
+    table: &Table,
+) -> Result<(), String> {
+    let Some(graph) = model.graph.as_ref() else {
         return Ok(());
     };
-    if !node.op_type.starts_with("TreeEnsemble") || node.input != [onnx::INPUT] {
+    let Ok((node, _)) = model::explain::explained_node(graph) else {
         return Ok(());
-    }
+    };
     let rows = table.records.as_standard_layout();
     let values = rows.as_slice().expect("a standard layout is contiguous");
-    let covers = count_covers(node, values, table.records.ncols())?;
+    let (key, value) = model::explain::annotation(node, values, table.records.ncols())?;
     model
         .metadata_props
         .push(tract_onnx::pb::StringStringEntryProto {
-            key: COVERS_KEY.to_string(),
-            value: format_covers(&covers),
+            key: key.to_string(),
+            value,
         });
     Ok(())
 }

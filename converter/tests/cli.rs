@@ -707,7 +707,7 @@ fn annotate_adds_covers_that_explain_and_changes_no_answer() {
     let written = ModelProto::decode(&std::fs::read(&annotated).unwrap()[..]).unwrap();
     let covers = (written.metadata_props.iter())
         .find(|p| p.key == covers_key)
-        .map(|p| model::tree_ensemble::parse_covers(&p.value).unwrap())
+        .map(|p| model::explain::parse_numbers(model::explain::COVERS_KEY, &p.value).unwrap())
         .expect("covers written");
     let graph = written.graph.unwrap();
     let node_ids = (graph.node[0].attribute.iter())
@@ -722,24 +722,117 @@ fn annotate_adds_covers_that_explain_and_changes_no_answer() {
     assert!(roots.iter().all(|&c| c == 150.0), "{roots:?}");
 }
 
+/// `annotate` on a logistic regression (the ConfigMap example, trained on the Iris
+/// table) writes each feature's mean over the table, and the explanations then add up
+/// to the margins whose softmax is the predicted probabilities.
 #[test]
-fn annotate_refuses_what_it_cannot_explain() {
-    // The ConfigMap example is a logistic regression: no trees.
+fn annotate_adds_means_that_explain_a_logistic_regression() {
+    use prost::Message;
+    use tract_onnx::pb::ModelProto;
     let logistic = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../knative/overlays/model-configmap/model.onnx");
+    let annotated = scratch("annotated-logistic.onnx");
     let out = converter(&[
         "annotate",
         logistic.to_str().unwrap(),
         "--data",
         fixture().to_str().unwrap(),
         "-o",
+        annotated.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("means of 4 features over the 150 rows"),
+        "{stdout}"
+    );
+
+    // The means written are the table's column means.
+    let table = std::fs::read_to_string(fixture()).unwrap();
+    let rows: Vec<Vec<f64>> = (table.lines().skip(1))
+        .map(|line| {
+            line.split(',')
+                .take(4)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    let written = ModelProto::decode(&std::fs::read(&annotated).unwrap()[..]).unwrap();
+    let means = (written.metadata_props.iter())
+        .find(|p| p.key == model::explain::MEANS_KEY)
+        .map(|p| model::explain::parse_numbers(model::explain::MEANS_KEY, &p.value).unwrap())
+        .expect("means written");
+    for (i, mean) in means.iter().enumerate() {
+        let want = rows.iter().map(|r| r[i] as f32 as f64).sum::<f64>() / rows.len() as f64;
+        assert!((mean - want).abs() < 1e-9, "feature {i}: {mean} vs {want}");
+    }
+
+    let (before, after) = (
+        Model::from_path(&logistic).unwrap(),
+        Model::from_path(&annotated).unwrap(),
+    );
+    assert!(before.explainer().unwrap_err().contains("training means"));
+    let values: Vec<f32> = (0..40).map(|i| 0.5 + (i * 13 % 37) as f32 / 5.0).collect();
+    let batch = Batch::new(values.clone(), 4);
+    let prediction = after.predict(&batch).unwrap();
+    assert_eq!(prediction, before.predict(&batch).unwrap());
+    let probabilities = prediction
+        .probabilities
+        .expect("a classifier's probabilities");
+    let explanations = after.explain(&batch).unwrap();
+    for (explanation, want) in explanations.iter().zip(probabilities.chunks(3)) {
+        let classes = explanation.expected.len();
+        assert_eq!(classes, 3);
+        let margins: Vec<f64> = (0..classes)
+            .map(|k| {
+                let sum: f64 = explanation.values.iter().skip(k).step_by(classes).sum();
+                explanation.expected[k] + sum
+            })
+            .collect();
+        let top = margins.iter().cloned().fold(f64::MIN, f64::max);
+        let total: f64 = margins.iter().map(|m| (m - top).exp()).sum();
+        for (m, p) in margins.iter().zip(want) {
+            let softmax = (m - top).exp() / total;
+            assert!((softmax - f64::from(*p)).abs() < 1e-5, "{softmax} vs {p}");
+        }
+    }
+}
+
+/// A model with preprocessing before its trees (categorical and missing columns) is
+/// refused, saying why.
+#[test]
+fn annotate_refuses_what_it_cannot_explain() {
+    let mixed = scratch("churn-mixed-forest.onnx");
+    let out = converter(&[
+        "train",
+        "--data",
+        churn_mixed().to_str().unwrap(),
+        "--target",
+        "churn",
+        "--trees",
+        "3",
+        "-o",
+        mixed.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = converter(&[
+        "annotate",
+        mixed.to_str().unwrap(),
+        "--data",
+        churn_mixed().to_str().unwrap(),
+        "-o",
         scratch("never.onnx").to_str().unwrap(),
     ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("for a model with one tree ensemble") && stderr.contains("has 0"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("(preprocessing)"), "{stderr}");
     assert!(!scratch("never.onnx").exists());
 }

@@ -25,22 +25,14 @@ pub async fn predict(app: &App, batch: Batch) -> Result<Prediction, ApiError> {
     Ok(prediction)
 }
 
-/// An explanation of a row costs a few orders of magnitude more than its prediction:
-/// TreeSHAP visits every node of every tree, with work growing with the square of the
-/// depth, where a prediction walks one path. Batches are weighed by this many times
-/// the trees when deciding to leave the worker thread.
-const EXPLAIN_WORK_PER_TREE: usize = 64;
-
 /// Explains every row of `batch` (SHAP values, see [`model::Explainer`]), on the
-/// blocking pool when the batch is big. A model that cannot be explained (no covers in
-/// its file, a graph of more than one tree ensemble) is the client's 400, saying why.
+/// blocking pool when the batch is big. A model that cannot be explained (no covers or
+/// means in its file, a graph that is not one tree ensemble or linear model) is the client's 400, saying why.
 pub async fn explain(app: &App, batch: Batch) -> Result<Vec<Explanation>, ApiError> {
-    if let Err(why) = app.model.explainer() {
-        return Err(ApiError::BadRequest(why.to_string()));
-    }
+    let explainer = (app.model.explainer()).map_err(|why| ApiError::BadRequest(why.to_string()))?;
     let started = app.metrics.as_ref().map(|_| std::time::Instant::now());
     let rows = batch.rows();
-    let work = app.model.work_per_row() * EXPLAIN_WORK_PER_TREE;
+    let work = app.model.work_per_row() * explainer.cost_per_row();
     let explanations = if app.offload.wants(rows, work) {
         let model = std::sync::Arc::clone(&app.model);
         app.offload.run(move || model.explain(&batch)).await

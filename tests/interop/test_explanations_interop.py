@@ -29,6 +29,7 @@ import pytest
 import requests
 import shap
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier, GradientBoostingRegressor
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -190,6 +191,44 @@ def test_values_equal_shaps(name, tmp_path, serve):
         want_expected = want_expected[-1:]
         got = got[:, :, -1:]
         got_expected = got_expected[-1:]
+    assert got.shape == want.shape, f"{name}: {got.shape} vs shap {want.shape}"
+    assert_close(got, want, f"{name} shap values")
+    assert_close(got_expected, want_expected, f"{name} expected value")
+    print(f"{name}: {got.size} values equal shap's, largest |difference| {np.abs(got - want).max():.2e}")
+
+
+def linear_cases():
+    """(name, fitted linear model, X, y): scikit-learn's linear models as skl2onnx
+    exports them (LinearClassifier, LinearRegressor)."""
+    x, y = iris()
+    yield "logistic-multinomial", LogisticRegression(max_iter=1000).fit(x, y), x, y
+    xc, yc = cancer()
+    yield "logistic-binary", LogisticRegression(max_iter=5000).fit(xc, yc), xc, yc
+    xd, yd = diabetes()
+    yield "linear-regression", LinearRegression().fit(xd, yd), xd, yd
+    yield "ridge", Ridge(alpha=0.5).fit(xd, yd), xd, yd
+
+
+@pytest.mark.parametrize("name", [case[0] for case in linear_cases()])
+def test_linear_values_equal_shaps(name, tmp_path, serve):
+    """Annotated with its training rows' means, a linear model's explanations equal
+    shap.LinearExplainer's with those rows as the background (all of them: shap's
+    Independent masker samples 100 unless told otherwise), in the margin space."""
+    _, model, x, y = next(case for case in linear_cases() if case[0] == name)
+    original, annotated = annotate(tmp_path, name, model, x, y)
+    rows = x[::7].astype(np.float32)
+    onnx.checker.check_model(onnx.load(annotated), full_check=True)
+
+    got, got_expected = explain(serve(annotated), rows)
+    explainer = shap.LinearExplainer(model, shap.maskers.Independent(x, max_samples=len(x)))
+    want = np.asarray(explainer.shap_values(rows.astype(np.float64)), dtype=np.float64)
+    want_expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=np.float64))
+    if want.ndim == 2:
+        want = want[:, :, None]
+    if got.shape[2] != want.shape[2]:
+        # A binary model exported with a coefficient row per class: shap explains the
+        # positive class's margin, which is the last row.
+        got, got_expected = got[:, :, -1:], got_expected[-1:]
     assert got.shape == want.shape, f"{name}: {got.shape} vs shap {want.shape}"
     assert_close(got, want, f"{name} shap values")
     assert_close(got_expected, want_expected, f"{name} expected value")

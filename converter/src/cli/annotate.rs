@@ -1,13 +1,14 @@
-//! `converter annotate`: write into a tree-ensemble ONNX file (skl2onnx's, onnxmltools',
-//! any) the node covers that explanations need. ONNX tree ensembles do not say how many
-//! training rows reached each node; passing the training rows through the trees counts
-//! them. The covers go in `metadata_props`, so the file stays valid for the `onnx`
-//! checker and every runtime, and answers exactly as before.
+//! `converter annotate`: write into a tree-ensemble or linear ONNX file (skl2onnx's,
+//! onnxmltools', any) what explanations need from the training rows. ONNX tree
+//! ensembles do not say how many training rows reached each node: passing the rows
+//! through the trees counts them (covers). Linear models do not carry their features'
+//! training means: the rows give them. Either goes in `metadata_props`, so the file
+//! stays valid for the `onnx` checker and every runtime, and answers exactly as before.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use model::tree_ensemble::{count_covers, explained_node, format_covers, COVERS_KEY};
+use model::explain::{annotation, explained_node, COVERS_KEY};
 use model::{ElementType, Model};
 use prost::Message;
 use tract_onnx::pb::{ModelProto, StringStringEntryProto};
@@ -19,8 +20,10 @@ use crate::data::Parsing;
 /// Flags of `converter annotate`.
 #[derive(Debug, clap::Args)]
 pub struct AnnotateArgs {
-    /// The ONNX file: a graph with one tree ensemble reading its one float input (what
-    /// the converter, skl2onnx and onnxmltools export for a forest or a booster alone).
+    /// The ONNX file: a graph with one tree ensemble or one linear model
+    /// (LinearClassifier, LinearRegressor) reading its one float input (what the
+    /// converter, skl2onnx and onnxmltools export for a forest, a booster, a linear or a
+    /// logistic regression alone).
     #[arg(value_name = "MODEL.onnx")]
     pub model: PathBuf,
 
@@ -53,7 +56,7 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
     let proto = ModelProto::decode(&bytes[..])
         .with_context(|| format!("cannot decode {}", args.model.display()))?;
     let graph = proto.graph.as_ref().context("the file has no graph")?;
-    let node =
+    let (node, _) =
         explained_node(graph).map_err(|why| anyhow::anyhow!("{}: {why}", args.model.display()))?;
     let input = match model.info().positional() {
         Some(input) if input.element == ElementType::F32 => input.clone(),
@@ -75,9 +78,9 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
     let raw = read_model_rows(&args.data, columns, &parsing, Some(input.width))?;
     let rows = raw.records.as_standard_layout();
     let values = rows.as_slice().expect("a standard layout is contiguous");
-    let covers = count_covers(node, values, input.width).map_err(anyhow::Error::msg)?;
+    let (key, value) = annotation(node, values, input.width).map_err(anyhow::Error::msg)?;
 
-    let annotated = with_metadata(&bytes, COVERS_KEY, &format_covers(&covers))
+    let annotated = with_metadata(&bytes, key, &value)
         .with_context(|| format!("cannot rewrite {}", args.model.display()))?;
     let check = Model::from_bytes(&annotated).context("the annotated model does not load")?;
     if let Err(why) = check.explainer() {
@@ -85,11 +88,19 @@ pub fn annotate_command(args: &AnnotateArgs) -> anyhow::Result<()> {
     }
     std::fs::write(&args.output, &annotated)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
+    let what = match key {
+        COVERS_KEY => "covers of",
+        _ => "means of",
+    };
     println!(
-        "wrote {} ({} bytes): covers of {} nodes over the {} rows of {}",
+        "wrote {} ({} bytes): {what} {} {} over the {} rows of {}",
         args.output.display(),
         annotated.len(),
-        covers.len(),
+        value.split_ascii_whitespace().count(),
+        match key {
+            COVERS_KEY => "nodes",
+            _ => "features",
+        },
         raw.records.nrows(),
         args.data.display()
     );

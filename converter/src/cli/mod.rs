@@ -42,10 +42,11 @@ pub enum Command {
     /// float input, or one float or string input per column) and report how often it
     /// predicts the file's labels.
     Verify(VerifyArgs),
-    /// Count how many rows of a training CSV file reach each node of a tree-ensemble
-    /// ONNX file (skl2onnx's, onnxmltools', any) and write those node covers into a copy
-    /// of it, so the function can explain its predictions (SHAP values). The file
-    /// answers exactly as before.
+    /// Compute from a training CSV file what explanations (SHAP values) of an ONNX
+    /// file's predictions need, and write it into a copy of the file: for a tree
+    /// ensemble, how many rows reach each node (covers); for a linear or logistic model,
+    /// each feature's mean. Any exporter's file (skl2onnx's, onnxmltools'); it answers
+    /// exactly as before.
     Annotate(AnnotateArgs),
 }
 

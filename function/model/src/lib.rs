@@ -14,6 +14,8 @@
 //! - `load`: the load sequence: decode, rewrite what tract cannot load (ZipMap),
 //!   describe, validate, pick a runner.
 //! - `runner`: what predicts: the tree-ensemble op called directly, or tract's plan.
+//! - [`explain`]: [`Explainer`] and [`Explanation`], exact SHAP values of a tree
+//!   ensemble's or a linear model's predictions.
 //! - [`tree_ensemble`]: our TreeEnsembleClassifier / TreeEnsembleRegressor (and the
 //!   opset-5 TreeEnsemble): the one reader of their attributes, the tree kernel, and the
 //!   op tract runs.
@@ -27,6 +29,7 @@
 
 mod batch;
 mod error;
+pub mod explain;
 mod info;
 mod load;
 mod ml;
@@ -38,10 +41,11 @@ pub mod tree_ensemble;
 
 pub use batch::{Batch, Column, Values};
 pub use error::{LoadError, PredictError};
+pub use explain::{Explainer, Explanation};
 pub use info::{ElementType, Field, InputInfo, ModelInfo, Task};
 pub use prediction::{Labels, Predicted, Prediction};
 pub use runner::onnx_loader;
-pub use tree_ensemble::{EnsembleSize, Explainer, Explanation};
+pub use tree_ensemble::EnsembleSize;
 
 use runner::Runner;
 
@@ -205,7 +209,7 @@ mod tests {
         let mut proto = <ModelProto as prost::Message>::decode(BUNDLED_MODEL).unwrap();
         proto
             .metadata_props
-            .retain(|p| p.key != tree_ensemble::COVERS_KEY);
+            .retain(|p| p.key != explain::COVERS_KEY);
         let bytes = prost::Message::encode_to_vec(&proto);
         let model = Model::from_bytes(&bytes).unwrap();
         let err = model

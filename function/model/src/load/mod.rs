@@ -21,9 +21,10 @@ use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 
 use crate::error::LoadError;
+use crate::explain::Explainer;
 use crate::info::ModelInfo;
 use crate::runner::{onnx_loader, Plan, Runner};
-use crate::tree_ensemble::{self, EnsembleSize, Explainer, TreeEnsemble, COVERS_KEY};
+use crate::tree_ensemble::{self, EnsembleSize, TreeEnsemble};
 
 /// A model ready to predict.
 pub(crate) struct Loaded {
@@ -61,34 +62,13 @@ pub(crate) fn load(bytes: &[u8], through_tract: bool) -> Result<Loaded, LoadErro
             .as_ref()
             .and_then(|graph| tree_ensemble::ensemble_size(&graph.node)),
     };
-    let explainer = explainer(&proto, &info);
+    let explainer = crate::explain::explainer(&proto, &info);
     Ok(Loaded {
         runner,
         info,
         ensemble_size,
         explainer,
     })
-}
-
-/// The explainer of the graph's tree-ensemble node (see
-/// [`tree_ensemble::explained_node`]) from the covers the file holds, or why there is
-/// none (said to clients as is).
-fn explainer(proto: &ModelProto, info: &ModelInfo) -> Result<Explainer, String> {
-    let graph = proto.graph.as_ref().ok_or("the model has no graph")?;
-    let node = tree_ensemble::explained_node(graph)?;
-    let input = (info.positional())
-        .filter(|input| input.element == crate::ElementType::F32)
-        .ok_or("explanations are for a model of one float input")?;
-    let covers = (proto.metadata_props.iter())
-        .find(|p| p.key == COVERS_KEY)
-        .ok_or(
-            "the model file holds no node covers (the training rows that reached each node), \
-             which explanations need: add them with `converter annotate MODEL.onnx --data \
-             TRAIN.csv -o OUT.onnx`, or retrain with `converter train`",
-        )?;
-    let covers = tree_ensemble::parse_covers(&covers.value)?;
-    Explainer::new(node, &covers, input.width)
-        .map_err(|e| format!("the model's node covers cannot explain it: {e}"))
 }
 
 /// Builds the runner: the op of the `single` tree-ensemble node, or tract's plan of the

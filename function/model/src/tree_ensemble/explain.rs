@@ -17,11 +17,12 @@
 
 #![forbid(unsafe_code)]
 
-use tract_onnx::pb::{GraphProto, NodeProto};
+use tract_onnx::pb::NodeProto;
 
 use super::attributes::{self, Attributes, NodeIndex};
 use super::kernel::{Forest, NAN_TRUE};
 use super::shap::ShapTrees;
+use crate::explain::Explanation;
 
 /// The `metadata_props` key whose value is the covers of the graph's tree-ensemble
 /// node: one number per entry of its `nodes_*` arrays, in their order, separated by
@@ -30,7 +31,7 @@ pub const COVERS_KEY: &str = "tree_node_covers";
 
 /// A tree-ensemble node ready to explain rows.
 #[derive(Debug, Clone)]
-pub struct Explainer {
+pub struct TreeExplainer {
     shap: ShapTrees,
     /// Per output explained, what is added to the trees' (scaled) sums.
     base: Vec<f64>,
@@ -41,21 +42,15 @@ pub struct Explainer {
     n_features: usize,
 }
 
-/// One row's explanation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Explanation {
-    /// Per output, the raw score of a row about which nothing is known.
-    pub expected: Vec<f64>,
-    /// Per feature, per output (feature-major): its SHAP value. With `expected`, they
-    /// add up to the row's raw score.
-    pub values: Vec<f64>,
-}
-
-impl Explainer {
+impl TreeExplainer {
     /// The explainer of `node` (a TreeEnsembleClassifier, TreeEnsembleRegressor or
     /// opset-5 TreeEnsemble) with `covers` per entry of its node arrays, for rows of
     /// `n_features` values.
-    pub fn new(node: &NodeProto, covers: &[f64], n_features: usize) -> Result<Explainer, String> {
+    pub fn new(
+        node: &NodeProto,
+        covers: &[f64],
+        n_features: usize,
+    ) -> Result<TreeExplainer, String> {
         let classifier = node.op_type == "TreeEnsembleClassifier";
         let node = attributes::in_layout(node).map_err(|e| e.to_string())?;
         let attributes = Attributes::of(&node);
@@ -93,7 +88,7 @@ impl Explainer {
             })
             .collect();
         let shap = ShapTrees::new(forest, &entries, covers, n_outputs, n_features)?;
-        Ok(Explainer {
+        Ok(TreeExplainer {
             shap,
             base,
             scale,
@@ -121,57 +116,6 @@ impl Explainer {
             .collect();
         Explanation { expected, values }
     }
-}
-
-/// The node explanations cover in `graph`: its one tree-ensemble node, reading the
-/// graph's one input itself (whatever follows it: a `Cast` of the labels, a `ZipMap`,
-/// `Identity` nodes). A graph with preprocessing before the ensemble is refused:
-/// its explanations would be in terms of features that requests do not carry.
-pub fn explained_node(graph: &GraphProto) -> Result<&NodeProto, String> {
-    let is_ensemble = |n: &&NodeProto| {
-        matches!(
-            n.op_type.as_str(),
-            "TreeEnsembleClassifier" | "TreeEnsembleRegressor" | "TreeEnsemble"
-        )
-    };
-    let ensembles: Vec<&NodeProto> = graph.node.iter().filter(is_ensemble).collect();
-    let [node] = ensembles[..] else {
-        return Err(format!(
-            "explanations are for a model with one tree ensemble (a forest or a booster, \
-             as the converter, skl2onnx and onnxmltools export them); this graph has {}",
-            ensembles.len()
-        ));
-    };
-    let initialized: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&str> = (graph.input.iter())
-        .map(|i| i.name.as_str())
-        .filter(|name| !initialized.contains(name))
-        .collect();
-    match &inputs[..] {
-        [input] if node.input.len() == 1 && node.input[0] == *input => Ok(node),
-        _ => Err(format!(
-            "the tree ensemble reads `{}`, which other nodes compute from the graph's inputs \
-             (preprocessing); explanations are in terms of the ensemble's own features, \
-             which requests do not carry",
-            node.input.first().map_or("", String::as_str)
-        )),
-    }
-}
-
-/// `covers` as [`COVERS_KEY`]'s value.
-pub fn format_covers(covers: &[f64]) -> String {
-    let texts: Vec<String> = covers.iter().map(f64::to_string).collect();
-    texts.join(" ")
-}
-
-/// [`COVERS_KEY`]'s value as numbers.
-pub fn parse_covers(text: &str) -> Result<Vec<f64>, String> {
-    (text.split_ascii_whitespace().enumerate())
-        .map(|(i, word)| {
-            word.parse::<f64>()
-                .map_err(|_| format!("{COVERS_KEY}: entry {i} (`{word}`) is not a number"))
-        })
-        .collect()
 }
 
 /// The covers of `node`'s trees over `rows` (row-major, `width` values each): for each
@@ -217,14 +161,6 @@ mod tests {
     use super::*;
     use crate::Predicted;
 
-    #[test]
-    fn covers_round_trip_through_their_text() {
-        let covers = [150.0, 50.0, 100.0, 0.0, 2.5];
-        assert_eq!(parse_covers(&format_covers(&covers)).unwrap(), covers);
-        let err = parse_covers("1 2 x").unwrap_err();
-        assert!(err.contains("entry 2 (`x`)"), "{err}");
-    }
-
     /// The fixture's trees as an AVERAGE regressor with `base_values`, leaf weights of
     /// both signs.
     fn regressor() -> NodeProto {
@@ -264,7 +200,7 @@ mod tests {
         let rows: Vec<f32> = (0..40).map(|i| ((i * 7) % 11) as f32 / 4.0 - 1.0).collect();
         let covers = count_covers(&node, &rows, width).unwrap();
         assert_eq!(covers[0], 10.0, "every row visits the root of tree 0");
-        let explainer = Explainer::new(&node, &covers, width).unwrap();
+        let explainer = TreeExplainer::new(&node, &covers, width).unwrap();
         let op = super::super::TreeEnsemble::from_node(&node).unwrap();
         let Predicted::Values { values, .. } = op.predict(&rows, width).unwrap().predicted else {
             panic!("a regressor predicts values")
@@ -290,7 +226,7 @@ mod tests {
                 attribute.s = b"MAX".to_vec();
             }
         }
-        let err = Explainer::new(&node, &[1.0; 6], 4).unwrap_err();
+        let err = TreeExplainer::new(&node, &[1.0; 6], 4).unwrap_err();
         assert!(err.contains("MAX has no additive explanation"), "{err}");
     }
 }

@@ -38,9 +38,7 @@ mod shap;
 mod summary;
 
 pub use attributes::ParseError;
-pub use explain::{
-    count_covers, explained_node, format_covers, parse_covers, Explainer, Explanation, COVERS_KEY,
-};
+pub use explain::{count_covers, TreeExplainer, COVERS_KEY};
 pub use summary::{describe, EnsembleSize, Summary};
 
 pub(crate) use finalize::{logistic, transform, PostTransform};

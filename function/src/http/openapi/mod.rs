@@ -117,8 +117,9 @@ fn operations(endpoint: Endpoint, id: &str, summary: &str) -> Value {
             }, {
                 "name": "explain", "in": "query", "required": false,
                 "description": "true or 1 adds each row's SHAP values (a tree ensemble \
-                                whose file holds node covers; otherwise 400 saying how \
-                                to add them); false or 0 does not",
+                                whose file holds node covers, or a linear model whose \
+                                file holds feature means; otherwise 400 saying how to \
+                                add them); false or 0 does not",
                 "schema": { "type": "string", "enum": ["true", "false", "1", "0"] },
             }],
             "requestBody": body(reference("PredictRequest")),

@@ -114,6 +114,12 @@ impl LinearClassifier {
         })
     }
 
+    /// The coefficients and intercepts: one row per score, before `post_transform`
+    /// (for explanations, which are in that raw score space).
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
     /// Scores per row.
     fn width(&self) -> usize {
         match self.layout {

@@ -135,6 +135,16 @@ impl Weights {
         self.intercepts.len()
     }
 
+    /// Coefficient row `k` (a class's or a target's), one weight per feature.
+    pub fn row(&self, k: usize) -> &[f32] {
+        &self.values[k * self.features..(k + 1) * self.features]
+    }
+
+    /// Per row, what is added to its dot product.
+    pub fn intercepts(&self) -> &[f32] {
+        &self.intercepts
+    }
+
     /// `x`'s dot product with each coefficient row plus its intercept, into `scores`.
     #[inline]
     pub fn scores(&self, x: &[f32], scores: &mut [f32]) {

@@ -55,6 +55,12 @@ impl LinearRegressor {
         })
     }
 
+    /// The coefficients and intercepts: one row per score, before `post_transform`
+    /// (for explanations, which are in that raw score space).
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
     /// Every row's `targets` values into `out`.
     fn predict(&self, x: &[f32], out: &mut [f32]) {
         let rows = x.chunks_exact(self.weights.features());
