@@ -1,7 +1,8 @@
 //! TreeSHAP against the definition: on random small forests (every comparison mode, both
 //! missing-value rules, features met twice on a path, covers with zeros), every value
 //! equals the Shapley value computed by enumerating every set of features, and the
-//! values plus the expected value add up to the row's score.
+//! values plus the expected value add up to the row's score, by recursion and by the
+//! tables alike.
 
 use super::*;
 use crate::tree_ensemble::kernel::properties::Rng;
@@ -166,17 +167,24 @@ fn shapley(trees: &ShapTrees, row: &[f32]) -> Vec<f64> {
 #[test]
 fn tree_shap_equals_the_shapley_values_by_their_definition() {
     let mut rng = Rng(0x5eed_5ca1_ab1e);
-    let mut repeated_features = 0;
-    for case in 0..300 {
+    let (mut repeated_features, mut tables_used) = (0, 0);
+    for case in 0..600 {
         let features = 1 + rng.below(5);
         let outputs = 1 + rng.below(3);
         let (forest, entries, covers) = forest(&mut rng, features, outputs);
         repeated_features += usize::from(features < 4 && forest.nodes.len() > 7);
-        let trees = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
+        let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
+        let n_trees = tabled.forest.roots.len();
+        tables_used += (0..n_trees).filter(|&t| tabled.tables.has(t)).count();
+        // The same trees by recursion only, and with tables for some trees only.
+        let recursive = tabled.clone().with_table_budget(0);
+        let mixed = tabled.clone().with_table_budget(1 << rng.below(5));
+        assert!(!(0..n_trees).any(|t| recursive.tables.has(t)));
         for _ in 0..4 {
             let row: Vec<f32> = (0..features)
                 .map(|_| VALUES[rng.below(VALUES.len())])
                 .collect();
+            let trees = [&tabled, &recursive, &mixed][rng.below(3)];
             let mut phi = vec![0.0; features * outputs];
             trees.explain(&row, &mut phi);
             let want = shapley(&trees, &row);
@@ -202,6 +210,7 @@ fn tree_shap_equals_the_shapley_values_by_their_definition() {
         }
     }
     assert!(repeated_features > 50, "{repeated_features} cases");
+    assert!(tables_used > 300, "{tables_used} trees with tables");
 }
 
 #[test]

@@ -1,0 +1,328 @@
+//! TreeSHAP by table lookups, for trees whose paths meet few features: per leaf, the
+//! subset weights every row could need are computed once, at load, so a row costs a
+//! pass over the tree's branches and `O(features on the path)` per leaf, where
+//! [`super::ShapTrees`]' recursion costs `O(depth^2)` per leaf (the idea of Yang's Fast
+//! TreeSHAP v2, 2021; derived here from the definition).
+//!
+//! One leaf `l` of value `v` whose path meets the `d` distinct features `P` plays, for
+//! a row, the game `value(S) = v * prod_{j in P} (j in S ? o_j : z_j)`: `z_j` the share
+//! of training rows that go the leaf's way at the path's branches on `j` (their
+//! product), `o_j` 1 when the row goes that way at all of them, else 0. Features off
+//! the path are dummies. With `U` the features the row agrees on (`o_j = 1`) and
+//! `w(s) = s! (d - 1 - s)! / d!`, the Shapley values are
+//! - for `i` not in `U`: `-v * zout(U) * inner(U)`;
+//! - for `i` in `U`: `v * (1 - z_i) * zout(U) * inner(U - {i})`;
+//!
+//! where `zout(U)` is the product of the `z_j` off `U` and
+//! `inner(T) = sum_{S in T} w(|S|) prod_{j in T - S} z_j`, which depends on the row only
+//! through `T`. `inner` of every subset of `P` is the leaf's table: `2^d` numbers, built
+//! from the elementary symmetric polynomials of the `z_j`
+//! (`inner(T) = sum_s w(s) e_{|T| - s}(z_T)`).
+//!
+//! Tables grow as `2^d` per leaf, so a tree gets them only when every leaf's `d` is at
+//! most [`MAX_PATH_FEATURES`] and the ensemble's tables stay within a budget
+//! ([`TABLE_BUDGET`] entries); other trees keep the recursion. Tables are `f64`, like
+//! the recursion's arithmetic: `f32` would halve them, but its 1e-7 relative error per
+//! entry, summed over hundreds of trees, shows in the additivity of large ensembles.
+
+use std::ops::Range;
+
+use super::ShapTrees;
+
+/// The most distinct features a leaf's path may meet for its tree to get tables: 2^10
+/// entries per leaf.
+pub const MAX_PATH_FEATURES: usize = 10;
+
+/// The most table entries (8 bytes each) an ensemble holds: 32 MiB. A 500-tree booster
+/// of depth 6 needs 2M (16 MiB); of depth 8, 8M, so its trees past the budget keep the
+/// recursion.
+pub const TABLE_BUDGET: usize = 4 << 20;
+
+/// The tables of the trees that have them.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    /// Per tree of the ensemble, its tables, or `None` (explained by recursion).
+    trees: Vec<Option<TreeTables>>,
+    /// Every tabled tree's branches, by tree (node indices).
+    branches: Vec<u32>,
+    /// Every tabled leaf, by tree.
+    leaves: Vec<Leaf>,
+    /// Every tabled leaf's path, by leaf: which branch, which way.
+    steps: Vec<Step>,
+    /// Every tabled leaf's distinct features, by leaf.
+    slots: Vec<Slot>,
+    /// Every tabled leaf's `inner` per subset of its slots, by leaf.
+    inner: Vec<f64>,
+    /// The most branches of one tabled tree (the scratch a row needs).
+    most_branches: usize,
+}
+
+/// Where one tree's parts are.
+#[derive(Debug, Clone)]
+struct TreeTables {
+    branches: Range<u32>,
+    leaves: Range<u32>,
+}
+
+/// A leaf, its path and its table.
+#[derive(Debug, Clone)]
+struct Leaf {
+    node: u32,
+    steps: Range<u32>,
+    /// Its first slot; it has `slot_count`.
+    slots: u32,
+    slot_count: u8,
+    /// Its first `inner` entry; it has `2^slot_count`.
+    table: u32,
+}
+
+/// A branch on a leaf's path.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    /// The branch, as its index among its tree's branches.
+    branch: u32,
+    /// Whether the path takes its true child.
+    to_true: bool,
+    /// The slot of its feature.
+    slot: u8,
+}
+
+/// One distinct feature of a leaf's path.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    column: u32,
+    /// `z`: the product of the path's shares at the branches on this feature.
+    zero: f64,
+}
+
+impl Tables {
+    /// The tables of `trees`' trees that fit, with `budget` entries in all.
+    pub fn new(trees: &ShapTrees, budget: usize) -> Tables {
+        let mut tables = Tables::default();
+        let weights = subset_weights();
+        for &root in &trees.forest.roots {
+            let tabled = tables.add_tree(trees, root, budget, &weights);
+            tables.trees.push(tabled);
+        }
+        tables
+    }
+
+    /// Whether tree `t` has tables.
+    pub fn has(&self, t: usize) -> bool {
+        self.trees.get(t).is_some_and(Option::is_some)
+    }
+
+    /// Scratch for [`Tables::explain_tree`]: one direction per branch.
+    pub fn scratch(&self) -> Vec<bool> {
+        vec![false; self.most_branches]
+    }
+
+    /// Adds the tree at `root`'s tables, or leaves everything as it was and returns
+    /// `None` when they would not fit.
+    fn add_tree(
+        &mut self,
+        trees: &ShapTrees,
+        root: u32,
+        budget: usize,
+        weights: &[Vec<f64>],
+    ) -> Option<TreeTables> {
+        let marks = (
+            self.branches.len(),
+            self.leaves.len(),
+            self.steps.len(),
+            self.slots.len(),
+            self.inner.len(),
+        );
+        let tree = (self.branches.len() as u32, self.leaves.len() as u32);
+        let mut path: Vec<(u32, bool)> = Vec::new();
+        let fits = self.visit(trees, root, tree.0, &mut path, budget, weights);
+        if !fits {
+            self.branches.truncate(marks.0);
+            self.leaves.truncate(marks.1);
+            self.steps.truncate(marks.2);
+            self.slots.truncate(marks.3);
+            self.inner.truncate(marks.4);
+            return None;
+        }
+        let branches = tree.0..self.branches.len() as u32;
+        self.most_branches = self.most_branches.max(branches.len());
+        Some(TreeTables {
+            branches,
+            leaves: tree.1..self.leaves.len() as u32,
+        })
+    }
+
+    /// Adds the subtree at `at` (reached by `path`: branch indices in the tree, ways);
+    /// false when a leaf's path meets too many features or the budget runs out.
+    fn visit(
+        &mut self,
+        trees: &ShapTrees,
+        at: u32,
+        first_branch: u32,
+        path: &mut Vec<(u32, bool)>,
+        budget: usize,
+        weights: &[Vec<f64>],
+    ) -> bool {
+        if !trees.is_leaf(at) {
+            let branch = self.branches.len() as u32 - first_branch;
+            self.branches.push(at);
+            let children = trees.forest.nodes[at as usize].children;
+            for (way, child) in [(false, children[0]), (true, children[1])] {
+                path.push((branch, way));
+                let fits = self.visit(trees, child, first_branch, path, budget, weights);
+                path.pop();
+                if !fits {
+                    return false;
+                }
+            }
+            return true;
+        }
+        // The path's distinct features and their shares.
+        let first_slot = self.slots.len();
+        let first_step = self.steps.len() as u32;
+        for &(branch, to_true) in path.iter() {
+            let node = self.branches[(first_branch + branch) as usize];
+            let column = trees.forest.nodes[node as usize].column() as u32;
+            let share = trees.shares[node as usize][usize::from(to_true)];
+            let slot = match (self.slots[first_slot..].iter()).position(|s| s.column == column) {
+                Some(slot) => {
+                    self.slots[first_slot + slot].zero *= share;
+                    slot
+                }
+                None => {
+                    if self.slots.len() - first_slot == MAX_PATH_FEATURES {
+                        return false;
+                    }
+                    self.slots.push(Slot {
+                        column,
+                        zero: share,
+                    });
+                    self.slots.len() - first_slot - 1
+                }
+            };
+            self.steps.push(Step {
+                branch,
+                to_true,
+                slot: slot as u8,
+            });
+        }
+        let d = self.slots.len() - first_slot;
+        if self.inner.len() + (1 << d) > budget {
+            return false;
+        }
+        let table = self.inner.len() as u32;
+        let zeros: Vec<f64> = self.slots[first_slot..].iter().map(|s| s.zero).collect();
+        self.inner.extend(inner_table(&zeros, &weights[d]));
+        self.leaves.push(Leaf {
+            node: at,
+            steps: first_step..self.steps.len() as u32,
+            slots: first_slot as u32,
+            slot_count: d as u8,
+            table,
+        });
+        true
+    }
+
+    /// Adds to `phi` (`features x outputs`) tree `t`'s SHAP values for `row`; `scratch`
+    /// from [`Tables::scratch`].
+    pub fn explain_tree(
+        &self,
+        trees: &ShapTrees,
+        t: usize,
+        row: &[f32],
+        scratch: &mut [bool],
+        phi: &mut [f64],
+    ) {
+        let Some(Some(tree)) = self.trees.get(t) else {
+            return;
+        };
+        let branches = &self.branches[tree.branches.start as usize..tree.branches.end as usize];
+        for (way, &node) in scratch.iter_mut().zip(branches) {
+            *way = trees.goes_true(node, row);
+        }
+        let outputs = trees.n_outputs;
+        for leaf in &self.leaves[tree.leaves.start as usize..tree.leaves.end as usize] {
+            let d = usize::from(leaf.slot_count);
+            if d == 0 {
+                continue;
+            }
+            let mut agreed: usize = (1 << d) - 1;
+            for step in &self.steps[leaf.steps.start as usize..leaf.steps.end as usize] {
+                if scratch[step.branch as usize] != step.to_true {
+                    agreed &= !(1 << step.slot);
+                }
+            }
+            let slots = &self.slots[leaf.slots as usize..][..d];
+            let zout: f64 = (slots.iter().enumerate())
+                .filter(|(j, _)| agreed & (1 << j) == 0)
+                .map(|(_, s)| s.zero)
+                .product();
+            if zout == 0.0 {
+                continue;
+            }
+            let table = &self.inner[leaf.table as usize..][..1 << d];
+            let off_path = -zout * table[agreed];
+            let values = &trees.leaf_values[leaf.node as usize * outputs..][..outputs];
+            for (j, slot) in slots.iter().enumerate() {
+                let scale = match agreed & (1 << j) {
+                    0 => off_path,
+                    bit => (1.0 - slot.zero) * zout * table[agreed ^ bit],
+                };
+                let out = &mut phi[slot.column as usize * outputs..][..outputs];
+                for (phi, value) in out.iter_mut().zip(values) {
+                    *phi += scale * value;
+                }
+            }
+        }
+    }
+}
+
+/// `w(s) = s! (d - 1 - s)! / d!` for `s < d`, per `d` up to [`MAX_PATH_FEATURES`].
+fn subset_weights() -> Vec<Vec<f64>> {
+    (0..=MAX_PATH_FEATURES)
+        .map(|d| {
+            (0..d)
+                .map(|s| {
+                    // s! (d-1-s)! / d! = 1 / (d * C(d-1, s)).
+                    let mut choose = 1.0;
+                    for k in 0..s {
+                        choose = choose * (d - 1 - k) as f64 / (k + 1) as f64;
+                    }
+                    1.0 / (d as f64 * choose)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `inner(T)` for every subset `T` of the slots (bit `j` of the index: slot `j` is in
+/// `T`), with `zeros` the slots' `z` and `weights` their count's `w`. The full set's
+/// entry is never read (a row agreeing everywhere reads `inner(U - {i})`); it is 0.
+fn inner_table(zeros: &[f64], weights: &[f64]) -> Vec<f64> {
+    let d = zeros.len();
+    // Per subset, the elementary symmetric polynomials e_0..e_|T| of its zs, built from
+    // the subset without its highest slot: e(T) = e(T - {j}) * (1 + z_j t).
+    let mut symmetric = vec![0.0f64; (1 << d) * (d + 1)];
+    symmetric[0] = 1.0;
+    let mut table = vec![0.0f64; 1 << d];
+    for subset in 1usize..1 << d {
+        let j = usize::BITS as usize - 1 - subset.leading_zeros() as usize;
+        let (before, here) = symmetric.split_at_mut(subset * (d + 1));
+        let smaller = &before[(subset ^ (1 << j)) * (d + 1)..][..d + 1];
+        let here = &mut here[..d + 1];
+        here[0] = 1.0;
+        for k in 1..=d {
+            here[k] = smaller[k] + zeros[j] * smaller[k - 1];
+        }
+        let size = subset.count_ones() as usize;
+        if size < d {
+            let sum: f64 = (0..=size).map(|s| weights[s] * here[size - s]).sum();
+            table[subset] = sum;
+        }
+    }
+    if d > 0 {
+        // The empty set: w(0) e_0.
+        table[0] = weights[0];
+    }
+    table
+}
