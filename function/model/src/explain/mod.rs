@@ -36,8 +36,8 @@ pub struct Explanation {
 /// What explains a model's predictions.
 #[derive(Debug, Clone)]
 pub enum Explainer {
-    /// A tree ensemble, with its node covers.
-    Trees(TreeExplainer),
+    /// A tree ensemble, with its node covers (boxed: its tables make it the large one).
+    Trees(Box<TreeExplainer>),
     /// A linear or logistic model, with its training means.
     Linear(LinearExplainer),
 }
@@ -153,7 +153,7 @@ pub fn explainer(proto: &ModelProto, info: &ModelInfo) -> Result<Explainer, Stri
     let numbers = parse_numbers(key, &annotation.value)?;
     match kind {
         Explained::Trees => TreeExplainer::new(node, &numbers, input.width)
-            .map(Explainer::Trees)
+            .map(|trees| Explainer::Trees(Box::new(trees)))
             .map_err(|e| format!("the model's node covers cannot explain it: {e}")),
         Explained::Linear => LinearExplainer::new(node, &numbers, input.width)
             .map(Explainer::Linear)

@@ -21,8 +21,10 @@
 //! Scores are `f64`: the sums of many small terms stay exact to well below the 1e-5 that
 //! shap's own (double) values are compared at.
 //!
-//! Trees whose paths meet few features are explained by table lookups instead
-//! (`tables`): the same values, several times faster, for memory.
+//! Trees are explained leaf by leaf instead (`tables`), with per-leaf tables of subset
+//! weights where memory allows: the same values, several times faster. The recursion
+//! remains for trees with a path of over 64 distinct features, and as the tests'
+//! second opinion.
 
 #![forbid(unsafe_code)]
 
@@ -129,10 +131,18 @@ impl ShapTrees {
         Ok(trees)
     }
 
-    /// The same trees with tables for at most `budget` entries (0: recursion only), for
-    /// tests and benchmarks that compare the two.
-    pub fn with_table_budget(mut self, budget: usize) -> ShapTrees {
+    /// The same trees with tables for at most `budget` entries (0: every leaf computes
+    /// its weights), for tests that compare the ways.
+    #[cfg(test)]
+    fn with_table_budget(mut self, budget: usize) -> ShapTrees {
         self.tables = Tables::new(&self, budget);
+        self
+    }
+
+    /// The same trees explained by the recursion alone, for tests.
+    #[cfg(test)]
+    fn recursive_only(mut self) -> ShapTrees {
+        self.tables = Tables::default();
         self
     }
 

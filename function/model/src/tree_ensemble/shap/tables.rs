@@ -19,9 +19,12 @@
 //! from the elementary symmetric polynomials of the `z_j`
 //! (`inner(T) = sum_s w(s) e_{|T| - s}(z_T)`).
 //!
-//! Tables grow as `2^d` per leaf, so a tree gets them only when every leaf's `d` is at
-//! most [`MAX_PATH_FEATURES`] and the ensemble's tables stay within a budget
-//! ([`TABLE_BUDGET`] entries); other trees keep the recursion. Tables are `f64`, like
+//! Tables grow as `2^d` per leaf, so a leaf gets one only when its `d` is at most
+//! [`MAX_PATH_FEATURES`] and the ensemble's tables stay within a budget
+//! ([`TABLE_BUDGET`] entries). Any other leaf computes the `inner` values its row needs
+//! from the polynomials themselves, in `O(d^2)`: still no chain of dependent divisions,
+//! as in the recursion's unwinding. Only a tree with a path of over 64 distinct
+//! features (a row's agreements are a 64-bit mask) keeps the recursion. Tables are `f64`, like
 //! the recursion's arithmetic: `f32` would halve them, but its 1e-7 relative error per
 //! entry, summed over hundreds of trees, shows in the additivity of large ensembles.
 
@@ -29,9 +32,13 @@ use std::ops::Range;
 
 use super::ShapTrees;
 
-/// The most distinct features a leaf's path may meet for its tree to get tables: 2^10
-/// entries per leaf.
+/// The most distinct features a leaf's path may meet for it to get a table: 2^10
+/// entries.
 pub const MAX_PATH_FEATURES: usize = 10;
+
+/// The most distinct features a leaf's path may meet for its tree to be explained
+/// here: the bits of a row's agreement mask.
+const MAX_PATH_BITS: usize = 64;
 
 /// The most table entries (8 bytes each) an ensemble holds: 32 MiB. A 500-tree booster
 /// of depth 6 needs 2M (16 MiB); of depth 8, 8M, so its trees past the budget keep the
@@ -55,6 +62,8 @@ pub struct Tables {
     inner: Vec<f64>,
     /// The most branches of one tabled tree (the scratch a row needs).
     most_branches: usize,
+    /// `w(s)` per path length `d` (see [`subset_weights`]).
+    weights: Vec<Vec<f64>>,
 }
 
 /// Where one tree's parts are.
@@ -72,9 +81,12 @@ struct Leaf {
     /// Its first slot; it has `slot_count`.
     slots: u32,
     slot_count: u8,
-    /// Its first `inner` entry; it has `2^slot_count`.
+    /// Its first `inner` entry (it has `2^slot_count`), or [`NO_TABLE`].
     table: u32,
 }
+
+/// [`Leaf::table`] of a leaf without one.
+const NO_TABLE: u32 = u32::MAX;
 
 /// A branch on a leaf's path.
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +116,7 @@ impl Tables {
             let tabled = tables.add_tree(trees, root, budget, &weights);
             tables.trees.push(tabled);
         }
+        tables.weights = weights;
         tables
     }
 
@@ -190,7 +203,7 @@ impl Tables {
                     slot
                 }
                 None => {
-                    if self.slots.len() - first_slot == MAX_PATH_FEATURES {
+                    if self.slots.len() - first_slot == MAX_PATH_BITS {
                         return false;
                     }
                     self.slots.push(Slot {
@@ -207,12 +220,15 @@ impl Tables {
             });
         }
         let d = self.slots.len() - first_slot;
-        if self.inner.len() + (1 << d) > budget {
-            return false;
-        }
-        let table = self.inner.len() as u32;
-        let zeros: Vec<f64> = self.slots[first_slot..].iter().map(|s| s.zero).collect();
-        self.inner.extend(inner_table(&zeros, &weights[d]));
+        let table = match d <= MAX_PATH_FEATURES && self.inner.len() + (1 << d) <= budget {
+            true => {
+                let table = self.inner.len() as u32;
+                let zeros: Vec<f64> = self.slots[first_slot..].iter().map(|s| s.zero).collect();
+                self.inner.extend(inner_table(&zeros, &weights[d]));
+                table
+            }
+            false => NO_TABLE,
+        };
         self.leaves.push(Leaf {
             node: at,
             steps: first_step..self.steps.len() as u32,
@@ -241,32 +257,42 @@ impl Tables {
             *way = trees.goes_true(node, row);
         }
         let outputs = trees.n_outputs;
+        let mut inners_buffer = [0.0; MAX_PATH_BITS];
         for leaf in &self.leaves[tree.leaves.start as usize..tree.leaves.end as usize] {
             let d = usize::from(leaf.slot_count);
             if d == 0 {
                 continue;
             }
-            let mut agreed: usize = (1 << d) - 1;
+            let mut agreed: u64 = u64::MAX >> (64 - d);
             for step in &self.steps[leaf.steps.start as usize..leaf.steps.end as usize] {
                 if scratch[step.branch as usize] != step.to_true {
-                    agreed &= !(1 << step.slot);
+                    agreed &= !(1u64 << step.slot);
                 }
             }
             let slots = &self.slots[leaf.slots as usize..][..d];
             let zout: f64 = (slots.iter().enumerate())
-                .filter(|(j, _)| agreed & (1 << j) == 0)
+                .filter(|(j, _)| agreed & (1u64 << j) == 0)
                 .map(|(_, s)| s.zero)
                 .product();
             if zout == 0.0 {
                 continue;
             }
-            let table = &self.inner[leaf.table as usize..][..1 << d];
-            let off_path = -zout * table[agreed];
+            // Per slot, `inner(U)` (off U) or `inner(U - {j})` (on U).
+            let inners = &mut inners_buffer[..d];
+            match leaf.table {
+                NO_TABLE => direct_inners(slots, agreed, &self.weights[d], inners),
+                at => {
+                    let table = &self.inner[at as usize..][..1 << d];
+                    for (j, inner) in inners.iter_mut().enumerate() {
+                        *inner = table[(agreed & !(1u64 << j)) as usize];
+                    }
+                }
+            }
             let values = &trees.leaf_values[leaf.node as usize * outputs..][..outputs];
-            for (j, slot) in slots.iter().enumerate() {
-                let scale = match agreed & (1 << j) {
-                    0 => off_path,
-                    bit => (1.0 - slot.zero) * zout * table[agreed ^ bit],
+            for (j, (slot, inner)) in slots.iter().zip(inners.iter()).enumerate() {
+                let scale = match agreed & (1u64 << j) {
+                    0 => -zout * inner,
+                    _ => (1.0 - slot.zero) * zout * inner,
                 };
                 let out = &mut phi[slot.column as usize * outputs..][..outputs];
                 for (phi, value) in out.iter_mut().zip(values) {
@@ -277,9 +303,9 @@ impl Tables {
     }
 }
 
-/// `w(s) = s! (d - 1 - s)! / d!` for `s < d`, per `d` up to [`MAX_PATH_FEATURES`].
+/// `w(s) = s! (d - 1 - s)! / d!` for `s < d`, per `d` up to [`MAX_PATH_BITS`].
 fn subset_weights() -> Vec<Vec<f64>> {
-    (0..=MAX_PATH_FEATURES)
+    (0..=MAX_PATH_BITS)
         .map(|d| {
             (0..d)
                 .map(|s| {
@@ -325,4 +351,42 @@ fn inner_table(zeros: &[f64], weights: &[f64]) -> Vec<f64> {
         table[0] = weights[0];
     }
     table
+}
+
+/// Into `inners`, per slot: `inner(U)` for a slot off `agreed` (`U`), `inner(U - {j})`
+/// for a slot `j` on it; from the elementary symmetric polynomials of `U`'s zs, and for
+/// each `j`, those polynomials divided by `(1 + z_j t)` (synthetic division, stable
+/// since every `z` is in [0, 1]).
+fn direct_inners(slots: &[Slot], agreed: u64, weights: &[f64], inners: &mut [f64]) {
+    let mut symmetric = [0.0f64; MAX_PATH_BITS + 1];
+    symmetric[0] = 1.0;
+    let mut size = 0;
+    for (j, slot) in slots.iter().enumerate() {
+        if agreed & (1u64 << j) != 0 {
+            size += 1;
+            for k in (1..=size).rev() {
+                symmetric[k] += slot.zero * symmetric[k - 1];
+            }
+        }
+    }
+    let inner =
+        |e: &[f64], size: usize| -> f64 { (0..=size).map(|s| weights[s] * e[size - s]).sum() };
+    // A row agreeing everywhere has no slot off U, and inner(P) is never needed.
+    let off = match size < slots.len() {
+        true => inner(&symmetric, size),
+        false => 0.0,
+    };
+    let mut divided = [0.0f64; MAX_PATH_BITS + 1];
+    divided[0] = 1.0;
+    for (j, (slot, out)) in slots.iter().zip(inners.iter_mut()).enumerate() {
+        *out = match agreed & (1u64 << j) {
+            0 => off,
+            _ => {
+                for k in 1..size {
+                    divided[k] = symmetric[k] - slot.zero * divided[k - 1];
+                }
+                inner(&divided, size - 1)
+            }
+        };
+    }
 }

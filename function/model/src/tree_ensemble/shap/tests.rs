@@ -2,7 +2,7 @@
 //! missing-value rules, features met twice on a path, covers with zeros), every value
 //! equals the Shapley value computed by enumerating every set of features, and the
 //! values plus the expected value add up to the row's score, by recursion and by the
-//! tables alike.
+//! leaf ways alike.
 
 use super::*;
 use crate::tree_ensemble::kernel::properties::Rng;
@@ -26,6 +26,11 @@ const VALUES: [f32; 7] = [-1.0, 0.0, 0.25, 0.5, 1.0, 3.0, f32::NAN];
 /// entries and covers (a leaf's is random, 0 one time in 8; a branch's is its
 /// children's sum).
 fn forest(rng: &mut Rng, features: usize, outputs: usize) -> Case {
+    forest_of_depth(rng, features, outputs, 4)
+}
+
+/// [`forest`] with trees of at most `depth` levels of branches.
+fn forest_of_depth(rng: &mut Rng, features: usize, outputs: usize, depth: usize) -> Case {
     let mut forest = Forest {
         nodes: Vec::new(),
         modes: Vec::new(),
@@ -42,7 +47,7 @@ fn forest(rng: &mut Rng, features: usize, outputs: usize) -> Case {
             &mut covers,
             features,
             outputs,
-            4,
+            depth,
         );
         forest.depths.push(depth);
     }
@@ -176,18 +181,20 @@ fn tree_shap_equals_the_shapley_values_by_their_definition() {
         let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
         let n_trees = tabled.forest.roots.len();
         tables_used += (0..n_trees).filter(|&t| tabled.tables.has(t)).count();
-        // The same trees by recursion only, and with tables for some trees only.
-        let recursive = tabled.clone().with_table_budget(0);
+        // The same trees by the recursion alone, leaf by leaf without tables, and with
+        // tables for some leaves only.
+        let recursive = tabled.clone().recursive_only();
+        let direct = tabled.clone().with_table_budget(0);
         let mixed = tabled.clone().with_table_budget(1 << rng.below(5));
         assert!(!(0..n_trees).any(|t| recursive.tables.has(t)));
         for _ in 0..4 {
             let row: Vec<f32> = (0..features)
                 .map(|_| VALUES[rng.below(VALUES.len())])
                 .collect();
-            let trees = [&tabled, &recursive, &mixed][rng.below(3)];
+            let trees = [&tabled, &recursive, &direct, &mixed][rng.below(4)];
             let mut phi = vec![0.0; features * outputs];
             trees.explain(&row, &mut phi);
-            let want = shapley(&trees, &row);
+            let want = shapley(trees, &row);
             for (i, (got, want)) in phi.iter().zip(&want).enumerate() {
                 assert!(
                     (got - want).abs() <= 1e-9 * want.abs().max(1.0),
@@ -197,7 +204,7 @@ fn tree_shap_equals_the_shapley_values_by_their_definition() {
                 );
             }
             // Additivity: the values and the expected value add up to the score.
-            let score = value_of(&trees, &row, (1 << features) - 1);
+            let score = value_of(trees, &row, (1 << features) - 1);
             for k in 0..outputs {
                 let sum: f64 = (0..features).map(|f| phi[f * outputs + k]).sum();
                 let total = trees.expected_values()[k] + sum;
@@ -211,6 +218,40 @@ fn tree_shap_equals_the_shapley_values_by_their_definition() {
     }
     assert!(repeated_features > 50, "{repeated_features} cases");
     assert!(tables_used > 300, "{tables_used} trees with tables");
+}
+
+/// Deep trees with many features on a path, past the tables' limit (too many sets for
+/// the definition): the leaf-by-leaf ways give the recursion's values and add up.
+#[test]
+fn deep_paths_explained_leaf_by_leaf_equal_the_recursion() {
+    let mut rng = Rng(0xdee9);
+    let mut longest = 0;
+    for case in 0..12 {
+        let (features, outputs) = (16, 1 + rng.below(2));
+        let (forest, entries, covers) = forest_of_depth(&mut rng, features, outputs, 12);
+        longest = longest.max(*forest.depths.iter().max().unwrap());
+        let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
+        let recursive = tabled.clone().recursive_only();
+        let direct = tabled.clone().with_table_budget(0);
+        for _ in 0..4 {
+            let row: Vec<f32> = (0..features)
+                .map(|_| VALUES[rng.below(VALUES.len())])
+                .collect();
+            let mut want = vec![0.0; features * outputs];
+            recursive.explain(&row, &mut want);
+            for trees in [&tabled, &direct] {
+                let mut phi = vec![0.0; features * outputs];
+                trees.explain(&row, &mut phi);
+                for (got, want) in phi.iter().zip(&want) {
+                    assert!(
+                        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                        "case {case}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(longest > 10, "the deepest tree has {longest} levels");
 }
 
 #[test]
