@@ -335,21 +335,31 @@ fn a_chunked_body_is_charged_as_it_arrives() {
 
 /// The peak resident memory of a fresh server under one burst, for BENCHMARKS.md ("Memory
 /// under a burst"): body sizes x concurrency, with no budget (1 TiB) and with budgets.
-/// Measures the binary at `FUNCTION_BIN` (the release build), else the test's own:
+/// Measures the binary at `FUNCTION_BIN` (the release build), else the test's own; with
+/// `FUNCTION_BIN_HAS_NO_BUDGET` set, a binary from before the budget (no budget rows):
 /// `cargo build --release -p function && FUNCTION_BIN=target/release/function \
 /// cargo test -p function --test memory_budget -- --ignored --nocapture`
 #[test]
 #[ignore = "a measurement for BENCHMARKS.md, not a test"]
 fn peak_rss_by_body_size_and_concurrency() {
     let bin = std::env::var("FUNCTION_BIN").unwrap_or_else(|_| BIN.to_string());
+    // A binary from before the budget: no flag to pass, and no budget to vary.
+    let before = std::env::var_os("FUNCTION_BIN_HAS_NO_BUDGET").is_some();
+    let budgets: &[u64] = if before {
+        &[1 << 40]
+    } else {
+        &[1 << 40, 256 * MIB, 64 * MIB]
+    };
     let distinct = distinct_rows();
     println!("| budget | body | clients | 200 | 503 | idle RSS | peak RSS (VmHWM) | burst |");
     println!("|---|---|---|---|---|---|---|---|");
-    for budget in [1u64 << 40, 256 * MIB, 64 * MIB] {
+    for &budget in budgets {
         for decimals in [10, 45, 90] {
             for clients in [50, 100, 300] {
                 let (mut command, addr) = serving(&bin);
-                command.args(["--max-in-flight-bytes", &budget.to_string()]);
+                if !before {
+                    command.args(["--max-in-flight-bytes", &budget.to_string()]);
+                }
                 let server = Running::ready(&mut command, addr);
                 let alone = answers_alone(addr, &distinct);
                 let batches = batches(&distinct, &alone, 10_000, decimals);
