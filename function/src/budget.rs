@@ -6,7 +6,8 @@
 //! byte of its body is read: the declared `Content-Length` plus the most the decoded
 //! batch and its answer can take ([`MemoryBudget::cost_of_body`]). A chunked body is
 //! charged as it arrives; a JSON tree (the general decoding path, and every Open
-//! Inference request) is charged before it is built ([`charge_json_tree`]). A charge
+//! Inference request) is charged before it is built ([`charge_json_tree`]), and so are
+//! explanations (`crate::infer::explain`, through [`charge`]). A charge
 //! that does not fit answers 503 with `Retry-After`; a body larger than the whole budget
 //! answers 413 at once, since no wait would let it in. The reservation is given back when
 //! the request's future is dropped, answered or abandoned.
@@ -226,6 +227,12 @@ pub fn charge_json_tree(text: usize) -> Result<(), ApiError> {
         let tree = text.saturating_mul(JSON_TREE_BYTES_PER_BODY_BYTE);
         (reservation.grow(tree), tree)
     })
+}
+
+/// Charges the current request `bytes` more, for what it is about to build beyond its
+/// body and batch (explanations).
+pub fn charge(bytes: usize) -> Result<(), ApiError> {
+    charge_current(|reservation| (reservation.grow(bytes), bytes))
 }
 
 fn charge_current(

@@ -333,6 +333,28 @@ fn a_chunked_body_is_charged_as_it_arrives() {
     server.stop();
 }
 
+#[test]
+fn explanations_are_charged_before_they_are_built() {
+    let (mut command, addr) = serving(BIN);
+    command.args(["--max-in-flight-bytes", &MIB.to_string()]);
+    let server = Running::ready(&mut command, addr);
+    // The body and its batch fit in 1 MiB; 9000 rows of SHAP values would not.
+    let rows = vec!["[5.1,3.5,1.4,0.2]"; 9000].join(",");
+    let body = format!(r#"{{"input":[{rows}]}}"#);
+    let request = |path| raw::request("POST", path, &[("content-type", "application/json")], &body);
+    let predicted = exchange(addr, request("/predict").as_bytes()).unwrap();
+    assert_eq!(predicted.status, 200);
+    let explained = exchange(addr, request("/predict?explain=true").as_bytes()).unwrap();
+    assert_eq!(explained.status, 413);
+    let error: Value = serde_json::from_slice(&explained.body).unwrap();
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("whole budget of 1048576 bytes"),
+        "{message}"
+    );
+    server.stop();
+}
+
 /// The peak resident memory of a fresh server under one burst, for BENCHMARKS.md ("Memory
 /// under a burst"): body sizes x concurrency, with no budget (1 TiB) and with budgets.
 /// Measures the binary at `FUNCTION_BIN` (the release build), else the test's own; with
