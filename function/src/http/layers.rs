@@ -95,14 +95,14 @@ fn guard(
 ) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> {
     use futures_util::future::Either;
     let counted = !matches!(*request.method(), Method::GET | Method::HEAD);
-    let refuse =
+    let answer_now =
         |request, error| Either::Left(std::future::ready(Ok(refuse(request, error, &app))));
     // Held until the response is built: the body is read inside the handler, so a slow
     // upload keeps its slot.
     let permit = match counted.then(|| in_flight.0.clone().try_acquire_owned()) {
         Some(Err(_)) => {
             let limit = app.limits.max_in_flight;
-            return refuse(request, ApiError::Overloaded { limit });
+            return answer_now(request, ApiError::Overloaded { limit });
         }
         Some(Ok(permit)) => Some(permit),
         None => None,
@@ -120,7 +120,7 @@ fn guard(
             Ok(reservation) => Some(reservation),
             Err(why) => {
                 let error = refused_at_admission(why, &app.budget, charge);
-                return refuse(request, error);
+                return answer_now(request, error);
             }
         }
     } else {
