@@ -1,11 +1,13 @@
 //! Reading request bodies: JSON content types only (415 otherwise), uncompressed (415),
-//! and never more than the body limit (413), whether or not a length is declared.
+//! never more than the body limit (413), whether or not a length is declared, and
+//! charged to the request's memory budget before each byte is kept ([`crate::budget`]).
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use hyper::{header, HeaderMap, Request};
 
+use crate::budget::charge_body;
 use crate::error::ApiError;
 
 /// The media type of a `Content-Type` header without parameters, lowercased.
@@ -46,16 +48,34 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
         }
     }
     // A declared length over the limit is refused before a byte of the body is read.
-    if request.body().size_hint().lower() > limit as u64 {
+    let declared = request.body().size_hint().lower();
+    if declared > limit as u64 {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge { limit })
+    // One buffer, sized to the declared length: the body is held once, never as a list
+    // of frames and a copy of them. A chunked body grows it, charged before each growth.
+    let declared = declared as usize;
+    charge_body(declared)?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(declared);
+    let mut body = request.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            ApiError::BadRequest(format!("could not read the request body: {error}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let needed = buffer.len() + data.len();
+        if needed > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
         }
-        Err(error) => Err(ApiError::BadRequest(format!(
-            "could not read the request body: {error}"
-        ))),
+        if needed > buffer.capacity() {
+            // What `reserve` will allocate: at least double, as `Vec` grows.
+            let capacity = needed.max(buffer.capacity() * 2).min(limit);
+            charge_body(capacity)?;
+            buffer.reserve_exact(capacity - buffer.len());
+        }
+        buffer.extend_from_slice(&data);
     }
+    Ok(Bytes::from(buffer))
 }

@@ -47,6 +47,8 @@ pub const ENV_MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 pub const ENV_MAX_BATCH_ROWS: &str = "MAX_BATCH_ROWS";
 /// Most requests handled at once.
 pub const ENV_MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
+/// Bytes requests in flight may hold.
+pub const ENV_MAX_IN_FLIGHT_BYTES: &str = "MAX_IN_FLIGHT_BYTES";
 /// Seconds a client has to send a request head.
 pub const ENV_HEADER_READ_TIMEOUT: &str = "HEADER_READ_TIMEOUT_SECONDS";
 /// Seconds from a request head to its response.
@@ -143,6 +145,14 @@ pub struct Args {
     #[arg(long, value_name = "REQUESTS")]
     pub max_in_flight: Option<usize>,
 
+    /// Bytes of memory that requests in flight may hold: their bodies as they are read
+    /// and the batches decoded from them. A request that does not fit gets 503 with
+    /// Retry-After; one that needs more than all of it gets 413
+    /// [env: MAX_IN_FLIGHT_BYTES] [default: half of what the container's memory limit
+    /// (cgroup memory.max) leaves after start-up; 268435456, 256 MiB, with no limit].
+    #[arg(long, value_name = "BYTES")]
+    pub max_in_flight_bytes: Option<usize>,
+
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection stays open [env: HEADER_READ_TIMEOUT_SECONDS] [default: 30].
     #[arg(long, value_name = "SECONDS")]
@@ -189,17 +199,25 @@ pub struct Config {
     pub limits: Limits,
     /// Worker threads, if set; `None` sizes them to the CPU budget.
     pub workers: Option<usize>,
+    /// The byte budget of requests in flight, if set; `None` derives it from the memory
+    /// limit at start-up ([`crate::budget::derive`]). `limits.max_in_flight_bytes` holds
+    /// the default until then.
+    pub max_in_flight_bytes: Option<usize>,
 }
 
 impl Config {
     /// How the model is served, with `workers` worker threads (the flag's, or the
-    /// CPU budget's when it is unset).
-    pub fn serving(&self, workers: usize) -> Serving {
+    /// CPU budget's when it is unset) and a byte budget of `in_flight_bytes` (the flag's,
+    /// or the one derived from the memory limit).
+    pub fn serving(&self, workers: usize, in_flight_bytes: usize) -> Serving {
         Serving {
             model_name: self.model_name.clone(),
             model_version: self.model_version.clone(),
             metrics: self.metrics,
-            limits: self.limits,
+            limits: Limits {
+                max_in_flight_bytes: in_flight_bytes,
+                ..self.limits
+            },
             workers,
         }
     }
@@ -294,6 +312,8 @@ impl Config {
                 ENV_MAX_IN_FLIGHT,
                 DEFAULT_MAX_IN_FLIGHT,
             )?,
+            // Set by `serving` once the memory limit is known (see `max_in_flight_bytes`).
+            max_in_flight_bytes: Limits::default().max_in_flight_bytes,
             header_read_timeout: Duration::from_secs(positive(
                 (args.header_read_timeout, "header_read_timeout"),
                 &env,
@@ -307,6 +327,19 @@ impl Config {
                 DEFAULT_REQUEST_TIMEOUT.as_secs(),
             )?),
         };
+        // Unset means "derive from the memory limit"; a budget of zero would refuse all.
+        let bytes_set = args.max_in_flight_bytes.is_some()
+            || env(ENV_MAX_IN_FLIGHT_BYTES).is_some_and(|v| !v.is_empty());
+        let max_in_flight_bytes = bytes_set
+            .then(|| {
+                positive(
+                    (args.max_in_flight_bytes, "max_in_flight_bytes"),
+                    &env,
+                    ENV_MAX_IN_FLIGHT_BYTES,
+                    0,
+                )
+            })
+            .transpose()?;
         // Unset means "size to the CPU budget"; zero threads could serve nothing.
         let workers_set =
             args.workers.is_some() || env(ENV_WORKER_THREADS).is_some_and(|v| !v.is_empty());
@@ -357,6 +390,7 @@ impl Config {
             metrics,
             limits,
             workers,
+            max_in_flight_bytes,
         })
     }
 }
@@ -582,6 +616,7 @@ mod tests {
             "--max-body-bytes",
             "--max-batch-rows",
             "--max-in-flight",
+            "--max-in-flight-bytes",
             "--header-read-timeout",
             "--request-timeout",
             "--workers",
@@ -605,6 +640,26 @@ mod tests {
         let flag = config(&["--model-version", "7"], &[("MODEL_VERSION", "2")]).unwrap();
         assert_eq!(flag.model_version, "7");
         assert!(config(&["--model-version", "v 1"], &[]).is_err());
+    }
+
+    #[test]
+    fn the_memory_budget_is_unset_by_default_and_comes_from_flag_or_env() {
+        let bytes = |flags: &[&str], env: &[(&str, &str)]| {
+            config(flags, env).map(|c| (c.max_in_flight_bytes, c.serving(1, 77).limits))
+        };
+        let (unset, limits) = bytes(&[], &[("MAX_IN_FLIGHT_BYTES", "")]).unwrap();
+        assert_eq!(unset, None);
+        assert_eq!(limits.max_in_flight_bytes, 77, "derived at start-up");
+        let env = [("MAX_IN_FLIGHT_BYTES", "1048576")];
+        assert_eq!(bytes(&[], &env).unwrap().0, Some(1 << 20));
+        let flag = bytes(&["--max-in-flight-bytes", "5000"], &env).unwrap().0;
+        assert_eq!(flag, Some(5000));
+        let err = config(&[], &[("MAX_IN_FLIGHT_BYTES", "64Mi")]).unwrap_err();
+        assert!(
+            err.to_string().contains("MAX_IN_FLIGHT_BYTES=\"64Mi\""),
+            "{err}"
+        );
+        assert!(config(&[], &[("MAX_IN_FLIGHT_BYTES", "0")]).is_err());
     }
 
     #[test]

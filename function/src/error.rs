@@ -5,6 +5,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{header, Response, StatusCode};
 
+/// Seconds a client refused with 503 is told to wait (`Retry-After`): requests take
+/// milliseconds, so a slot or the memory they hold is soon free.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 /// Why a request was refused, as the `kind` label of `model_prediction_errors_total`:
 /// [`ApiError::into_response`] attaches it to the response as an extension, and the
 /// request layer reads it from there for the metrics.
@@ -74,6 +78,27 @@ pub enum ApiError {
         /// The in-flight limit.
         limit: usize,
     },
+    /// The requests in flight already hold the memory budget: 503 with `Retry-After`.
+    #[error(
+        "the function's memory budget for requests in flight ({budget} bytes) is in use; \
+         retry shortly"
+    )]
+    MemoryBudgetSpent {
+        /// The budget in bytes.
+        budget: usize,
+    },
+    /// The request needs more memory than the whole budget: 413, since no wait helps.
+    #[error(
+        "the request needs {needed} bytes of memory, more than the function's whole \
+         budget of {budget} bytes for requests in flight (--max-in-flight-bytes); send \
+         a smaller body or split the batch"
+    )]
+    LargerThanMemoryBudget {
+        /// What the request would be charged, in bytes.
+        needed: usize,
+        /// The budget in bytes.
+        budget: usize,
+    },
     /// The server failed: 500. Logged; the client sees the message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -108,14 +133,16 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            ApiError::PayloadTooLarge { .. }
+            | ApiError::TooManyRows { .. }
+            | ApiError::LargerThanMemoryBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded { .. } | ApiError::MemoryBudgetSpent { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -127,22 +154,31 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::ModelNotFound(_) => "unknown_model",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::PayloadTooLarge { .. } | ApiError::TooManyRows { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. }
+            | ApiError::TooManyRows { .. }
+            | ApiError::LargerThanMemoryBudget { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) | ApiError::UnsupportedEncoding(_) => {
                 "unsupported_media_type"
             }
             ApiError::RequestTimeout { .. } => "timeout",
-            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Overloaded { .. } | ApiError::MemoryBudgetSpent { .. } => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }
 
-    /// The HTTP response: the status, a JSON body, and `Allow` for 405. The error's
+    /// The HTTP response: the status, a JSON body, `Allow` for 405 and `Retry-After`
+    /// for 503 (the server is busy, not broken). The error's
     /// [`ErrorKind`] rides along as an extension, for the metrics.
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let body = serde_json::json!({ "error": self.to_string() });
         let mut response = json_response(self.status(), body.to_string().into_bytes());
         response.extensions_mut().insert(ErrorKind(self.kind()));
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             response
                 .headers_mut()

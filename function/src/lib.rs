@@ -8,9 +8,10 @@
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - [`routes`]: the one route table: paths, methods, metric labels, summaries.
 //! - [`ids`]: ids for requests and events, unique across replicas.
-//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 //! - [`memory`]: free memory handed back to the kernel when the last connection closes.
+//! - [`budget`]: the bytes requests in flight may hold, sized to the memory limit.
+//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
 //! - [`state`]: [`App`], what every request shares, built by [`App::new`].
 //! - [`body`]: reading request bodies within the limits.
 //! - [`infer`]: the one call into the model, measured.
@@ -26,6 +27,7 @@
 #![deny(unsafe_code)]
 
 pub mod body;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod http;

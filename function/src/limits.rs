@@ -13,6 +13,11 @@ pub const DEFAULT_MAX_BATCH_ROWS: usize = 10_000;
 /// concurrency first (`containerConcurrency`, at most 1000); this is the defence when
 /// nothing is in front.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// Default byte budget of requests in flight when no cgroup memory limit is found (a
+/// laptop, a pod without a memory limit): half of the plain Deployment's 512 Mi limit,
+/// 64 bodies of the default 4 MiB limit. Under a limit the budget is derived from it
+/// instead (`crate::budget::derive`).
+pub const DEFAULT_MAX_IN_FLIGHT_BYTES: usize = 256 * 1024 * 1024;
 /// Default time a client has to send a request head; also how long an idle keep-alive
 /// connection is kept (hyper's timer runs while it waits for the next head). hyper's
 /// own default; nginx uses 60 s.
@@ -32,6 +37,10 @@ pub struct Limits {
     /// requests (probes, metadata) are not counted, so a busy pod is not restarted by
     /// its liveness probe.
     pub max_in_flight: usize,
+    /// Bytes that requests in flight may hold, bodies and decoded batches
+    /// (`crate::budget`); beyond it 503 with `Retry-After`, and 413 for a request that
+    /// needs more than all of it.
+    pub max_in_flight_bytes: usize,
     /// Time a client has to send a request head (and a connection's first request).
     pub header_read_timeout: Duration,
     /// Time from the request head to the response (408 beyond).
@@ -44,6 +53,7 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_batch_rows: DEFAULT_MAX_BATCH_ROWS,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_bytes: DEFAULT_MAX_IN_FLIGHT_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }

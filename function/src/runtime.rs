@@ -45,11 +45,42 @@ impl CpuBudget {
 /// The tightest CPU quota on the path from this process's cgroup to the root, in CPUs.
 /// `read` returns a file's contents (a parameter so tests can give a fake tree).
 fn cgroup_quota(read: &impl Fn(&Path) -> Option<String>) -> Option<f64> {
+    let v1_mounts = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"];
+    cgroup_tightest(read, "cpu", &v1_mounts, |dir, hierarchy| match hierarchy {
+        Hierarchy::V2 => read(&dir.join("cpu.max")).and_then(|s| parse_cpu_max(&s)),
+        Hierarchy::V1 => {
+            let quota = read(&dir.join("cpu.cfs_quota_us"));
+            let period = read(&dir.join("cpu.cfs_period_us"));
+            parse_cfs(quota.as_deref(), period.as_deref())
+        }
+    })
+}
+
+/// Which cgroup file system a directory belongs to: its limits sit in different files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hierarchy {
+    /// cgroup v2, one unified tree under `/sys/fs/cgroup`.
+    V2,
+    /// cgroup v1, one tree per controller, mounted under `v1_mounts`.
+    V1,
+}
+
+/// The smallest limit `limit_in` finds in any directory on the path from this process's
+/// cgroup to the root, in either hierarchy: a limit set on a parent (the pod) binds the
+/// child (the container) too. `v1_controller` names the cgroup v1 controller whose
+/// trees, mounted at `v1_mounts`, hold the limit. `read` returns a file's contents (a
+/// parameter so tests can give a fake tree).
+pub(crate) fn cgroup_tightest(
+    read: &impl Fn(&Path) -> Option<String>,
+    v1_controller: &str,
+    v1_mounts: &[&str],
+    limit_in: impl Fn(&Path, Hierarchy) -> Option<f64>,
+) -> Option<f64> {
     let membership = read(Path::new("/proc/self/cgroup")).unwrap_or_default();
     let mut tightest: Option<f64> = None;
-    let mut consider = |quota: Option<f64>| {
-        if let Some(q) = quota {
-            tightest = Some(tightest.map_or(q, |t| t.min(q)));
+    let mut consider = |limit: Option<f64>| {
+        if let Some(l) = limit {
+            tightest = Some(tightest.map_or(l, |t| t.min(l)));
         }
     };
     for line in membership.lines() {
@@ -63,21 +94,19 @@ fn cgroup_quota(read: &impl Fn(&Path) -> Option<String>) -> Option<f64> {
         let path = path.trim_start_matches('/');
         if controllers.is_empty() {
             for dir in ancestors(Path::new("/sys/fs/cgroup"), path) {
-                consider(read(&dir.join("cpu.max")).and_then(|s| parse_cpu_max(&s)));
+                consider(limit_in(&dir, Hierarchy::V2));
             }
-        } else if controllers.split(',').any(|c| c == "cpu") {
-            for mount in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"] {
+        } else if controllers.split(',').any(|c| c == v1_controller) {
+            for mount in v1_mounts {
                 for dir in ancestors(Path::new(mount), path) {
-                    let quota = read(&dir.join("cpu.cfs_quota_us"));
-                    let period = read(&dir.join("cpu.cfs_period_us"));
-                    consider(parse_cfs(quota.as_deref(), period.as_deref()));
+                    consider(limit_in(&dir, Hierarchy::V1));
                 }
             }
         }
     }
     // In a container with its own cgroup namespace, /proc/self/cgroup says `/` and the
     // files sit at the mount's root, which the loops above have read. Outside any
-    // cgroup file system (or when /proc is hidden) there is no quota to honour.
+    // cgroup file system (or when /proc is hidden) there is no limit to honour.
     tightest
 }
 
@@ -153,11 +182,11 @@ impl Offload {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn tree(files: &[(&str, &str)]) -> impl Fn(&Path) -> Option<String> {
+    pub(crate) fn tree(files: &[(&str, &str)]) -> impl Fn(&Path) -> Option<String> {
         let files: HashMap<PathBuf, String> = files
             .iter()
             .map(|(path, contents)| (PathBuf::from(path), contents.to_string()))

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 use model::{Model, Task, BUNDLED_MODEL};
 
+use crate::budget::{self, cgroup_memory_limit, resident_bytes};
 use crate::config::{Config, ModelSource};
+use crate::limits::DEFAULT_MAX_IN_FLIGHT_BYTES;
 use crate::runtime::CpuBudget;
 use crate::state::{App, Started};
 
@@ -52,14 +54,28 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+        // After the model has loaded, so that what it takes is not counted twice.
+        let read = |path: &Path| std::fs::read_to_string(path).ok();
+        let (in_flight_bytes, bytes_source) = budget::derive(
+            config.max_in_flight_bytes,
+            cgroup_memory_limit(&read),
+            resident_bytes(),
+            DEFAULT_MAX_IN_FLIGHT_BYTES,
+        );
         log_serving(
-            &config, &model, &listener, load_time, started.0, budget, workers,
+            &config,
+            &model,
+            &listener,
+            (load_time, started.0),
+            (budget, workers),
+            (in_flight_bytes, bytes_source),
         )?;
         let started = Started {
             at: started.1,
             load: load_time,
         };
-        let app = Arc::new(App::new(model, config.serving(workers), started));
+        let serving = config.serving(workers, in_flight_bytes);
+        let app = Arc::new(App::new(model, serving, started));
         let stopping = not_ready_then_delay(shutdown, Arc::clone(&app), config.shutdown_delay);
         crate::serve(listener, app, stopping, config.drain_timeout).await;
         Ok(())
@@ -141,16 +157,20 @@ fn model_file(path: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// The one start-up line: what is served, how it was found, and how long it took.
+/// The one start-up line: what is served, how it was found, how long it took, and the
+/// CPUs and memory it may use and why.
 fn log_serving(
     config: &Config,
     model: &Model,
     listener: &tokio::net::TcpListener,
-    load_time: Duration,
-    started: Instant,
-    budget: CpuBudget,
-    workers: usize,
+    (load_time, started): (Duration, Instant),
+    (budget, workers): (CpuBudget, usize),
+    (in_flight_bytes, bytes_source): (usize, budget::Source),
 ) -> std::io::Result<()> {
+    let (memory_limit, resident) = match bytes_source {
+        budget::Source::MemoryLimit { limit, resident } => (Some(limit), Some(resident)),
+        _ => (None, None),
+    };
     let info = model.info();
     let classes = match &info.task {
         Task::Classifier { labels } => Some(labels.len()),
@@ -176,6 +196,10 @@ fn log_serving(
         workers,
         cpus = budget.cpus,
         cpu_quota = budget.quota,
+        max_in_flight_bytes = in_flight_bytes,
+        max_in_flight_bytes_from = bytes_source.label(),
+        memory_limit,
+        resident_at_start = resident,
         "serving"
     );
     Ok(())

@@ -1,5 +1,5 @@
 //! What every request shares: the served model, its name and version, the limits, the
-//! metrics and where big batches run. Built once, by [`App::new`], for `main` and for
+//! memory budget, the metrics and where big batches run. Built once, by [`App::new`], for `main` and for
 //! the tests alike; everything above (protocols, health, the request layers) reads it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use model::{Model, BUNDLED_MODEL_NAME};
 
+use crate::budget::MemoryBudget;
 use crate::config::DEFAULT_MODEL_VERSION;
 use crate::error::ApiError;
 use crate::limits::Limits;
@@ -29,6 +30,8 @@ pub struct App {
     pub limits: Limits,
     /// Where big batches run (off the worker threads).
     pub offload: Offload,
+    /// The bytes requests in flight may hold, and how many they hold now.
+    pub budget: Arc<MemoryBudget>,
     /// Cleared at SIGTERM, before the shutdown delay: see [`App::stop_being_ready`].
     ready: AtomicBool,
 }
@@ -83,14 +86,21 @@ impl Started {
 impl App {
     /// The state for serving `model` as `serving` says.
     pub fn new(model: Model, serving: Serving, started: Started) -> App {
+        let budget = MemoryBudget::new(
+            serving.limits.max_in_flight_bytes,
+            model.info(),
+            serving.limits.max_batch_rows,
+        );
         let metrics = serving.metrics.then(|| {
-            Metrics::new(
+            let mut metrics = Metrics::new(
                 &model,
                 &serving.model_name,
                 &serving.model_version,
                 started.load,
                 started.at,
-            )
+            );
+            metrics.register_budget(Arc::clone(&budget));
+            metrics
         });
         App {
             model: Arc::new(model),
@@ -99,6 +109,7 @@ impl App {
             metrics,
             limits: serving.limits,
             offload: Offload::new(serving.workers),
+            budget,
             ready: AtomicBool::new(true),
         }
     }

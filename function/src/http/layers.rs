@@ -1,7 +1,8 @@
 //! The layers around every request, outermost first: [`observe`] gives it a request id
 //! (echoed as `X-Request-Id`), counts and times it in the metrics and logs one line at
-//! debug level; `guard` enforces the server-wide limits (in flight, deadline) and turns
-//! a panic into a 500; then the router answers it. The path is resolved once, here.
+//! debug level; `guard` enforces the server-wide limits (in flight, memory budget,
+//! deadline) and turns a panic into a 500; then the router answers it. The path is
+//! resolved once, here.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,20 +12,18 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
+use http_body_util::BodyExt;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::{header, Method, Request, Response};
+use hyper::body::{Body, Incoming};
+use hyper::{header, Method, Request, Response, Version};
 use tokio::sync::Semaphore;
 
 use super::request_id::{request_id, REQUEST_ID_NAME};
 use super::router;
+use crate::budget::refused_at_admission;
 use crate::error::{ApiError, ErrorKind};
 use crate::routes::{self, Endpoint, Resolved};
 use crate::state::App;
-
-/// Seconds a refused client is told to wait: requests take milliseconds, so a slot is
-/// soon free.
-const RETRY_AFTER_SECONDS: u64 = 1;
 
 /// Answers `request` through the limits and the router, observed (so a 503 for too
 /// many requests, a 408 or a caught panic is counted and logged like any answer).
@@ -82,7 +81,8 @@ impl InFlight {
 }
 
 /// Answers one request through the router, inside the server-wide limits: the in-flight
-/// limit (503 + `Retry-After`), the request deadline (408) and a caught panic (500).
+/// limit and the memory budget (503 + `Retry-After`; 413 for a body larger than the
+/// whole budget), the request deadline (408) and a caught panic (500).
 ///
 /// Built from combinators rather than `async fn`s: an `async fn` keeps its arguments in
 /// its state next to the futures made from them, so the router's state machine (kilobytes)
@@ -93,24 +93,75 @@ fn guard(
     app: Arc<App>,
     in_flight: InFlight,
 ) -> impl Future<Output = Result<Response<Full<Bytes>>, Infallible>> {
+    use futures_util::future::Either;
     let counted = !matches!(*request.method(), Method::GET | Method::HEAD);
+    let answer_now =
+        |request, error| Either::Left(std::future::ready(Ok(refuse(request, error, &app))));
     // Held until the response is built: the body is read inside the handler, so a slow
     // upload keeps its slot.
     let permit = match counted.then(|| in_flight.0.clone().try_acquire_owned()) {
         Some(Err(_)) => {
-            let refused = overloaded(app.limits.max_in_flight);
-            return futures_util::future::Either::Left(std::future::ready(Ok(refused)));
+            let limit = app.limits.max_in_flight;
+            return answer_now(request, ApiError::Overloaded { limit });
         }
         Some(Ok(permit)) => Some(permit),
         None => None,
     };
+    // The declared body and what it decodes to are reserved before a byte is read; a
+    // body over the body limit is left for the body reader to refuse with 413.
+    let reservation = if counted {
+        let declared = usize::try_from(request.body().size_hint().lower()).unwrap_or(usize::MAX);
+        let charge = if declared <= app.limits.max_body_bytes {
+            app.budget.cost_of_body(declared)
+        } else {
+            0
+        };
+        match app.budget.reserve(charge) {
+            Ok(reservation) => Some(reservation),
+            Err(why) => {
+                let error = refused_at_admission(why, &app.budget, charge);
+                return answer_now(request, error);
+            }
+        }
+    } else {
+        None
+    };
     let timeout = app.limits.request_timeout;
-    futures_util::future::Either::Right(protect(router::route(request, route, app), timeout).map(
-        move |response| {
-            drop(permit);
-            Ok(response)
-        },
-    ))
+    let handler = router::route(request, route, app);
+    // The reservation is given back when the handler's future is dropped.
+    let handler = match reservation {
+        Some(reservation) => Either::Left(reservation.scope(handler)),
+        None => Either::Right(handler),
+    };
+    Either::Right(protect(handler, timeout).map(move |response| {
+        drop(permit);
+        Ok(response)
+    }))
+}
+
+/// The answer to a request refused before its body is read. An HTTP/1.1 client still
+/// sending its body would see the connection reset instead of the answer if the body
+/// were left unread (the kernel resets a socket closed with data unread), so the body
+/// is read and thrown away in the background, a frame at a time, within the body
+/// limit and the request deadline. A client that asked `Expect: 100-continue` has sent
+/// no body and will not; nor does HTTP/2 need it (a stream is reset on its own).
+fn refuse(request: Request<Incoming>, error: ApiError, app: &App) -> Response<Full<Bytes>> {
+    let expects_continue = request.headers().contains_key(header::EXPECT);
+    let unread = !request.body().is_end_stream();
+    if unread && !expects_continue && request.version() <= Version::HTTP_11 {
+        let (limit, timeout) = (app.limits.max_body_bytes, app.limits.request_timeout);
+        let mut body = request.into_body();
+        tokio::spawn(tokio::time::timeout(timeout, async move {
+            let mut read = 0;
+            while let Some(Ok(frame)) = body.frame().await {
+                read += frame.data_ref().map_or(0, Bytes::len);
+                if read > limit {
+                    break;
+                }
+            }
+        }));
+    }
+    error.into_response()
 }
 
 /// Runs a handler with a deadline, turning a panic into a 500 and the deadline into a
@@ -132,16 +183,6 @@ fn protect(
             Err(_elapsed) => ApiError::RequestTimeout { timeout }.into_response(),
         }
     })
-}
-
-/// 503 with `Retry-After`: every slot is taken.
-fn overloaded(limit: usize) -> Response<Full<Bytes>> {
-    let mut response = ApiError::Overloaded { limit }.into_response();
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(RETRY_AFTER_SECONDS),
-    );
-    response
 }
 
 #[cfg(test)]
@@ -198,7 +239,7 @@ mod tests {
 
     #[test]
     fn overloaded_says_when_to_retry() {
-        let response = overloaded(3);
+        let response = ApiError::Overloaded { limit: 3 }.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert!(error_of(&response).contains("3 requests"));

@@ -14,6 +14,8 @@
 //! | `http_requests_total` | counter | `route`, `protocol`, `code_class` |
 //! | `http_request_duration_seconds` | histogram | `route`, `protocol` |
 //! | `http_requests_in_flight` | gauge | |
+//! | `http_requests_in_flight_bytes`, `http_requests_in_flight_bytes_max` | gauge | |
+//! | `http_requests_memory_refused_total` | counter | |
 //! | `model_inference_duration_seconds` (KServe `request_predict_seconds`) | histogram | |
 //! | `model_predicted_rows_total` | counter | |
 //! | `model_explain_duration_seconds` | histogram | |
@@ -27,6 +29,7 @@
 //! Scrapes of `/metrics` are not counted: each would count itself, and a Prometheus
 //! scraping every few seconds would show up as traffic and as one request in flight.
 
+mod budget;
 mod model_info;
 pub mod process;
 
@@ -182,6 +185,12 @@ impl Metrics {
             request_series: Default::default(),
             duration_series: Default::default(),
         }
+    }
+
+    /// Exports `budget`: its size, what requests hold of it, and its refusals.
+    pub fn register_budget(&mut self, budget: std::sync::Arc<crate::budget::MemoryBudget>) {
+        self.registry
+            .register_collector(Box::new(budget::BudgetCollector(budget)));
     }
 
     /// Counts a request as in flight until the returned guard is dropped (also when the
@@ -379,6 +388,29 @@ mod tests {
         drop(first);
         drop(second);
         assert_eq!(metrics.in_flight.get(), 0);
+    }
+
+    #[test]
+    fn exports_the_memory_budget_and_its_use() {
+        let model = Model::from_bytes(BUNDLED_MODEL).unwrap();
+        let mut metrics = metrics();
+        let budget = crate::budget::MemoryBudget::new(1000, model.info(), 10);
+        metrics.register_budget(std::sync::Arc::clone(&budget));
+        let held = budget.reserve(300).unwrap();
+        assert!(budget.reserve(800).is_err());
+        let (_, text) = metrics.encode(None);
+        assert_eq!(
+            sample(&text, "http_requests_in_flight_bytes_max"),
+            Some(1000.0)
+        );
+        assert_eq!(sample(&text, "http_requests_in_flight_bytes"), Some(300.0));
+        assert_eq!(
+            sample(&text, "http_requests_memory_refused_total"),
+            Some(1.0)
+        );
+        drop(held);
+        let (_, text) = metrics.encode(None);
+        assert_eq!(sample(&text, "http_requests_in_flight_bytes"), Some(0.0));
     }
 
     #[test]

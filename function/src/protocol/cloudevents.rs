@@ -102,6 +102,7 @@ pub fn decode_binary(
     if let Some(batch) = predict::decode_fast(body, info, max_rows) {
         return Ok((id, batch));
     }
+    crate::budget::charge_json_tree(body.len())?;
     let data =
         parse_json(body).map_err(|e| ApiError::BadRequest(format!("the event's data {e}")))?;
     Ok((id, decode_data(data, info, max_rows)?))
@@ -154,6 +155,7 @@ fn binary_attributes(headers: &HeaderMap) -> Result<String, ApiError> {
 /// Parses a structured-mode event and returns its id and data.
 fn structured_event(body: &[u8]) -> Result<(String, Value), ApiError> {
     let bad = ApiError::BadRequest;
+    crate::budget::charge_json_tree(body.len())?;
     let value: Value =
         parse_json(body).map_err(|e| bad(format!("structured-mode CloudEvent {e}")))?;
     let Value::Object(mut event) = value else {

@@ -86,6 +86,7 @@ pub fn decode(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, A
 /// so that the fuzz targets hold [`decode`] to it).
 pub fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
     let bad = |message: String| ApiError::BadRequest(message);
+    crate::budget::charge_json_tree(body.len())?;
     let value: Value =
         parse_json(body).map_err(|e| bad(format!("request body {e}; send {SHAPE}")))?;
     let Value::Object(mut fields) = value else {

@@ -122,6 +122,7 @@ pub fn decode_fast(body: &[u8], info: &ModelInfo, max_rows: usize) -> Option<Bat
 /// The general path: through a `serde_json::Value`, saying exactly what is wrong (public
 /// so that the fuzz targets hold [`decode`] to it).
 pub fn decode_explained(body: &[u8], info: &ModelInfo, max_rows: usize) -> Result<Batch, ApiError> {
+    crate::budget::charge_json_tree(body.len())?;
     let value: Value = parse_json(body)
         .map_err(|e| ApiError::BadRequest(format!("request body {e}; send {SHAPES}")))?;
     decode_value(value, info, max_rows)

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use function::config::{
     ENV_DRAIN_TIMEOUT, ENV_HEADER_READ_TIMEOUT, ENV_MAX_BATCH_ROWS, ENV_MAX_BODY_BYTES,
-    ENV_MAX_IN_FLIGHT, ENV_METRICS, ENV_MODEL_NAME, ENV_MODEL_PATH, ENV_MODEL_VERSION, ENV_PORT,
-    ENV_REQUEST_TIMEOUT, ENV_SHUTDOWN_DELAY, ENV_WORKER_THREADS,
+    ENV_MAX_IN_FLIGHT, ENV_MAX_IN_FLIGHT_BYTES, ENV_METRICS, ENV_MODEL_NAME, ENV_MODEL_PATH,
+    ENV_MODEL_VERSION, ENV_PORT, ENV_REQUEST_TIMEOUT, ENV_SHUTDOWN_DELAY, ENV_WORKER_THREADS,
 };
 use function::logging::{ENV_LOG_FORMAT, ENV_LOG_LEVEL, ENV_RUST_LOG, KNATIVE_ENV};
 
@@ -21,7 +21,7 @@ use crate::{raw, TIMEOUT};
 
 /// The variables the function reads besides Knative's ([`KNATIVE_ENV`]), removed so that
 /// a test's own environment (a `RUST_LOG`, a `PORT`) cannot change what the binary does.
-const FUNCTION_ENV: [&str; 16] = [
+const FUNCTION_ENV: [&str; 17] = [
     ENV_PORT,
     ENV_MODEL_PATH,
     ENV_MODEL_NAME,
@@ -32,6 +32,7 @@ const FUNCTION_ENV: [&str; 16] = [
     ENV_MAX_BODY_BYTES,
     ENV_MAX_BATCH_ROWS,
     ENV_MAX_IN_FLIGHT,
+    ENV_MAX_IN_FLIGHT_BYTES,
     ENV_HEADER_READ_TIMEOUT,
     ENV_REQUEST_TIMEOUT,
     ENV_WORKER_THREADS,

@@ -162,6 +162,8 @@ pub fn decode<'a>(
         }
         None => (body, &[][..]),
     };
+    // `data` arrays become JSON trees, many times the size of their text.
+    crate::budget::charge_json_tree(json.len())?;
     let request: InferRequest = parse_json(json).map_err(|e| {
         ApiError::BadRequest(format!(
             "request body is not an inference request: it {e}; send \
