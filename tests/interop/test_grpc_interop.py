@@ -249,6 +249,17 @@ def test_unknown_methods_and_compression_are_unimplemented(channel, iris):
     assert code == grpc.StatusCode.UNIMPLEMENTED and "compressed" in message
 
 
+def test_calls_are_counted_under_protocol_grpc(client, address, iris):
+    client.infer(MODEL, [triton_input(iris[:1])])
+    with pytest.raises(InferenceServerException):
+        client.infer(MODEL, [triton_input(iris[:1, :3])])
+    text = requests.get(f"http://{address}/metrics", timeout=TIMEOUT_S).text
+    ok = 'http_requests_total{route="/inference.GRPCInferenceService/ModelInfer",protocol="grpc",code_class="2xx"}'
+    refused = 'model_prediction_errors_total{protocol="grpc",kind="invalid_request"}'
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"}
+    assert values.get(ok, 0) >= 1 and values.get(refused, 0) >= 1, text
+
+
 def held_call(channel, request):
     """A ModelInfer call whose message is sent only once the returned event is set:
     it holds its in-flight slot until then."""

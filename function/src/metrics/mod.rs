@@ -3,7 +3,8 @@
 //!
 //! - `model_info`: `model_info`, the model's size and load time.
 //!
-//! The `route` and `protocol` label values are the route table's ([`crate::routes`]).
+//! The `route` and `protocol` label values are the route table's ([`crate::routes`]);
+//! a gRPC call is counted under its method's path and `protocol="grpc"`.
 //! - [`process`]: start time, memory, file descriptors and CPU of the process.
 //!
 //! Exported (names follow Prometheus' conventions; KServe's and MLServer's closest
@@ -420,6 +421,27 @@ mod tests {
                 r#"model_prediction_errors_total{protocol="open_inference_v2",kind="invalid_request"} 1"#
             ]
         );
+    }
+
+    #[test]
+    fn grpc_calls_are_counted_under_their_method_and_protocol_grpc() {
+        let metrics = metrics();
+        let invalid = Some(ErrorKind("invalid_request"));
+        let infer = GrpcMethod::ModelInfer;
+        metrics.record_grpc(infer, StatusCode::OK, None, Duration::ZERO);
+        metrics.record_grpc(infer, StatusCode::BAD_REQUEST, invalid, Duration::ZERO);
+        metrics.record_grpc(GrpcMethod::ServerLive, StatusCode::OK, None, Duration::ZERO);
+        let (_, text) = metrics.encode(None);
+        let series = |method: &str, class: &str| {
+            format!(
+                r#"http_requests_total{{route="/inference.GRPCInferenceService/{method}",protocol="grpc",code_class="{class}"}}"#
+            )
+        };
+        assert_eq!(sample(&text, &series("ModelInfer", "2xx")), Some(1.0));
+        assert_eq!(sample(&text, &series("ModelInfer", "4xx")), Some(1.0));
+        assert_eq!(sample(&text, &series("ServerLive", "2xx")), Some(1.0));
+        let errors = r#"model_prediction_errors_total{protocol="grpc",kind="invalid_request"}"#;
+        assert_eq!(sample(&text, errors), Some(1.0));
     }
 
     #[test]
