@@ -19,7 +19,7 @@ use super::tensor::Elements;
 use crate::error::ApiError;
 use crate::infer;
 use crate::state::App;
-use model::{Labels, Predicted, Prediction};
+use model::{Batch, Labels, ModelInfo, Predicted, Prediction};
 
 /// `ServerMetadata`: as `GET /v2`.
 pub fn server_metadata() -> ServerMetadataResponse {
@@ -77,25 +77,9 @@ pub async fn model_infer(
 ) -> Result<ModelInferResponse, ApiError> {
     check_model(app, &request.model_name, &request.model_version)?;
     let info = app.model.info();
-    let raw = !request.raw_input_contents.is_empty();
-    let typed = typed_as_raw(&request)?;
-    let contents = if raw {
-        &request.raw_input_contents
-    } else {
-        &typed
-    };
-    let tensors: Vec<Tensor<'_>> = (request.inputs.iter().zip(contents))
-        .map(|(tensor, bytes)| Tensor {
-            name: &tensor.name,
-            datatype: &tensor.datatype,
-            shape: &tensor.shape,
-            elements: Elements::Binary(bytes),
-        })
-        .collect();
-    let batch = inputs::batch(&tensors, info, app.limits.max_batch_rows)?;
-    let wanted = request.outputs.iter().map(|output| output.name.as_str());
-    let specs = requested_outputs(wanted, info)?;
+    let (batch, specs) = decode(&request, info, app.limits.max_batch_rows)?;
     let prediction = infer::predict(app, batch).await?;
+    let raw = !request.raw_input_contents.is_empty();
     let mut response = ModelInferResponse {
         model_name: app.model_name.clone(),
         model_version: app.model_version.clone(),
@@ -118,6 +102,45 @@ pub async fn model_infer(
         response.outputs.push(tensor);
     }
     Ok(response)
+}
+
+/// A `ModelInferRequest` message, decoded and checked against the model: its batch (at
+/// most `max_rows` rows) and the outputs it asks for. The model name is not checked.
+/// What the fuzz target `decode_grpc_infer` drives.
+pub fn decode_message(
+    message: &[u8],
+    info: &ModelInfo,
+    max_rows: usize,
+) -> Result<Batch, ApiError> {
+    let request = <ModelInferRequest as prost::Message>::decode(message).map_err(|e| {
+        ApiError::BadRequest(format!("the request is not a ModelInferRequest: {e}"))
+    })?;
+    decode(&request, info, max_rows).map(|(batch, _)| batch)
+}
+
+/// The request's batch and the outputs it asks for.
+fn decode<'a>(
+    request: &ModelInferRequest,
+    info: &'a ModelInfo,
+    max_rows: usize,
+) -> Result<(Batch, Vec<OutputSpec<'a>>), ApiError> {
+    let typed = typed_as_raw(request)?;
+    let contents = if request.raw_input_contents.is_empty() {
+        &typed
+    } else {
+        &request.raw_input_contents
+    };
+    let tensors: Vec<Tensor<'_>> = (request.inputs.iter().zip(contents))
+        .map(|(tensor, bytes)| Tensor {
+            name: &tensor.name,
+            datatype: &tensor.datatype,
+            shape: &tensor.shape,
+            elements: Elements::Binary(bytes),
+        })
+        .collect();
+    let batch = inputs::batch(&tensors, info, max_rows)?;
+    let wanted = request.outputs.iter().map(|output| output.name.as_str());
+    Ok((batch, requested_outputs(wanted, info)?))
 }
 
 /// NOT_FOUND unless `name` is the served model and `version` (empty: the served one)
