@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target for a bounded time: request decoding of each protocol
 # (decode_predict, decode_records, decode_kserve_v1, decode_open_inference,
-# decode_cloudevents: bytes in, a batch the model predicts or a 4xx out, never a panic),
+# decode_grpc_infer, decode_cloudevents: bytes in, a batch the model predicts or a 4xx
+# out, never a panic),
 # model loading from arbitrary bytes (load_model), and the ml operators' loaders on
 # fuzzed attributes (load_ml_ops). Installs cargo-fuzz if missing. New inputs go to
 # fuzz/corpus/<target> (ignored by git); the committed seeds in fuzz/seeds stay small
@@ -18,7 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/.."
 
 seconds="${FUZZ_SECONDS:-30}"
-targets="${FUZZ_TARGETS:-decode_predict decode_records decode_kserve_v1 decode_open_inference decode_cloudevents load_model load_ml_ops}"
+targets="${FUZZ_TARGETS:-decode_predict decode_records decode_kserve_v1 decode_open_inference decode_grpc_infer decode_cloudevents load_model load_ml_ops}"
 if [ "$seconds" = 0 ]; then
   echo "fuzz: FUZZ_SECONDS=0, skipping"
   exit 0

@@ -1,6 +1,6 @@
 //! A tabular-model inference function for Knative: serves an ONNX classifier or
-//! regressor, loaded by the `model` crate, over HTTP/1.1 and h2c. Modules from the
-//! bottom up; each imports only those above it in this list:
+//! regressor, loaded by the `model` crate, over HTTP/1.1 and h2c (REST and gRPC).
+//! Modules from the bottom up; each imports only those above it in this list:
 //!
 //! - [`logging`]: JSON or text logs, with the Knative revision on every line.
 //! - [`config`]: flags and environment, validated into a [`config::Config`]; `--help`.
@@ -15,9 +15,11 @@
 //! - [`state`]: [`App`], what every request shares, built by [`App::new`].
 //! - [`body`]: reading request bodies within the limits.
 //! - [`infer`]: the one call into the model, measured.
-//! - [`protocol`]: `/predict`, KServe V1, Open Inference Protocol V2 and CloudEvents,
-//!   each decoding its body into a batch and encoding the prediction back.
-//! - [`http`]: accept, the request layers, the router, health, `GET /`, OpenAPI.
+//! - [`protocol`]: `/predict`, KServe V1, Open Inference Protocol V2 (REST and gRPC)
+//!   and CloudEvents, each decoding its body into a batch and encoding the prediction
+//!   back.
+//! - [`http`]: accept, the request layers, the router, health, `GET /`, OpenAPI, and
+//!   gRPC on the same port.
 //! - [`startup`]: load the model, bind, serve until SIGTERM, drain.
 //!
 //! A request's path: [`http::server`] accepts -> [`http::layers`] (route resolved once,

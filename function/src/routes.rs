@@ -314,6 +314,76 @@ impl Endpoint {
     }
 }
 
+/// A gRPC method the function answers (`POST /package.Service/Method` with a
+/// `content-type: application/grpc*`, on the same port as the routes above; see
+/// `crate::http::grpc`). Counted in the metrics like a route, under `protocol="grpc"`
+/// and the method's path as the `route` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcMethod {
+    /// `inference.GRPCInferenceService/ServerLive`.
+    ServerLive,
+    /// `inference.GRPCInferenceService/ServerReady`.
+    ServerReady,
+    /// `inference.GRPCInferenceService/ModelReady`.
+    ModelReady,
+    /// `inference.GRPCInferenceService/ServerMetadata`.
+    ServerMetadata,
+    /// `inference.GRPCInferenceService/ModelMetadata`.
+    ModelMetadata,
+    /// `inference.GRPCInferenceService/ModelInfer`.
+    ModelInfer,
+    /// `grpc.health.v1.Health/Check`: what Kubernetes' gRPC probes call.
+    HealthCheck,
+    /// Any other path: UNIMPLEMENTED.
+    Unknown,
+}
+
+/// The path of each [`GrpcMethod`] but `Unknown`, in its order.
+pub const GRPC_PATHS: [&str; GrpcMethod::Unknown as usize] = [
+    "/inference.GRPCInferenceService/ServerLive",
+    "/inference.GRPCInferenceService/ServerReady",
+    "/inference.GRPCInferenceService/ModelReady",
+    "/inference.GRPCInferenceService/ServerMetadata",
+    "/inference.GRPCInferenceService/ModelMetadata",
+    "/inference.GRPCInferenceService/ModelInfer",
+    "/grpc.health.v1.Health/Check",
+];
+
+impl GrpcMethod {
+    /// Number of methods, `Unknown` included, for per-method tables.
+    pub const COUNT: usize = GrpcMethod::Unknown as usize + 1;
+    /// The `protocol` metric label of every gRPC call.
+    pub const PROTOCOL: &'static str = "grpc";
+    const ALL: [GrpcMethod; GrpcMethod::Unknown as usize] = [
+        GrpcMethod::ServerLive,
+        GrpcMethod::ServerReady,
+        GrpcMethod::ModelReady,
+        GrpcMethod::ServerMetadata,
+        GrpcMethod::ModelMetadata,
+        GrpcMethod::ModelInfer,
+        GrpcMethod::HealthCheck,
+    ];
+
+    /// The method a request path names.
+    pub fn resolve(path: &str) -> GrpcMethod {
+        let at = GRPC_PATHS.iter().position(|known| *known == path);
+        at.map_or(GrpcMethod::Unknown, |at| GrpcMethod::ALL[at])
+    }
+
+    /// The `route` metric label: the method's path, `unmatched` for any other.
+    pub fn label(self) -> &'static str {
+        GRPC_PATHS
+            .get(self as usize)
+            .copied()
+            .unwrap_or("unmatched")
+    }
+
+    /// Whether the method runs the model, so that its refusals are prediction errors.
+    pub fn predicts(self) -> bool {
+        self == GrpcMethod::ModelInfer
+    }
+}
+
 /// Where a part of the request's path is, as a byte range of the path.
 pub type Span = (usize, usize);
 
@@ -561,6 +631,21 @@ mod tests {
                 route.label
             );
         }
+    }
+
+    #[test]
+    fn grpc_methods_resolve_by_their_whole_path() {
+        for (at, path) in GRPC_PATHS.iter().enumerate() {
+            let method = GrpcMethod::resolve(path);
+            assert_eq!(method as usize, at, "{path}");
+            assert_eq!(method.label(), *path);
+        }
+        let infer = GrpcMethod::resolve("/inference.GRPCInferenceService/ModelInfer");
+        assert!(infer.predicts() && !GrpcMethod::ServerLive.predicts());
+        for other in ["/inference.GRPCInferenceService/ModelStreamInfer", "/", ""] {
+            assert_eq!(GrpcMethod::resolve(other), GrpcMethod::Unknown, "{other}");
+        }
+        assert_eq!(GrpcMethod::Unknown.label(), "unmatched");
     }
 
     #[test]

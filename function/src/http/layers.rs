@@ -78,6 +78,11 @@ impl InFlight {
     pub fn new(limit: usize) -> InFlight {
         InFlight(Arc::new(Semaphore::new(limit.min(Semaphore::MAX_PERMITS))))
     }
+
+    /// A slot, held until dropped, unless every one is taken.
+    pub(super) fn try_take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
 }
 
 /// Answers one request through the router, inside the server-wide limits: the in-flight

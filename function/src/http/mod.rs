@@ -3,8 +3,10 @@
 //! gives the request its id, counts and times it, and enforces the server-wide limits;
 //! [`router`] hands it to its handler: a protocol adapter ([`crate::protocol`]), the
 //! health routes, the summary at `GET /` ([`index`]) or the OpenAPI document
-//! ([`openapi`]).
+//! ([`openapi`]). A gRPC call (`content-type: application/grpc`) goes to [`grpc`]
+//! instead of the layers and the router: same port, same limits, its own framing.
 
+pub mod grpc;
 pub mod health;
 pub mod index;
 pub mod layers;

@@ -2,19 +2,24 @@
 //! graceful drain when the shutdown future completes. Slow clients are cut off: a
 //! connection's first request and every request head must arrive within
 //! `header_read_timeout` (see [`crate::limits`]). Each request goes through
-//! [`layers::observe`], the outermost layer.
+//! [`layers::observe`], the outermost layer, except gRPC calls (`content-type:
+//! application/grpc`), which [`grpc::serve`] answers on the same connections.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
+use futures_util::FutureExt;
+use http_body_util as body;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use super::grpc;
 use super::layers::{self, InFlight};
 use crate::memory::{Connections, TRIM_INTERVAL};
 use crate::state::App;
@@ -74,13 +79,25 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let (app, in_flight) = (Arc::clone(&app), in_flight.clone());
         let started = Arc::new(AtomicBool::new(false));
-        let service = {
-            let started = Arc::clone(&started);
-            service_fn(move |request| {
-                started.store(true, Ordering::Relaxed);
-                layers::observe(request, Arc::clone(&app), in_flight.clone())
-            })
-        };
+        let service =
+            {
+                let started = Arc::clone(&started);
+                service_fn(move |request| {
+                    started.store(true, Ordering::Relaxed);
+                    // Boxed: REST's future stays as small as it was (see `layers::guard`).
+                    if grpc::is_grpc(&request) {
+                        let call = grpc::serve(request, Arc::clone(&app), in_flight.clone());
+                        Either::Left(Box::pin(call).map(|response| {
+                            Ok::<_, std::convert::Infallible>(response.map(body::Either::Right))
+                        }))
+                    } else {
+                        let rest = layers::observe(request, Arc::clone(&app), in_flight.clone());
+                        Either::Right(rest.map(|response| {
+                            response.map(|response| response.map(body::Either::Left))
+                        }))
+                    }
+                })
+            };
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

@@ -3,7 +3,8 @@
 //!
 //! - `model_info`: `model_info`, the model's size and load time.
 //!
-//! The `route` and `protocol` label values are the route table's ([`crate::routes`]).
+//! The `route` and `protocol` label values are the route table's ([`crate::routes`]);
+//! a gRPC call is counted under its method's path and `protocol="grpc"`.
 //! - [`process`]: start time, memory, file descriptors and CPU of the process.
 //!
 //! Exported (names follow Prometheus' conventions; KServe's and MLServer's closest
@@ -49,7 +50,7 @@ use prometheus_client::registry::Registry;
 use model::Model;
 
 use crate::error::ErrorKind;
-use crate::routes::Endpoint;
+use crate::routes::{Endpoint, GrpcMethod};
 
 /// OpenMetrics 1.0, sent when the scraper's `Accept` asks for it (Prometheus does).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -108,6 +109,18 @@ pub struct Metrics {
     /// routes that were called have series.
     request_series: [[OnceLock<Counter>; 5]; Endpoint::COUNT],
     duration_series: [OnceLock<Histogram>; Endpoint::COUNT],
+    /// The same for gRPC methods.
+    grpc_request_series: [[OnceLock<Counter>; 5]; GrpcMethod::COUNT],
+    grpc_duration_series: [OnceLock<Histogram>; GrpcMethod::COUNT],
+}
+
+/// What a request is counted under: its route's labels, and its cached series.
+struct Counted<'a> {
+    route: &'static str,
+    protocol: &'static str,
+    predicts: bool,
+    requests: &'a [OnceLock<Counter>; 5],
+    duration: &'a OnceLock<Histogram>,
 }
 
 impl Metrics {
@@ -184,6 +197,8 @@ impl Metrics {
             explained_rows,
             request_series: Default::default(),
             duration_series: Default::default(),
+            grpc_request_series: Default::default(),
+            grpc_duration_series: Default::default(),
         }
     }
 
@@ -208,31 +223,69 @@ impl Metrics {
         error: Option<ErrorKind>,
         elapsed: Duration,
     ) {
+        let counted = Counted {
+            route: endpoint.label(),
+            protocol: endpoint.protocol(),
+            predicts: endpoint.predicts(),
+            requests: &self.request_series[endpoint as usize],
+            duration: &self.duration_series[endpoint as usize],
+        };
+        self.record(counted, status, error, elapsed);
+    }
+
+    /// Records a finished gRPC call. Its HTTP status is always 200, so `status` is the
+    /// one its REST twin would get (INVALID_ARGUMENT: 400, UNAVAILABLE: 503, ...): the
+    /// `code_class` then reads the same across protocols.
+    pub fn record_grpc(
+        &self,
+        method: GrpcMethod,
+        status: StatusCode,
+        error: Option<ErrorKind>,
+        elapsed: Duration,
+    ) {
+        let counted = Counted {
+            route: method.label(),
+            protocol: GrpcMethod::PROTOCOL,
+            predicts: method.predicts(),
+            requests: &self.grpc_request_series[method as usize],
+            duration: &self.grpc_duration_series[method as usize],
+        };
+        self.record(counted, status, error, elapsed);
+    }
+
+    fn record(
+        &self,
+        counted: Counted<'_>,
+        status: StatusCode,
+        error: Option<ErrorKind>,
+        elapsed: Duration,
+    ) {
         let class = usize::from(status.as_u16() / 100)
             .clamp(1, 5)
             .saturating_sub(1);
-        self.request_series[endpoint as usize][class]
+        counted.requests[class]
             .get_or_init(|| {
                 self.requests.get_or_create_owned(&RequestLabels {
-                    route: endpoint.label(),
-                    protocol: endpoint.protocol(),
+                    route: counted.route,
+                    protocol: counted.protocol,
                     code_class: CODE_CLASSES[class],
                 })
             })
             .inc();
-        self.duration_series[endpoint as usize]
+        counted
+            .duration
             .get_or_init(|| {
                 self.durations.get_or_create_owned(&RouteLabels {
-                    route: endpoint.label(),
-                    protocol: endpoint.protocol(),
+                    route: counted.route,
+                    protocol: counted.protocol,
                 })
             })
             .observe(elapsed.as_secs_f64());
-        if let Some(ErrorKind(kind)) = error.filter(|_| endpoint.predicts()) {
+        if let Some(ErrorKind(kind)) = error.filter(|_| counted.predicts) {
             // Errors are rare: the family lookup is fine here.
             self.errors
                 .get_or_create(&ErrorLabels {
-                    protocol: endpoint.protocol(),
+                    protocol: counted.protocol,
                     kind,
                 })
                 .inc();
@@ -377,6 +430,27 @@ mod tests {
                 r#"model_prediction_errors_total{protocol="open_inference_v2",kind="invalid_request"} 1"#
             ]
         );
+    }
+
+    #[test]
+    fn grpc_calls_are_counted_under_their_method_and_protocol_grpc() {
+        let metrics = metrics();
+        let invalid = Some(ErrorKind("invalid_request"));
+        let infer = GrpcMethod::ModelInfer;
+        metrics.record_grpc(infer, StatusCode::OK, None, Duration::ZERO);
+        metrics.record_grpc(infer, StatusCode::BAD_REQUEST, invalid, Duration::ZERO);
+        metrics.record_grpc(GrpcMethod::ServerLive, StatusCode::OK, None, Duration::ZERO);
+        let (_, text) = metrics.encode(None);
+        let series = |method: &str, class: &str| {
+            format!(
+                r#"http_requests_total{{route="/inference.GRPCInferenceService/{method}",protocol="grpc",code_class="{class}"}}"#
+            )
+        };
+        assert_eq!(sample(&text, &series("ModelInfer", "2xx")), Some(1.0));
+        assert_eq!(sample(&text, &series("ModelInfer", "4xx")), Some(1.0));
+        assert_eq!(sample(&text, &series("ServerLive", "2xx")), Some(1.0));
+        let errors = r#"model_prediction_errors_total{protocol="grpc",kind="invalid_request"}"#;
+        assert_eq!(sample(&text, errors), Some(1.0));
     }
 
     #[test]

@@ -25,10 +25,44 @@ pub(super) struct RequestInput {
     pub data: Option<Value>,
 }
 
+/// One request tensor, whichever way it came (JSON, Triton's binary extension, or
+/// gRPC's typed or raw contents): what [`batch`] checks against the model.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tensor<'a> {
+    /// The graph input it is for.
+    pub name: &'a str,
+    /// A protocol datatype.
+    pub datatype: &'a str,
+    /// Its shape as sent.
+    pub shape: &'a [i64],
+    /// Its elements.
+    pub elements: Elements<'a>,
+}
+
 /// The batch of the request's `tensors`, with `binary` the bytes after the JSON header.
 pub(super) fn decode(
     tensors: &[RequestInput],
     binary: &[u8],
+    info: &ModelInfo,
+    max_rows: usize,
+) -> Result<Batch, ApiError> {
+    let elements = elements(tensors, binary)?;
+    let tensors: Vec<Tensor<'_>> = (tensors.iter().zip(elements))
+        .map(|(tensor, elements)| Tensor {
+            name: &tensor.name,
+            datatype: &tensor.datatype,
+            shape: &tensor.shape,
+            elements,
+        })
+        .collect();
+    batch(&tensors, info, max_rows)
+}
+
+/// The batch of `tensors`: one per graph input, by name, in any order, all with the
+/// same rows, at most `max_rows` of them (413 beyond; 400 for every other problem,
+/// naming the input).
+pub(super) fn batch(
+    tensors: &[Tensor<'_>],
     info: &ModelInfo,
     max_rows: usize,
 ) -> Result<Batch, ApiError> {
@@ -48,18 +82,16 @@ pub(super) fn decode(
             expected(info)
         )));
     }
-    let elements = elements(tensors, binary)?;
     let mut rows = None;
     let mut columns = Vec::with_capacity(info.inputs.len());
     for input in &info.inputs {
-        let at = (tensors.iter())
-            .position(|t| t.name == input.name)
+        let tensor = (tensors.iter())
+            .find(|t| t.name == input.name)
             .ok_or_else(|| bad(format!("no input {:?}; {}", input.name, expected(info))))?;
-        let tensor = &tensors[at];
         let (n, column) = tensor::decode(
-            &tensor.datatype,
-            &tensor.shape,
-            elements[at],
+            tensor.datatype,
+            tensor.shape,
+            tensor.elements,
             input,
             max_rows,
         )

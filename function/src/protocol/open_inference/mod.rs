@@ -13,10 +13,14 @@
 //! - `tensor`: one tensor's shape and data into an input's values; `datatype` (numbers)
 //!   and `strings` (BYTES) for its elements.
 //! - `metadata`: the model's inputs and outputs as the graph declares them, and health.
+//! - [`grpc`] and [`proto`]: the same service over gRPC (`inference.GRPCInferenceService`),
+//!   its requests decoded by the same rules into the same batch.
 
 mod datatype;
+pub mod grpc;
 mod inputs;
 mod metadata;
+pub mod proto;
 mod strings;
 mod tensor;
 
@@ -171,7 +175,8 @@ pub fn decode<'a>(
         ))
     })?;
     let batch = inputs::decode(&request.inputs, binary, info, max_rows)?;
-    let outputs = requested_outputs(&request, info)?;
+    let wanted = request.outputs.iter().flatten();
+    let outputs = requested_outputs(wanted.map(|output| output.name.as_str()), info)?;
     Ok(Decoded {
         id: request.id,
         batch,
@@ -179,26 +184,25 @@ pub fn decode<'a>(
     })
 }
 
-/// The outputs asked for, in the order asked; all of them when none are named.
-fn requested_outputs<'a>(
-    request: &InferRequest,
+/// The outputs named in `wanted`, in that order; all of them when none are named.
+fn requested_outputs<'a, 'n>(
+    wanted: impl Iterator<Item = &'n str>,
     info: &'a ModelInfo,
 ) -> Result<Vec<OutputSpec<'a>>, ApiError> {
     let all = output_specs(info);
-    let Some(wanted) = request.outputs.as_ref().filter(|o| !o.is_empty()) else {
+    let mut wanted = wanted.peekable();
+    if wanted.peek().is_none() {
         return Ok(all);
-    };
+    }
     wanted
-        .iter()
-        .map(|output| {
+        .map(|name| {
             all.iter()
-                .find(|spec| spec.name == output.name)
+                .find(|spec| spec.name == name)
                 .cloned()
                 .ok_or_else(|| {
                     let names: Vec<&str> = all.iter().map(|spec| spec.name).collect();
                     ApiError::BadRequest(format!(
-                        "unknown output {:?}; the model's outputs are {names:?}",
-                        output.name
+                        "unknown output {name:?}; the model's outputs are {names:?}"
                     ))
                 })
         })
@@ -243,6 +247,14 @@ mod tests {
         serde_json::from_value(body).unwrap()
     }
 
+    fn requested<'a>(
+        request: &InferRequest,
+        info: &'a ModelInfo,
+    ) -> Result<Vec<OutputSpec<'a>>, ApiError> {
+        let wanted = request.outputs.iter().flatten();
+        requested_outputs(wanted.map(|output| output.name.as_str()), info)
+    }
+
     #[test]
     fn selects_outputs_by_name_and_refuses_unknown_ones() {
         let info = classifier(Labels::Int(vec![0, 1]), &["label", "probabilities"]);
@@ -250,18 +262,18 @@ mod tests {
         let only = request(serde_json::json!({
             "inputs": inputs, "outputs": [{"name": "probabilities"}]
         }));
-        let names: Vec<&str> = requested_outputs(&only, &info)
+        let names: Vec<&str> = requested(&only, &info)
             .unwrap()
             .iter()
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["probabilities"]);
         let none = request(serde_json::json!({ "inputs": inputs }));
-        assert_eq!(requested_outputs(&none, &info).unwrap().len(), 2);
+        assert_eq!(requested(&none, &info).unwrap().len(), 2);
         let unknown = request(serde_json::json!({
             "inputs": inputs, "outputs": [{"name": "scores"}]
         }));
-        let error = requested_outputs(&unknown, &info).unwrap_err().to_string();
+        let error = requested(&unknown, &info).unwrap_err().to_string();
         assert!(error.contains("unknown output \"scores\""), "{error}");
     }
 }
