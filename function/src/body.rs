@@ -1,5 +1,7 @@
 //! Reading request bodies: JSON content types only (415 otherwise), uncompressed (415),
-//! and never more than the body limit (413), whether or not a length is declared.
+//! and never more than the body limit (413), whether or not a length is declared. A body
+//! read is kept for the payload log when the request layer asked for it
+//! ([`crate::payload_log::BodyTap`]).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -7,6 +9,7 @@ use hyper::body::{Body, Incoming};
 use hyper::{header, HeaderMap, Request};
 
 use crate::error::ApiError;
+use crate::payload_log::BodyTap;
 
 /// The media type of a `Content-Type` header without parameters, lowercased.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -36,7 +39,7 @@ pub async fn read_json_body(request: Request<Incoming>, limit: usize) -> Result<
 
 /// Reads the whole body whatever its content type, refusing bodies over `limit` bytes
 /// (413) and compressed bodies (415: we would only fail to parse them later).
-pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(mut request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     if let Some(encoding) = request.headers().get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
             return Err(ApiError::UnsupportedEncoding(format!(
@@ -49,8 +52,15 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     if request.body().size_hint().lower() > limit as u64 {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    let tap = request.extensions_mut().remove::<BodyTap>();
     match Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+        Ok(collected) => {
+            let body = collected.to_bytes();
+            if let Some(tap) = tap {
+                tap.keep(&body);
+            }
+            Ok(body)
+        }
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::PayloadTooLarge { limit })
         }

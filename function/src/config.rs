@@ -13,6 +13,7 @@ use crate::limits::{
 };
 use model::BUNDLED_MODEL_NAME;
 
+use crate::payload_log::settings::{self as payload_log, Mode as PayloadLogMode};
 use crate::state::Serving;
 
 /// Port to listen on; Knative sets it from the container port (default 8080).
@@ -157,6 +158,21 @@ pub struct Args {
     /// process may use: its CPU quota (a Kubernetes CPU limit) rounded down, at least 1].
     #[arg(long, value_name = "THREADS")]
     pub workers: Option<usize>,
+
+    /// Send each prediction's request and/or response body, in every protocol, as a
+    /// CloudEvent to a sink, in KServe's logger format (types
+    /// org.kubeflow.serving.inference.request and .response, one id per pair,
+    /// extensions inferenceservicename, namespace, component, endpoint; K_CE_OVERRIDES
+    /// applied). Sent from a bounded queue in the background: a slow or absent sink
+    /// never delays a prediction, events it cannot take are dropped and counted
+    /// (payload_events_*) [env: PAYLOAD_LOG] [default: off].
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub payload_log: Option<PayloadLogMode>,
+
+    /// Where payload events go, an http:// URL [env: PAYLOAD_LOG_URL, then K_SINK, which
+    /// a Knative SinkBinding sets]; required when --payload-log is on.
+    #[arg(long, value_name = "URL")]
+    pub payload_log_url: Option<String>,
 }
 
 /// Where the model comes from.
@@ -189,6 +205,8 @@ pub struct Config {
     pub limits: Limits,
     /// Worker threads, if set; `None` sizes them to the CPU budget.
     pub workers: Option<usize>,
+    /// Payload logging, if on.
+    pub payload_log: Option<payload_log::Settings>,
 }
 
 impl Config {
@@ -347,6 +365,12 @@ impl Config {
                 ));
             }
         }
+        let payload_log =
+            payload_log::Settings::from_parts(args.payload_log, args.payload_log_url, &env)
+                .map_err(|invalid| ConfigError {
+                    setting: invalid.setting,
+                    expected: invalid.expected,
+                })?;
         Ok(Config {
             model,
             model_name,
@@ -357,6 +381,7 @@ impl Config {
             metrics,
             limits,
             workers,
+            payload_log,
         })
     }
 }

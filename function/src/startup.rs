@@ -59,9 +59,39 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
             at: started.1,
             load: load_time,
         };
-        let app = Arc::new(App::new(model, config.serving(workers), started));
+        let mut app = App::new(model, config.serving(workers), started);
+        let delivery = config.payload_log.as_ref().map(|settings| {
+            let counters = app.metrics.as_ref().map(|m| m.payload_events().clone());
+            let port = listener
+                .local_addr()
+                .map_or(config.addr.port(), |a| a.port());
+            let (log, delivery) = crate::payload_log::start(
+                settings,
+                &config.model_name,
+                port,
+                counters.unwrap_or_default(),
+            );
+            app.payload_log = Some(log);
+            delivery
+        });
+        let app = Arc::new(app);
         let stopping = not_ready_then_delay(shutdown, Arc::clone(&app), config.shutdown_delay);
+        // The drain timeout covers the connections and then the payload events queued
+        // by their last requests: one deadline, so the process still exits before SIGKILL.
+        let drain_started = std::cell::Cell::new(None);
+        let stopping = async {
+            stopping.await;
+            drain_started.set(Some(Instant::now()));
+        };
         crate::serve(listener, app, stopping, config.drain_timeout).await;
+        if let Some(delivery) = delivery {
+            let spent = drain_started
+                .get()
+                .map_or(Duration::ZERO, |at| at.elapsed());
+            delivery
+                .flush(config.drain_timeout.saturating_sub(spent))
+                .await;
+        }
         Ok(())
     });
     // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.

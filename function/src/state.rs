@@ -12,6 +12,7 @@ use crate::config::DEFAULT_MODEL_VERSION;
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::payload_log::PayloadLog;
 use crate::runtime::Offload;
 
 /// The shared state of a running server.
@@ -29,6 +30,9 @@ pub struct App {
     pub limits: Limits,
     /// Where big batches run (off the worker threads).
     pub offload: Offload,
+    /// Where predictions' bodies go as events (`--payload-log`), if anywhere; set after
+    /// [`App::new`] by whoever started the sender (`crate::startup`).
+    pub payload_log: Option<PayloadLog>,
     /// Cleared at SIGTERM, before the shutdown delay: see [`App::stop_being_ready`].
     ready: AtomicBool,
 }
@@ -99,6 +103,7 @@ impl App {
             metrics,
             limits: serving.limits,
             offload: Offload::new(serving.workers),
+            payload_log: None,
             ready: AtomicBool::new(true),
         }
     }
