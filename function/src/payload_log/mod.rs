@@ -85,7 +85,7 @@ pub fn start(
         &settings.overrides,
     );
     tracing::info!(
-        mode = ?settings.mode,
+        mode = settings.mode.name(),
         sink = %settings.sink,
         source,
         namespace,

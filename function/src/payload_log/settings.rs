@@ -19,6 +19,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The name it is set by: `all`, `request`, `response` or `off`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::All => "all",
+            Mode::Request => "request",
+            Mode::Response => "response",
+            Mode::Off => "off",
+        }
+    }
+
     /// Whether request events are sent.
     pub fn requests(self) -> bool {
         matches!(self, Mode::All | Mode::Request)
@@ -100,13 +110,8 @@ impl Settings {
             (None, Some(url), _) => (format!("{ENV_PAYLOAD_LOG_URL}={url:?}"), url),
             (None, None, Some(url)) => (format!("{ENV_K_SINK}={url:?}"), url),
             (None, None, None) => {
-                let setting = match mode {
-                    Mode::All => "all",
-                    Mode::Request => "request",
-                    _ => "response",
-                };
                 return Err(Invalid {
-                    setting: format!("payload logging ({setting})"),
+                    setting: format!("payload logging ({})", mode.name()),
                     expected: "it needs a sink: K_SINK (a Knative SinkBinding sets it), \
                                or --payload-log-url / PAYLOAD_LOG_URL",
                 });
