@@ -633,6 +633,20 @@ mod tests {
     }
 
     #[test]
+    fn payload_logging_is_off_by_default_and_needs_a_sink_when_on() {
+        assert_eq!(
+            config(&[], &[("K_SINK", "http://sink/")])
+                .unwrap()
+                .payload_log,
+            None
+        );
+        let on = config(&["--payload-log", "all"], &[("K_SINK", "http://sink/")]).unwrap();
+        assert_eq!(on.payload_log.unwrap().sink, "http://sink/");
+        let err = config(&[], &[("PAYLOAD_LOG", "response")]).unwrap_err();
+        assert!(err.to_string().contains("needs a sink: K_SINK"), "{err}");
+    }
+
+    #[test]
     fn workers_are_unset_by_default_and_zero_is_refused() {
         assert_eq!(config(&[], &[]).unwrap().workers, None);
         assert_eq!(
