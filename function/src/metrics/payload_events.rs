@@ -37,11 +37,37 @@ struct DropLabels {
 
 /// `payload_events_sent_total`, `payload_events_failed_total`,
 /// `payload_events_dropped_total{reason}`. Cloning shares the counts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PayloadEvents {
     sent: Counter,
     failed: Counter,
     dropped: Family<DropLabels, Counter>,
+    /// The series of each reason, in [`DropReason`] order, looked up once: a sink that
+    /// cannot keep up drops events on every request, and the family's lookup takes a
+    /// lock.
+    dropped_series: [Counter; 3],
+}
+
+impl Default for PayloadEvents {
+    fn default() -> PayloadEvents {
+        let dropped = Family::<DropLabels, Counter>::default();
+        let series = |reason: DropReason| {
+            dropped.get_or_create_owned(&DropLabels {
+                reason: reason.label(),
+            })
+        };
+        let dropped_series = [
+            series(DropReason::QueueFull),
+            series(DropReason::DeliveryFailed),
+            series(DropReason::Shutdown),
+        ];
+        PayloadEvents {
+            sent: Counter::default(),
+            failed: Counter::default(),
+            dropped,
+            dropped_series,
+        }
+    }
 }
 
 impl PayloadEvents {
@@ -74,11 +100,7 @@ impl PayloadEvents {
         if reason == DropReason::DeliveryFailed {
             self.failed.inc_by(count);
         }
-        self.dropped
-            .get_or_create(&DropLabels {
-                reason: reason.label(),
-            })
-            .inc_by(count);
+        self.dropped_series[reason as usize].inc_by(count);
     }
 
     /// Events sent so far.
@@ -88,10 +110,6 @@ impl PayloadEvents {
 
     /// Events dropped so far for `reason`.
     pub fn dropped_count(&self, reason: DropReason) -> u64 {
-        self.dropped
-            .get_or_create(&DropLabels {
-                reason: reason.label(),
-            })
-            .get()
+        self.dropped_series[reason as usize].get()
     }
 }
