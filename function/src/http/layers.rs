@@ -1,7 +1,8 @@
 //! The layers around every request, outermost first: [`observe`] gives it a request id
 //! (echoed as `X-Request-Id`), counts and times it in the metrics, logs one line at
-//! debug level and hands a prediction's bodies to the payload log; `guard` enforces the server-wide limits (in flight, deadline) and turns
-//! a panic into a 500; then the router answers it. The path is resolved once, here.
+//! debug level and hands a prediction's bodies to the payload log; `guard` enforces the
+//! server-wide limits (in flight, deadline) and turns a panic into a 500; then the
+//! router answers it. The path is resolved once, here.
 
 use std::convert::Infallible;
 use std::future::Future;
