@@ -1,6 +1,8 @@
 //! Reading request bodies: JSON content types only (415 otherwise), uncompressed (415),
 //! never more than the body limit (413), whether or not a length is declared, and
 //! charged to the request's memory budget before each byte is kept ([`crate::budget`]).
+//! A body read is kept for the payload log when the request layer asked for it
+//! ([`crate::payload_log::BodyTap`]).
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -9,6 +11,7 @@ use hyper::{header, HeaderMap, Request};
 
 use crate::budget::charge_body;
 use crate::error::ApiError;
+use crate::payload_log::BodyTap;
 
 /// The media type of a `Content-Type` header without parameters, lowercased.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
@@ -38,7 +41,7 @@ pub async fn read_json_body(request: Request<Incoming>, limit: usize) -> Result<
 
 /// Reads the whole body whatever its content type, refusing bodies over `limit` bytes
 /// (413) and compressed bodies (415: we would only fail to parse them later).
-pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_body(mut request: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     if let Some(encoding) = request.headers().get(header::CONTENT_ENCODING) {
         if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
             return Err(ApiError::UnsupportedEncoding(format!(
@@ -52,6 +55,7 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
     if declared > limit as u64 {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    let tap = request.extensions_mut().remove::<BodyTap>();
     // One buffer, sized to the declared length: the body is held once, never as a list
     // of frames and a copy of them. A chunked body grows it, charged before each growth.
     let declared = declared as usize;
@@ -77,5 +81,9 @@ pub async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes
         }
         buffer.extend_from_slice(&data);
     }
-    Ok(Bytes::from(buffer))
+    let body = Bytes::from(buffer);
+    if let Some(tap) = tap {
+        tap.keep(&body);
+    }
+    Ok(body)
 }

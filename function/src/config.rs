@@ -13,6 +13,7 @@ use crate::limits::{
 };
 use model::BUNDLED_MODEL_NAME;
 
+use crate::payload_log::settings::{self as payload_log, Mode as PayloadLogMode};
 use crate::state::Serving;
 
 /// Port to listen on; Knative sets it from the container port (default 8080).
@@ -167,6 +168,21 @@ pub struct Args {
     /// process may use: its CPU quota (a Kubernetes CPU limit) rounded down, at least 1].
     #[arg(long, value_name = "THREADS")]
     pub workers: Option<usize>,
+
+    /// Send each prediction's request and/or response body, in every protocol, as a
+    /// CloudEvent to a sink, in KServe's logger format (types
+    /// org.kubeflow.serving.inference.request and .response, one id per pair,
+    /// extensions inferenceservicename, namespace, component, endpoint; K_CE_OVERRIDES
+    /// applied). Sent from a bounded queue in the background: a slow or absent sink
+    /// never delays a prediction, events it cannot take are dropped and counted
+    /// (payload_events_*) [env: PAYLOAD_LOG] [default: off].
+    #[arg(long, value_name = "MODE", value_enum)]
+    pub payload_log: Option<PayloadLogMode>,
+
+    /// Where payload events go, an http:// URL [env: PAYLOAD_LOG_URL, then K_SINK, which
+    /// a Knative SinkBinding sets]; required when --payload-log is on.
+    #[arg(long, value_name = "URL")]
+    pub payload_log_url: Option<String>,
 }
 
 /// Where the model comes from.
@@ -203,6 +219,8 @@ pub struct Config {
     /// limit at start-up ([`crate::budget::derive`]). `limits.max_in_flight_bytes` holds
     /// the default until then.
     pub max_in_flight_bytes: Option<usize>,
+    /// Payload logging, if on.
+    pub payload_log: Option<payload_log::Settings>,
 }
 
 impl Config {
@@ -380,6 +398,12 @@ impl Config {
                 ));
             }
         }
+        let payload_log =
+            payload_log::Settings::from_parts(args.payload_log, args.payload_log_url, &env)
+                .map_err(|invalid| ConfigError {
+                    setting: invalid.setting,
+                    expected: invalid.expected,
+                })?;
         Ok(Config {
             model,
             model_name,
@@ -391,6 +415,7 @@ impl Config {
             limits,
             workers,
             max_in_flight_bytes,
+            payload_log,
         })
     }
 }
@@ -660,6 +685,20 @@ mod tests {
             "{err}"
         );
         assert!(config(&[], &[("MAX_IN_FLIGHT_BYTES", "0")]).is_err());
+    }
+
+    #[test]
+    fn payload_logging_is_off_by_default_and_needs_a_sink_when_on() {
+        assert_eq!(
+            config(&[], &[("K_SINK", "http://sink/")])
+                .unwrap()
+                .payload_log,
+            None
+        );
+        let on = config(&["--payload-log", "all"], &[("K_SINK", "http://sink/")]).unwrap();
+        assert_eq!(on.payload_log.unwrap().sink, "http://sink/");
+        let err = config(&[], &[("PAYLOAD_LOG", "response")]).unwrap_err();
+        assert!(err.to_string().contains("needs a sink: K_SINK"), "{err}");
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //! Modules from the bottom up; each imports only those above it in this list:
 //!
 //! - [`logging`]: JSON or text logs, with the Knative revision on every line.
-//! - [`config`]: flags and environment, validated into a [`config::Config`]; `--help`.
+//! - [`config`]: flags and environment, validated into a [`config::Config`]; `--help`
+//!   (the payload log's settings are read by [`payload_log::settings`], a leaf).
 //! - [`limits`]: body, batch, concurrency and time limits, and their defaults.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - [`routes`]: the one route table: paths, methods, metric labels, summaries.
 //! - [`ids`]: ids for requests and events, unique across replicas.
+//! - [`metrics`]: the Prometheus metrics and `GET /metrics`.
+//! - [`payload_log`]: predictions' bodies as KServe-style CloudEvents to a sink
+//!   (`--payload-log`, `K_SINK`), from a queue, off the request path.
 //! - [`runtime`]: worker threads sized to the CPU quota; big batches off the workers.
 //! - [`memory`]: free memory handed back to the kernel when the last connection closes.
 //! - [`budget`]: the bytes requests in flight may hold, sized to the memory limit.
@@ -39,6 +43,7 @@ pub mod limits;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod payload_log;
 pub mod protocol;
 pub mod routes;
 pub mod runtime;

@@ -75,14 +75,51 @@ pub fn run(config: Config, started: (Instant, SystemTime)) -> anyhow::Result<()>
             load: load_time,
         };
         let serving = config.serving(workers, in_flight_bytes);
-        let app = Arc::new(App::new(model, serving, started));
+        let mut app = App::new(model, serving, started);
+        let port = listener.local_addr()?.port();
+        let delivery = start_payload_log(&config, &mut app, port);
+        let app = Arc::new(app);
         let stopping = not_ready_then_delay(shutdown, Arc::clone(&app), config.shutdown_delay);
+        // The drain timeout covers the connections and then the payload events queued
+        // by their last requests: one deadline, so the process still exits before SIGKILL.
+        let drain_started = std::cell::Cell::new(None);
+        let stopping = async {
+            stopping.await;
+            drain_started.set(Some(Instant::now()));
+        };
         crate::serve(listener, app, stopping, config.drain_timeout).await;
+        if let Some(delivery) = delivery {
+            let spent = drain_started
+                .get()
+                .map_or(Duration::ZERO, |at| at.elapsed());
+            delivery
+                .flush(config.drain_timeout.saturating_sub(spent))
+                .await;
+        }
         Ok(())
     });
     // A load interrupted by SIGTERM may still be blocked in a read: do not wait for it.
     runtime.shutdown_background();
     served
+}
+
+/// Starts the payload log's sender when `--payload-log` is on, and gives `app` its
+/// queue; what is returned flushes it at shutdown.
+fn start_payload_log(
+    config: &Config,
+    app: &mut App,
+    port: u16,
+) -> Option<crate::payload_log::Delivery> {
+    let settings = config.payload_log.as_ref()?;
+    let counters = app.metrics.as_ref().map(|m| m.payload_events().clone());
+    let (log, delivery) = crate::payload_log::start(
+        settings,
+        &config.model_name,
+        port,
+        counters.unwrap_or_default(),
+    );
+    app.payload_log = Some(log);
+    Some(delivery)
 }
 
 /// Loads the model and predicts one row (zeros, or for an input an encoder reads the

@@ -13,6 +13,7 @@ use crate::config::DEFAULT_MODEL_VERSION;
 use crate::error::ApiError;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::payload_log::PayloadLog;
 use crate::runtime::Offload;
 
 /// The shared state of a running server.
@@ -32,6 +33,9 @@ pub struct App {
     pub offload: Offload,
     /// The bytes requests in flight may hold, and how many they hold now.
     pub budget: Arc<MemoryBudget>,
+    /// Where predictions' bodies go as events (`--payload-log`), if anywhere; set after
+    /// [`App::new`] by whoever started the sender (`crate::startup`).
+    pub payload_log: Option<PayloadLog>,
     /// Cleared at SIGTERM, before the shutdown delay: see [`App::stop_being_ready`].
     ready: AtomicBool,
 }
@@ -110,6 +114,7 @@ impl App {
             limits: serving.limits,
             offload: Offload::new(serving.workers),
             budget,
+            payload_log: None,
             ready: AtomicBool::new(true),
         }
     }

@@ -13,7 +13,9 @@
 # test_models_users_bring.py (the corpus of scikit-learn pipelines, LightGBM and XGBoost
 # files that corpus.py generates into target/interop-corpus, each served through every
 # protocol against onnxruntime) and test_explanations_interop.py (SHAP values of
-# annotated scikit-learn and LightGBM models against shap's). The venv is reused while
+# annotated scikit-learn and LightGBM models against shap's) and
+# test_payload_log_interop.py (--payload-log's events, parsed by the CloudEvents SDK in
+# a real receiver; slow and refusing sinks). The venv is reused while
 # requirements.txt is unchanged; the corpus while corpus.py and requirements.txt are.
 #
 # Environment: PYTHON (interpreter for the venv, default python3.11, else python3),
@@ -44,5 +46,5 @@ export PYTHONDONTWRITEBYTECODE=1
 exec "$venv/bin/python" -m pytest "$here/test_onnx_interop.py" "$here/test_sklearn_interop.py" \
   "$here/test_clients_interop.py" "$here/test_metrics_interop.py" "$here/test_grpc_interop.py" \
   "$here/test_converter_csv.py" "$here/test_converter_mixed.py" "$here/test_converter_quality.py" "$here/test_models_users_bring.py" \
-  "$here/test_explanations_interop.py" \
+  "$here/test_explanations_interop.py" "$here/test_payload_log_interop.py" \
   -p no:cacheprovider -v -s --tb=short "$@"

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import (
     AUTOSCALING_PREFIX,
+    KNATIVE_API,
     container_env,
     function_default_port,
     function_drain_seconds,
@@ -287,6 +288,22 @@ def test_model_configmap_overlay_serves_the_mounted_file():
     assert key in config_map.get("binaryData", {}), "the ONNX file is binary: it belongs in binaryData"
     encoded = sum(len(v) for v in config_map["binaryData"].values())
     assert encoded < 1024 * 1024, "a ConfigMap is capped at 1 MiB in etcd"
+
+
+def test_payload_log_overlay_binds_the_service_to_a_broker():
+    documents = render("knative/overlays/payload-log")
+    (svc,) = knative_services(documents)
+    (binding,) = of_kind(documents, "SinkBinding")
+    assert binding["apiVersion"] == "sources.knative.dev/v1"
+    subject = binding["spec"]["subject"]
+    assert (subject["apiVersion"], subject["kind"], subject["name"]) == (KNATIVE_API, "Service", svc["metadata"]["name"])
+    assert binding["spec"]["sink"]["ref"]["kind"] == "Broker"
+    # The function refuses K_CE_OVERRIDES whose names are not CloudEvents attribute names.
+    for name in binding["spec"].get("ceOverrides", {}).get("extensions", {}):
+        assert re.fullmatch(r"[a-z0-9]{1,20}", name), name
+    env = container_env(container(svc))
+    assert env["PAYLOAD_LOG"] in {"all", "request", "response"}
+    assert "K_SINK" not in env, "the SinkBinding injects K_SINK"
 
 
 def quantity(text):

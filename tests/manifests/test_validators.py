@@ -25,6 +25,7 @@ from conftest import KNATIVE_API, KSERVE_GROUP, ROOT, kustomization_dirs, knativ
 
 BIN = Path(sys.executable).parent
 MONITORING_API = "monitoring.coreos.com/v1"
+EVENTING_SOURCES_GROUP = "sources.knative.dev/"
 # Knative's own fields on the revision spec, which a core PodSpec does not have.
 KNATIVE_ONLY_POD_FIELDS = {"containerConcurrency", "timeoutSeconds", "responseStartTimeoutSeconds", "idleTimeoutSeconds"}
 # checkov findings we accept, each for a stated reason.
@@ -109,6 +110,8 @@ def test_core_objects_and_revision_pods_pass_kubernetes_schemas_strictly(version
                 continue  # a CRD: test_pod_monitor_passes_its_crd_schema
             if doc.get("apiVersion", "").startswith(KSERVE_GROUP):
                 continue  # KServe's CRDs: test_kserve.py loads them through KServe's models
+            if doc.get("apiVersion", "").startswith(EVENTING_SOURCES_GROUP):
+                continue  # Knative Eventing's SinkBinding: test_knative_rules.py checks it
             if doc.get("apiVersion") == KNATIVE_API:
                 doc = pod_from_revision(doc)
             try:

@@ -56,7 +56,7 @@ STEP_ONE = re.compile(r"^cargo run --release -p function$")
 # Settings the function reads from the environment: none may leak in from the caller's.
 FUNCTION_ENV = re.compile(
     r"^(PORT|MODEL_\w+|K_(SERVICE|CONFIGURATION|REVISION)|LOG_\w+|RUST_LOG|METRICS|MAX_\w+"
-    r"|\w+_TIMEOUT_SECONDS|WORKER_THREADS)$"
+    r"|\w+_TIMEOUT_SECONDS|WORKER_THREADS|PAYLOAD_LOG\w*|K_SINK|K_CE_OVERRIDES|POD_NAMESPACE)$"
 )
 MARK = "__readme_step_done__"
 BLOCK_TIMEOUT = 600  # seconds; a `cargo run` checks the build before it runs

@@ -1,8 +1,8 @@
 //! The layers around every request, outermost first: [`observe`] gives it a request id
-//! (echoed as `X-Request-Id`), counts and times it in the metrics and logs one line at
-//! debug level; `guard` enforces the server-wide limits (in flight, memory budget,
-//! deadline) and turns a panic into a 500; then the router answers it. The path is
-//! resolved once, here.
+//! (echoed as `X-Request-Id`), counts and times it in the metrics, logs one line at
+//! debug level and hands a prediction's bodies to the payload log; `guard` enforces the
+//! server-wide limits (in flight, memory budget, deadline) and turns a panic into a
+//! 500; then the router answers it. The path is resolved once, here.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +28,7 @@ use crate::state::App;
 /// Answers `request` through the limits and the router, observed (so a 503 for too
 /// many requests, a 408 or a caught panic is counted and logged like any answer).
 pub async fn observe(
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     app: Arc<App>,
     limit: InFlight,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -45,6 +45,10 @@ pub async fn observe(
     let started = (log || metrics.is_some()).then(Instant::now);
     let method = log.then(|| request.method().clone());
     let in_flight = metrics.map(|m| m.in_flight());
+    let payload = app
+        .payload_log
+        .as_ref()
+        .and_then(|log| Some((log, log.tap(&mut request, endpoint)?)));
 
     let Ok(mut response) = guard(request, route, Arc::clone(&app), limit).await;
 
@@ -54,6 +58,9 @@ pub async fn observe(
         metrics.record_request(endpoint, response.status(), error, elapsed);
     }
     drop(in_flight);
+    if let Some((log, tap)) = payload {
+        log.record(tap, &request_id, endpoint, &response);
+    }
     if let Some(method) = method {
         tracing::debug!(
             method = %method,

@@ -26,13 +26,18 @@
 //! | `model_features`, `model_classes`, `model_trees`, `model_tree_nodes` | gauge | |
 //! | `model_load_duration_seconds` | gauge | |
 //! | `process_*` | see [`process`] | |
+//! | `payload_events_sent_total`, `payload_events_failed_total` | counter | |
+//! | `payload_events_dropped_total` | counter | `reason` ([`DropReason`]) |
 //!
 //! Scrapes of `/metrics` are not counted: each would count itself, and a Prometheus
 //! scraping every few seconds would show up as traffic and as one request in flight.
 
 mod budget;
 mod model_info;
+mod payload_events;
 pub mod process;
+
+pub use payload_events::{DropReason, PayloadEvents};
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -105,6 +110,7 @@ pub struct Metrics {
     rows: Counter,
     explain: Histogram,
     explained_rows: Counter,
+    payload_events: PayloadEvents,
     /// Series handles by endpoint (and status class), created at first use so that only
     /// routes that were called have series.
     request_series: [[OnceLock<Counter>; 5]; Endpoint::COUNT],
@@ -183,6 +189,8 @@ impl Metrics {
             "Prediction requests refused or failed, by protocol and kind (invalid_request, unknown_model, payload_too_large, unsupported_media_type, method_not_allowed: the client's; timeout: no full request in time; overloaded: too many requests at once; internal: the model failed or a handler panicked)",
             errors.clone(),
         );
+        let payload_events = PayloadEvents::default();
+        payload_events.register(&mut registry);
         model_info::register(&mut registry, model, name, version, load);
         registry.register_collector(Box::new(process::ProcessCollector::new(started)));
         Metrics {
@@ -195,6 +203,7 @@ impl Metrics {
             rows,
             explain,
             explained_rows,
+            payload_events,
             request_series: Default::default(),
             duration_series: Default::default(),
             grpc_request_series: Default::default(),
@@ -302,6 +311,11 @@ impl Metrics {
     pub fn record_explanation(&self, rows: usize, elapsed: Duration) {
         self.explain.observe(elapsed.as_secs_f64());
         self.explained_rows.inc_by(rows as u64);
+    }
+
+    /// The payload log's counters (`crate::payload_log`).
+    pub fn payload_events(&self) -> &PayloadEvents {
+        &self.payload_events
     }
 
     /// Encodes every metric: OpenMetrics if `accept` asks for it, else the Prometheus
