@@ -163,10 +163,7 @@ impl Model {
             .single_f32()
             .ok_or("explanations take rows of one float input")?;
         let width = self.info.inputs[0].width;
-        Ok(values
-            .chunks_exact(width)
-            .map(|row| explainer.explain(row))
-            .collect())
+        Ok(explainer.explain_rows(values, width))
     }
 }
 

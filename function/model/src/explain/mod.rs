@@ -59,6 +59,17 @@ impl Explainer {
         }
     }
 
+    /// The explanations of every row of `rows` (row-major, `width` values each).
+    pub fn explain_rows(&self, rows: &[f32], width: usize) -> Vec<Explanation> {
+        match self {
+            Explainer::Trees(trees) => trees.explain_rows(rows, width),
+            Explainer::Linear(linear) => rows
+                .chunks_exact(width)
+                .map(|row| linear.explain(row))
+                .collect(),
+        }
+    }
+
     /// How many predictions of a row one row's explanation costs, for deciding, as for
     /// predictions, when a batch leaves the request thread. TreeSHAP visits every node
     /// of every tree, with work growing with the square of the depth, where a prediction

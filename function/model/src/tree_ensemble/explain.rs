@@ -104,17 +104,30 @@ impl TreeExplainer {
 
     /// The explanation of one row of `n_features` values.
     pub fn explain(&self, row: &[f32]) -> Explanation {
+        self.explain_rows(row, row.len()).pop().expect("one row")
+    }
+
+    /// The explanations of every row of `rows` (row-major, `width` values each), the
+    /// trees taken for blocks of rows at a time ([`ShapTrees::explain_rows`]).
+    pub fn explain_rows(&self, rows: &[f32], width: usize) -> Vec<Explanation> {
         let n_outputs = self.shap.n_outputs();
-        let mut all = vec![0.0; self.n_features * n_outputs];
-        self.shap.explain(row, &mut all);
-        let expected = (self.outputs.iter().zip(&self.base))
+        let per_row = self.n_features * n_outputs;
+        let n_rows = rows.len() / width.max(1);
+        let mut all = vec![0.0; n_rows * per_row];
+        self.shap.explain_rows(rows, width, &mut all);
+        let expected: Vec<f64> = (self.outputs.iter().zip(&self.base))
             .map(|(&k, base)| base + self.scale * self.shap.expected_values()[k])
             .collect();
-        let values = (0..self.n_features)
-            .flat_map(|f| self.outputs.iter().map(move |&k| (f, k)))
-            .map(|(f, k)| self.scale * all[f * n_outputs + k])
-            .collect();
-        Explanation { expected, values }
+        all.chunks_exact(per_row.max(1))
+            .take(n_rows)
+            .map(|all| Explanation {
+                expected: expected.clone(),
+                values: (0..self.n_features)
+                    .flat_map(|f| self.outputs.iter().map(move |&k| (f, k)))
+                    .map(|(f, k)| self.scale * all[f * n_outputs + k])
+                    .collect(),
+            })
+            .collect()
     }
 }
 

@@ -263,21 +263,23 @@ impl Tables {
             if d == 0 {
                 continue;
             }
+            // Branch-free: which way a row goes is data, and mispredicted branches were
+            // most of a leaf's time.
             let mut agreed: u64 = u64::MAX >> (64 - d);
             for step in &self.steps[leaf.steps.start as usize..leaf.steps.end as usize] {
-                if scratch[step.branch as usize] != step.to_true {
-                    agreed &= !(1u64 << step.slot);
-                }
+                let missed = u64::from(scratch[step.branch as usize] != step.to_true);
+                agreed &= !(missed << step.slot);
             }
             let slots = &self.slots[leaf.slots as usize..][..d];
-            let zout: f64 = (slots.iter().enumerate())
-                .filter(|(j, _)| agreed & (1u64 << j) == 0)
-                .map(|(_, s)| s.zero)
-                .product();
+            let mut zout = 1.0;
+            for (j, slot) in slots.iter().enumerate() {
+                zout *= if agreed >> j & 1 == 0 { slot.zero } else { 1.0 };
+            }
             if zout == 0.0 {
                 continue;
             }
-            // Per slot, `inner(U)` (off U) or `inner(U - {j})` (on U).
+            // Per slot, `inner(U)` (off U) or `inner(U - {j})` (on U): the table's entry
+            // for `U` without `j` either way.
             let inners = &mut inners_buffer[..d];
             match leaf.table {
                 NO_TABLE => direct_inners(slots, agreed, &self.weights[d], inners),
@@ -290,13 +292,20 @@ impl Tables {
             }
             let values = &trees.leaf_values[leaf.node as usize * outputs..][..outputs];
             for (j, (slot, inner)) in slots.iter().zip(inners.iter()).enumerate() {
-                let scale = match agreed & (1u64 << j) {
-                    0 => -zout * inner,
-                    _ => (1.0 - slot.zero) * zout * inner,
+                let factor = if agreed >> j & 1 == 0 {
+                    -1.0
+                } else {
+                    1.0 - slot.zero
                 };
-                let out = &mut phi[slot.column as usize * outputs..][..outputs];
-                for (phi, value) in out.iter_mut().zip(values) {
-                    *phi += scale * value;
+                let scale = factor * zout * inner;
+                match values {
+                    [value] => phi[slot.column as usize] += scale * value,
+                    _ => {
+                        let out = &mut phi[slot.column as usize * outputs..][..outputs];
+                        for (phi, value) in out.iter_mut().zip(values) {
+                            *phi += scale * value;
+                        }
+                    }
                 }
             }
         }
@@ -354,9 +363,11 @@ fn inner_table(zeros: &[f64], weights: &[f64]) -> Vec<f64> {
 }
 
 /// Into `inners`, per slot: `inner(U)` for a slot off `agreed` (`U`), `inner(U - {j})`
-/// for a slot `j` on it; from the elementary symmetric polynomials of `U`'s zs, and for
-/// each `j`, those polynomials divided by `(1 + z_j t)` (synthetic division, stable
-/// since every `z` is in [0, 1]).
+/// for a slot `j` on it. Both come from the elementary symmetric polynomials `e` of
+/// `U`'s zs (size `m`). `inner(U - {j}) = sum_s w(s) q_{m-1-s}` with `q = e / (1 + z_j t)`,
+/// and since `q_k = sum_{i <= k} (-z_j)^(k-i) e_i`, that is `R(-z_j)` for the one
+/// polynomial `R(x) = sum_t x^t sum_i e_i w(m-1-i-t)`: built once per leaf in
+/// `O(m^2)`, then each slot is a Horner evaluation in `O(m)`.
 fn direct_inners(slots: &[Slot], agreed: u64, weights: &[f64], inners: &mut [f64]) {
     let mut symmetric = [0.0f64; MAX_PATH_BITS + 1];
     symmetric[0] = 1.0;
@@ -369,23 +380,25 @@ fn direct_inners(slots: &[Slot], agreed: u64, weights: &[f64], inners: &mut [f64
             }
         }
     }
-    let inner =
-        |e: &[f64], size: usize| -> f64 { (0..=size).map(|s| weights[s] * e[size - s]).sum() };
     // A row agreeing everywhere has no slot off U, and inner(P) is never needed.
     let off = match size < slots.len() {
-        true => inner(&symmetric, size),
+        true => (0..=size).map(|s| weights[s] * symmetric[size - s]).sum(),
         false => 0.0,
     };
-    let mut divided = [0.0f64; MAX_PATH_BITS + 1];
-    divided[0] = 1.0;
+    let mut r = [0.0f64; MAX_PATH_BITS];
+    if size > 0 {
+        for (t, r) in r[..size].iter_mut().enumerate() {
+            *r = (0..size - t)
+                .map(|i| symmetric[i] * weights[size - 1 - i - t])
+                .sum();
+        }
+    }
     for (j, (slot, out)) in slots.iter().zip(inners.iter_mut()).enumerate() {
         *out = match agreed & (1u64 << j) {
             0 => off,
             _ => {
-                for k in 1..size {
-                    divided[k] = symmetric[k] - slot.zero * divided[k - 1];
-                }
-                inner(&divided, size - 1)
+                let x = -slot.zero;
+                r[..size].iter().rev().fold(0.0, |sum, &c| sum * x + c)
             }
         };
     }
