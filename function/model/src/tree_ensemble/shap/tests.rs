@@ -180,13 +180,13 @@ fn tree_shap_equals_the_shapley_values_by_their_definition() {
         repeated_features += usize::from(features < 4 && forest.nodes.len() > 7);
         let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
         let n_trees = tabled.forest.roots.len();
-        tables_used += (0..n_trees).filter(|&t| tabled.tables.has(t)).count();
+        tables_used += (0..n_trees).filter(|&t| tabled.tables().has(t)).count();
         // The same trees by the recursion alone, leaf by leaf without tables, and with
         // tables for some leaves only.
         let recursive = tabled.clone().recursive_only();
         let direct = tabled.clone().with_table_budget(0);
         let mixed = tabled.clone().with_table_budget(1 << rng.below(5));
-        assert!(!(0..n_trees).any(|t| recursive.tables.has(t)));
+        assert!(!(0..n_trees).any(|t| recursive.tables().has(t)));
         for _ in 0..4 {
             let row: Vec<f32> = (0..features)
                 .map(|_| VALUES[rng.below(VALUES.len())])
