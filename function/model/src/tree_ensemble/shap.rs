@@ -33,7 +33,7 @@ mod tables;
 use super::kernel::{Forest, NAN_TRUE};
 use std::sync::OnceLock;
 
-use tables::{Tables, TABLE_BUDGET};
+use tables::{Tables, BLOCK_ROWS, TABLE_BUDGET};
 
 /// One feature met on the path to the current node, as TreeSHAP carries it.
 #[derive(Debug, Clone, Copy)]
@@ -180,9 +180,6 @@ impl ShapTrees {
     /// (kilobytes) stay in cache for the block, where row after row through all the
     /// trees reads megabytes of them per row, a cache miss per lookup.
     pub fn explain_rows(&self, rows: &[f32], width: usize, phi: &mut [f64]) {
-        /// Rows of a block: their values per output stay in L1/L2 (64 rows of 30
-        /// features are 15 KB), the tree's tables too.
-        const BLOCK: usize = 64;
         assert!(width >= self.n_features, "a value per feature");
         let per_row = self.n_features * self.n_outputs;
         let n_rows = rows.len() / width.max(1);
@@ -199,17 +196,17 @@ impl ShapTrees {
         let mut paths = vec![placeholder; (depth + 2) * (depth + 3) / 2];
         let tables = self.tables();
         let mut ways = tables.scratch();
-        let blocks = rows
-            .chunks(BLOCK * width)
-            .zip(phi.chunks_mut(BLOCK * per_row));
+        // Rows of a block: their values per output stay in L1/L2 (64 rows of 30
+        // features are 15 KB), the tree's tables too.
+        let blocks = (rows.chunks(BLOCK_ROWS * width)).zip(phi.chunks_mut(BLOCK_ROWS * per_row));
         for (rows, phi) in blocks {
             for (t, &root) in self.forest.roots.iter().enumerate() {
-                let tabled = tables.has(t);
+                if tables.has(t) {
+                    tables.explain_block(self, t, rows, width, &mut ways, phi);
+                    continue;
+                }
                 for (row, phi) in rows.chunks_exact(width).zip(phi.chunks_exact_mut(per_row)) {
-                    match tabled {
-                        true => tables.explain_tree(self, t, row, &mut ways, phi),
-                        false => self.recurse(row, root, &mut paths, 0, 0, [1.0, 1.0], None, phi),
-                    }
+                    self.recurse(row, root, &mut paths, 0, 0, [1.0, 1.0], None, phi);
                 }
             }
         }

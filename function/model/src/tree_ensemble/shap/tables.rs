@@ -17,7 +17,13 @@
 //! `inner(T) = sum_{S in T} w(|S|) prod_{j in T - S} z_j`, which depends on the row only
 //! through `T`. `inner` of every subset of `P` is the leaf's table: `2^d` numbers, built
 //! from the elementary symmetric polynomials of the `z_j`
-//! (`inner(T) = sum_s w(s) e_{|T| - s}(z_T)`).
+//! (`inner(T) = sum_s w(s) e_{|T| - s}(z_T)`). When every `z_j` is above 0 the table
+//! holds `zout(T) * inner(T)` instead, and both credits are one entry times a constant
+//! ([`scaled_credits`]).
+//!
+//! A batch goes through a tree 64 rows at a time, as bits ([`Tables::explain_block`]):
+//! which way each row goes at each branch is one mask per branch, which rows agree
+//! with a leaf's path on each feature one AND per step.
 //!
 //! Tables grow as `2^d` per leaf, so a leaf gets one only when its `d` is at most
 //! [`MAX_PATH_FEATURES`] and the ensemble's tables stay within a budget
@@ -39,6 +45,9 @@ pub const MAX_PATH_FEATURES: usize = 10;
 /// The most distinct features a leaf's path may meet for its tree to be explained
 /// here: the bits of a row's agreement mask.
 const MAX_PATH_BITS: usize = 64;
+
+/// The most rows [`Tables::explain_block`] takes at once: the bits of a branch's mask.
+pub const BLOCK_ROWS: usize = 64;
 
 /// The most table entries (8 bytes each) an ensemble holds: 32 MiB. A 500-tree booster
 /// of depth 6 needs 2M (16 MiB); of depth 8, 8M, so its trees past the budget keep the
@@ -81,8 +90,11 @@ struct Leaf {
     /// Its first slot; it has `slot_count`.
     slots: u32,
     slot_count: u8,
-    /// Its first `inner` entry (it has `2^slot_count`), or [`NO_TABLE`].
+    /// Its first table entry (it has `2^slot_count`), or [`NO_TABLE`].
     table: u32,
+    /// Whether its table holds `zout(T) * inner(T)` rather than `inner(T)`: when no
+    /// slot's `z` is 0 (see [`scale_by_zout`]).
+    scaled: bool,
 }
 
 /// [`Leaf::table`] of a leaf without one.
@@ -105,6 +117,9 @@ struct Slot {
     column: u32,
     /// `z`: the product of the path's shares at the branches on this feature.
     zero: f64,
+    /// `(1 - z) / z`, what a scaled table's entry is multiplied by for a row that
+    /// agrees on this feature (see [`scaled_credits`]); set once the path is complete.
+    on_factor: f64,
 }
 
 impl Tables {
@@ -125,9 +140,9 @@ impl Tables {
         self.trees.get(t).is_some_and(Option::is_some)
     }
 
-    /// Scratch for [`Tables::explain_tree`]: one direction per branch.
-    pub fn scratch(&self) -> Vec<bool> {
-        vec![false; self.most_branches]
+    /// Scratch for [`Tables::explain_block`]: one mask of rows per branch.
+    pub fn scratch(&self) -> Vec<u64> {
+        vec![0; self.most_branches]
     }
 
     /// Adds the tree at `root`'s tables, or leaves everything as it was and returns
@@ -209,6 +224,7 @@ impl Tables {
                     self.slots.push(Slot {
                         column,
                         zero: share,
+                        on_factor: 0.0,
                     });
                     self.slots.len() - first_slot - 1
                 }
@@ -220,11 +236,19 @@ impl Tables {
             });
         }
         let d = self.slots.len() - first_slot;
+        let zeros: Vec<f64> = self.slots[first_slot..].iter().map(|s| s.zero).collect();
+        let scaled = zeros.iter().all(|&z| z > 0.0);
+        for slot in &mut self.slots[first_slot..] {
+            slot.on_factor = (1.0 - slot.zero) / slot.zero;
+        }
         let table = match d <= MAX_PATH_FEATURES && self.inner.len() + (1 << d) <= budget {
             true => {
                 let table = self.inner.len() as u32;
-                let zeros: Vec<f64> = self.slots[first_slot..].iter().map(|s| s.zero).collect();
-                self.inner.extend(inner_table(&zeros, &weights[d]));
+                let mut inner = inner_table(&zeros, &weights[d]);
+                if scaled {
+                    scale_by_zout(&mut inner, &zeros);
+                }
+                self.inner.extend(inner);
                 table
             }
             false => NO_TABLE,
@@ -235,80 +259,202 @@ impl Tables {
             slots: first_slot as u32,
             slot_count: d as u8,
             table,
+            scaled,
         });
         true
     }
 
-    /// Adds to `phi` (`features x outputs`) tree `t`'s SHAP values for `row`; `scratch`
+    /// Adds to `phi` (per row, `features x outputs`) tree `t`'s SHAP values for each of
+    /// `rows` (row-major, `width` values each, at most [`BLOCK_ROWS`] rows); `scratch`
     /// from [`Tables::scratch`].
-    pub fn explain_tree(
+    ///
+    /// The rows go through the tree together, as bits: per branch, the mask of rows that
+    /// take its true child; per leaf, per slot, the mask of rows that agree with the
+    /// path, one AND per step for all the rows. Only what depends on a row's own
+    /// agreements (its table entries and credits) is done row by row, and there rows
+    /// are independent of each other, where one row leaf after leaf adds to the same
+    /// few features in a chain.
+    pub fn explain_block(
         &self,
         trees: &ShapTrees,
         t: usize,
-        row: &[f32],
-        scratch: &mut [bool],
+        rows: &[f32],
+        width: usize,
+        scratch: &mut [u64],
         phi: &mut [f64],
     ) {
         let Some(Some(tree)) = self.trees.get(t) else {
             return;
         };
+        let n_rows = rows.len() / width;
+        assert!(n_rows <= BLOCK_ROWS, "a block of at most {BLOCK_ROWS} rows");
         let branches = &self.branches[tree.branches.start as usize..tree.branches.end as usize];
-        for (way, &node) in scratch.iter_mut().zip(branches) {
-            *way = trees.goes_true(node, row);
+        for (ways, &node) in scratch.iter_mut().zip(branches) {
+            *ways = rows
+                .chunks_exact(width)
+                .enumerate()
+                .fold(0, |ways, (r, row)| {
+                    ways | u64::from(trees.goes_true(node, row)) << r
+                });
         }
         let outputs = trees.n_outputs;
+        let per_row = trees.n_features * outputs;
+        let mut agreeing = [0u64; MAX_PATH_BITS];
         let mut inners_buffer = [0.0; MAX_PATH_BITS];
         for leaf in &self.leaves[tree.leaves.start as usize..tree.leaves.end as usize] {
             let d = usize::from(leaf.slot_count);
             if d == 0 {
                 continue;
             }
-            // Branch-free: which way a row goes is data, and mispredicted branches were
-            // most of a leaf's time.
-            let mut agreed: u64 = u64::MAX >> (64 - d);
-            for step in &self.steps[leaf.steps.start as usize..leaf.steps.end as usize] {
-                let missed = u64::from(scratch[step.branch as usize] != step.to_true);
-                agreed &= !(missed << step.slot);
-            }
+            let steps = &self.steps[leaf.steps.start as usize..leaf.steps.end as usize];
+            let agreements = match n_rows {
+                // One row's agreements are one mask, kept in a register.
+                1 => Agreements::One(steps.iter().fold(u64::MAX >> (64 - d), |agreed, step| {
+                    let missed = (scratch[step.branch as usize] & 1) ^ u64::from(step.to_true);
+                    agreed & !(missed << step.slot)
+                })),
+                // Per slot, the rows that go the path's way at every branch on its
+                // feature: one AND per step for all the rows.
+                _ => {
+                    let agreeing = &mut agreeing[..d];
+                    agreeing.fill(u64::MAX);
+                    for step in steps {
+                        // All ones when the path takes the false child: then the rows
+                        // that agree are those that do not take the true one.
+                        let flip = u64::from(step.to_true).wrapping_sub(1);
+                        agreeing[usize::from(step.slot)] &= scratch[step.branch as usize] ^ flip;
+                    }
+                    Agreements::Rows(agreeing)
+                }
+            };
             let slots = &self.slots[leaf.slots as usize..][..d];
-            let mut zout = 1.0;
-            for (j, slot) in slots.iter().enumerate() {
-                zout *= if agreed >> j & 1 == 0 { slot.zero } else { 1.0 };
-            }
-            if zout == 0.0 {
-                continue;
-            }
-            // Per slot, `inner(U)` (off U) or `inner(U - {j})` (on U): the table's entry
-            // for `U` without `j` either way.
-            let inners = &mut inners_buffer[..d];
-            match leaf.table {
-                NO_TABLE => direct_inners(slots, agreed, &self.weights[d], inners),
-                at => {
-                    let table = &self.inner[at as usize..][..1 << d];
-                    for (j, inner) in inners.iter_mut().enumerate() {
-                        *inner = table[(agreed & !(1u64 << j)) as usize];
+            let values = &trees.leaf_values[leaf.node as usize * outputs..][..outputs];
+            let table = match leaf.table {
+                NO_TABLE => None,
+                at => Some(&self.inner[at as usize..][..1 << d]),
+            };
+            if let (Some(table), true) = (table, leaf.scaled) {
+                let phi = &mut phi[..n_rows * per_row];
+                match agreements {
+                    Agreements::One(agreed) => {
+                        scaled_credits(slots, |_| agreed, table, values, per_row, phi)
+                    }
+                    Agreements::Rows(agreeing) => {
+                        scaled_credits(slots, |r| of_row(agreeing, r), table, values, per_row, phi)
                     }
                 }
+                continue;
             }
-            let values = &trees.leaf_values[leaf.node as usize * outputs..][..outputs];
-            for (j, (slot, inner)) in slots.iter().zip(inners.iter()).enumerate() {
-                let factor = if agreed >> j & 1 == 0 {
-                    -1.0
-                } else {
-                    1.0 - slot.zero
+            for (r, phi) in phi.chunks_exact_mut(per_row).take(n_rows).enumerate() {
+                // Branch-free: which way a row goes is data, and mispredicted branches
+                // were most of a leaf's time.
+                let agreed = match agreements {
+                    Agreements::One(agreed) => agreed,
+                    Agreements::Rows(agreeing) => of_row(agreeing, r),
                 };
-                let scale = factor * zout * inner;
-                match values {
-                    [value] => phi[slot.column as usize] += scale * value,
-                    _ => {
-                        let out = &mut phi[slot.column as usize * outputs..][..outputs];
-                        for (phi, value) in out.iter_mut().zip(values) {
-                            *phi += scale * value;
+                let mut zout = 1.0;
+                for (j, slot) in slots.iter().enumerate() {
+                    zout *= if agreed >> j & 1 == 0 { slot.zero } else { 1.0 };
+                }
+                if zout == 0.0 {
+                    continue;
+                }
+                // Per slot, `inner(U)` (off U) or `inner(U - {j})` (on U): the table's
+                // entry for `U` without `j` either way.
+                let inners = &mut inners_buffer[..d];
+                match table {
+                    None => direct_inners(slots, agreed, &self.weights[d], inners),
+                    Some(table) => {
+                        for (j, inner) in inners.iter_mut().enumerate() {
+                            *inner = table[(agreed & !(1u64 << j)) as usize];
+                        }
+                    }
+                }
+                for (j, (slot, inner)) in slots.iter().zip(inners.iter()).enumerate() {
+                    let factor = if agreed >> j & 1 == 0 {
+                        -1.0
+                    } else {
+                        1.0 - slot.zero
+                    };
+                    let scale = factor * zout * inner;
+                    match values {
+                        [value] => phi[slot.column as usize] += scale * value,
+                        _ => {
+                            let out = &mut phi[slot.column as usize * outputs..][..outputs];
+                            for (phi, value) in out.iter_mut().zip(values) {
+                                *phi += scale * value;
+                            }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// The agreements of a block's rows with one leaf's path.
+#[derive(Clone, Copy)]
+enum Agreements<'a> {
+    /// A block of one row: bit `j` for slot `j`.
+    One(u64),
+    /// Per slot, bit `r` for row `r`.
+    Rows(&'a [u64]),
+}
+
+/// Row `r`'s agreements (bit `j` for slot `j`) from the per-slot masks of rows.
+#[inline(always)]
+fn of_row(agreeing: &[u64], r: usize) -> u64 {
+    (agreeing.iter().enumerate()).fold(0, |agreed, (j, &rows)| agreed | (rows >> r & 1) << j)
+}
+
+/// Adds to each row's `phi` (`features x outputs`, one row after the other) one leaf's
+/// credits by its scaled table (`zout(T) * inner(T)`), for rows whose agreements
+/// (bit `j` for slot `j`) `agreed_of` gives by row. With every `z` above 0,
+/// `zout(U) = zout(U - {i}) / z_i`, so an on-`U` credit
+/// `v (1 - z_i) zout(U) inner(U - {i})` is `v (1 - z_i) / z_i` times the table's entry
+/// for `U - {i}`, and an off-`U` one is `-v` times the entry for `U`: one lookup per
+/// slot and no product of `z`s per row (that product's chain of multiplications was the
+/// largest cost of a leaf).
+fn scaled_credits(
+    slots: &[Slot],
+    agreed_of: impl Fn(usize) -> u64,
+    table: &[f64],
+    values: &[f64],
+    per_row: usize,
+    phi: &mut [f64],
+) {
+    let outputs = values.len();
+    for (r, phi) in phi.chunks_exact_mut(per_row).enumerate() {
+        let agreed = agreed_of(r) as usize;
+        for (j, slot) in slots.iter().enumerate() {
+            let factor = if agreed >> j & 1 == 0 {
+                -1.0
+            } else {
+                slot.on_factor
+            };
+            let credit = factor * table[agreed & !(1 << j)];
+            match values {
+                [value] => phi[slot.column as usize] += credit * value,
+                _ => {
+                    let out = &mut phi[slot.column as usize * outputs..][..outputs];
+                    for (phi, value) in out.iter_mut().zip(values) {
+                        *phi += credit * value;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Multiplies each `inner(T)` of `table` by `zout(T)`, the product of the `z`s of the
+/// slots off `T` (`zeros`, every one above 0).
+fn scale_by_zout(table: &mut [f64], zeros: &[f64]) {
+    for (subset, entry) in table.iter_mut().enumerate() {
+        let zout: f64 = (zeros.iter().enumerate())
+            .filter(|&(j, _)| subset >> j & 1 == 0)
+            .map(|(_, z)| z)
+            .product();
+        *entry *= zout;
     }
 }
 

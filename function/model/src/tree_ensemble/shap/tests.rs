@@ -299,3 +299,35 @@ fn covers_must_be_counts_one_per_node_and_rows_wide_enough() {
     trees.explain(&[9.0, 0.0], &mut phi);
     assert_eq!(phi, [0.0, 1.5], "x1 = 0 goes true: 3.0 - 1.5");
 }
+
+/// A batch of rows, more than a block of them, explained together: each row's values
+/// are the ones it gets alone, whether its trees have tables, some or none.
+#[test]
+fn rows_explained_in_blocks_equal_each_row_explained_alone() {
+    let mut rng = Rng(0xb10c);
+    for case in 0..40 {
+        let features = 2 + rng.below(6);
+        let outputs = 1 + rng.below(3);
+        let (forest, entries, covers) = forest_of_depth(&mut rng, features, outputs, 6);
+        let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
+        let trees = match case % 3 {
+            0 => tabled,
+            1 => tabled.with_table_budget(1 << rng.below(6)),
+            _ => tabled.recursive_only(),
+        };
+        // Wider rows than the model reads, as a batch may be.
+        let width = features + rng.below(2);
+        let n_rows = BLOCK_ROWS + 1 + rng.below(2 * BLOCK_ROWS);
+        let rows: Vec<f32> = (0..n_rows * width)
+            .map(|_| VALUES[rng.below(VALUES.len())])
+            .collect();
+        let per_row = features * outputs;
+        let mut batch = vec![0.0; n_rows * per_row];
+        trees.explain_rows(&rows, width, &mut batch);
+        for (r, (row, got)) in rows.chunks(width).zip(batch.chunks(per_row)).enumerate() {
+            let mut alone = vec![0.0; per_row];
+            trees.explain(row, &mut alone);
+            assert_eq!(got, alone, "case {case}, row {r} of {n_rows}");
+        }
+    }
+}
