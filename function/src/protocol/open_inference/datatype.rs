@@ -241,7 +241,7 @@ impl Datatype {
 }
 
 /// IEEE 754 half precision to single precision (exact: every f16 is an f32).
-fn f16_to_f32(bits: u16) -> f32 {
+pub(super) fn f16_to_f32(bits: u16) -> f32 {
     let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exponent = i32::from((bits >> 10) & 0x1f);
     let fraction = f32::from(bits & 0x3ff);

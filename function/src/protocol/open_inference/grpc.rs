@@ -189,7 +189,11 @@ fn typed_as_raw(request: &ModelInferRequest) -> Result<Vec<Vec<u8>>, ApiError> {
 /// field of the datatype may be set; values must fit the datatype (an INT8 in
 /// `int_contents` is checked to be one). An unknown or unusable datatype gives no
 /// bytes: the tensor's checks refuse it by name.
-fn laid_out(datatype: &str, shape: &[i64], c: &InferTensorContents) -> Result<Vec<u8>, String> {
+pub(super) fn laid_out(
+    datatype: &str,
+    shape: &[i64],
+    c: &InferTensorContents,
+) -> Result<Vec<u8>, String> {
     let fields: [(&str, usize); 8] = [
         ("bool_contents", c.bool_contents.len()),
         ("int_contents", c.int_contents.len()),

@@ -15,7 +15,9 @@
 //! - `metadata`: the model's inputs and outputs as the graph declares them, and health.
 //! - [`grpc`] and [`proto`]: the same service over gRPC (`inference.GRPCInferenceService`),
 //!   its requests decoded by the same rules into the same batch.
+//! - [`as_rest`]: gRPC `ModelInfer` messages as their V2 REST JSON, for payload events.
 
+pub mod as_rest;
 mod datatype;
 pub mod grpc;
 mod inputs;
