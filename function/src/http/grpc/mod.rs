@@ -30,7 +30,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, Response, Version};
 
 use super::layers::InFlight;
-use super::request_id::{request_id, REQUEST_ID_NAME};
+use super::request_id::{echoed, request_id, REQUEST_ID_NAME};
 use crate::budget::refused_at_admission;
 use crate::error::ApiError;
 use crate::payload_log::{BodyTap, Transcode};
@@ -126,7 +126,7 @@ pub async fn serve(
     };
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(GRPC));
-    headers.insert(REQUEST_ID_NAME, request_id);
+    headers.insert(REQUEST_ID_NAME, echoed(request_id));
     response
 }
 
