@@ -13,6 +13,7 @@
 //! - `tensor`: one tensor's shape and data into an input's values; `datatype` (numbers)
 //!   and `strings` (BYTES) for its elements.
 //! - `metadata`: the model's inputs and outputs as the graph declares them, and health.
+//! - `outputs`: a prediction's output tensors, which REST and gRPC write each their way.
 //! - [`grpc`] and [`proto`]: the same service over gRPC (`inference.GRPCInferenceService`),
 //!   its requests decoded by the same rules into the same batch.
 //! - [`as_rest`]: gRPC `ModelInfer` messages as their V2 REST JSON, for payload events.
