@@ -173,7 +173,8 @@ pub struct Args {
     /// CloudEvent to a sink, in KServe's logger format (types
     /// org.kubeflow.serving.inference.request and .response, one id per pair,
     /// extensions inferenceservicename, namespace, component, endpoint; K_CE_OVERRIDES
-    /// applied). Sent from a bounded queue in the background: a slow or absent sink
+    /// applied). gRPC ModelInfer calls included: their messages are sent as the JSON
+    /// of the same V2 REST request and answer. Sent from a bounded queue in the background: a slow or absent sink
     /// never delays a prediction, events it cannot take are dropped and counted
     /// (payload_events_*) [env: PAYLOAD_LOG] [default: off].
     #[arg(long, value_name = "MODE", value_enum)]

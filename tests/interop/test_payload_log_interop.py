@@ -17,8 +17,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 import pytest
 import requests
+import tritonclient.grpc as triton_grpc
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -244,6 +246,40 @@ def test_each_protocol_sends_a_request_and_a_response_event_sharing_the_request_
         assert event.get_extension("tier") == "2"
         assert event.get_time() is not None and event.get_extension("recordedtime")
     assert pair[REQUEST_TYPE][0].get_time() <= pair[RESPONSE_TYPE][0].get_time()
+
+
+def test_a_grpc_call_sends_the_events_of_the_same_v2_rest_request(logged_server):
+    """tritonclient.grpc's ModelInfer: the pair of events, parsed by the SDK, carries the
+    JSON of the V2 REST request for the same rows and, byte for byte, REST's answer."""
+    base, receiver = logged_server
+    rows = np.array(ROWS, dtype=np.float32)
+    tensor = triton_grpc.InferInput("input", list(rows.shape), "FP32")
+    tensor.set_data_from_numpy(rows)
+    client = triton_grpc.InferenceServerClient(base.removeprefix("http://"))
+    answer = client.infer(MODEL, [tensor], request_id="rows", headers={"x-request-id": "interop-grpc"})
+    assert answer.as_numpy("label").tolist() == [0, 2]
+    rest_body = {"id": "rows", "inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [v for row in ROWS for v in row]}]}
+    rest = requests.post(
+        f"{base}/v2/models/{MODEL}/infer", json=rest_body, headers={"X-Request-Id": "interop-grpc-rest"}, timeout=HTTP_TIMEOUT_S
+    )
+    assert rest.status_code == 200, rest.text
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while time.monotonic() < deadline and (
+        len(receiver.with_id("interop-grpc")) < 2 or len(receiver.with_id("interop-grpc-rest")) < 2
+    ):
+        time.sleep(0.02)
+    grpc_pair, rest_pair = receiver.with_id("interop-grpc"), receiver.with_id("interop-grpc-rest")
+    assert set(grpc_pair) == set(rest_pair) == {REQUEST_TYPE, RESPONSE_TYPE}, (grpc_pair, rest_pair)
+    for kind in (REQUEST_TYPE, RESPONSE_TYPE):
+        event, headers, _ = grpc_pair[kind]
+        assert headers["content-type"] == "application/json"
+        assert event.get_extension("endpoint") == "/inference.GRPCInferenceService/ModelInfer"
+        assert event.get_extension("component") == "predictor"
+        assert event.get_extension("inferenceservicename") == MODEL
+        assert event.get_source() == POD
+    # The rows as float32 values that print as the JSON numbers REST was sent.
+    assert json.loads(grpc_pair[REQUEST_TYPE][2]) == json.loads(rest_pair[REQUEST_TYPE][2]) == rest_body
+    assert grpc_pair[RESPONSE_TYPE][2] == rest_pair[RESPONSE_TYPE][2] == rest.content
 
 
 def test_a_refused_request_sends_its_request_event_only(logged_server):

@@ -11,8 +11,9 @@ import re
 import kserve
 import kubernetes.client
 import pytest
+import yaml
 
-from conftest import _source, container_env, function_default_port, knative_services, render
+from conftest import ROOT, _source, container_env, function_default_port, knative_services, render
 
 PRIMITIVES = {"str": str, "int": int, "bool": bool, "float": (int, float), "object": object}
 MODELS = {
@@ -95,7 +96,7 @@ def test_runtime_serves_onnx_over_v1_and_v2_in_kserves_container(runtime):
     spec = runtime["spec"]
     # The function loads ONNX and nothing else.
     assert [f["name"] for f in spec["supportedModelFormats"]] == ["onnx"]
-    assert {"v1", "v2"} <= set(spec["protocolVersions"])
+    assert {"v1", "v2", "grpc-v2"} <= set(spec["protocolVersions"])
     container = only_container(runtime)
     # KServe mounts /mnt/models into, and routes to, the container with this name.
     assert container["name"] == "kserve-container"
@@ -135,3 +136,25 @@ def test_inference_service_uses_the_runtime(namespaced, runtime):
     assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
     assert re.match(r"^[a-z0-9]+://", model["storageUri"]), "KServe downloads a URI into /mnt/models"
 
+
+
+def readme_grpc_inference_service():
+    """The InferenceService of README's KServe paragraph: its one ```yaml block."""
+    blocks = re.findall(r"^```yaml\n(.*?)^```$", (ROOT / "README.md").read_text(), re.M | re.S)
+    services = [doc for doc in map(yaml.safe_load, blocks) if doc.get("kind") == "InferenceService"]
+    assert len(services) == 1, services
+    return services[0]
+
+
+def test_readmes_grpc_inference_service_asks_the_runtime_for_grpc_on_the_functions_port(runtime):
+    isvc = readme_grpc_inference_service()
+    load(isvc, MODELS["InferenceService"])
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["runtime"] == runtime["metadata"]["name"]
+    assert model["protocolVersion"] == "grpc-v2"
+    assert model["protocolVersion"] in runtime["spec"]["protocolVersions"]
+    # KServe (Knative's queue-proxy, a raw Service's appProtocol) speaks HTTP/2 to a port
+    # whose name holds `h2c`; the function serves gRPC and REST on its one port.
+    (port,) = model["ports"]
+    assert port["name"] == "h2c"
+    assert port["containerPort"] == function_default_port()

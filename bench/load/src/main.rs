@@ -5,7 +5,10 @@
 //! `grpc-status: 0` in the trailers), so a fast stream of errors cannot pass for speed.
 //!
 //! Modes: `grpc` (`ModelInfer`, raw FP32, over h2c), `v2` (`POST .../infer` JSON),
-//! `predict` (`POST /predict`); REST over HTTP/1.1 keep-alive unless `--h2`.
+//! `predict` (`POST /predict`); REST over HTTP/1.1 keep-alive unless `--h2`. Each worker
+//! has its own connection, unless `--connections` (h2c only) shares fewer between them,
+//! as gRPC clients multiplex their calls on one channel. `all_calls` counts the warm-up
+//! too, so that a server's CPU time over the whole run divides into a cost per call.
 
 use std::time::{Duration, Instant};
 
@@ -56,9 +59,16 @@ struct Args {
     /// REST over h2c (prior knowledge) instead of HTTP/1.1; gRPC is always h2c.
     #[arg(long)]
     h2: bool,
+    /// Connections the workers share, round robin (h2c only: an HTTP/1.1 connection
+    /// carries one call at a time); default one per worker.
+    #[arg(long)]
+    connections: Option<usize>,
+    /// The server's process id, to report its CPU time per call (Linux).
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
-/// A connection of either kind.
+/// A connection of either kind (an HTTP/2 one may be cloned: its calls multiplex).
 enum Sender {
     One(http1::SendRequest<Full<Bytes>>),
     Two(http2::SendRequest<Full<Bytes>>),
@@ -78,6 +88,14 @@ impl Sender {
             tokio::spawn(connection);
             Sender::One(send)
         })
+    }
+
+    /// Another handle on the same connection, if it can carry calls at once.
+    fn share(&self) -> Option<Sender> {
+        match self {
+            Sender::One(_) => None,
+            Sender::Two(send) => Some(Sender::Two(send.clone())),
+        }
     }
 
     /// Sends `request`, reads the whole answer, and checks it succeeded.
@@ -161,19 +179,25 @@ fn request(args: &Args, body: &Bytes) -> Request<Full<Bytes>> {
         .expect("a valid request")
 }
 
-/// One worker: calls until `end`, latencies (in microseconds) of those after `from`.
-async fn worker(args: &Args, from: Instant, end: Instant) -> anyhow::Result<Vec<u32>> {
-    let authority = args.url.authority().context("--url needs host:port")?;
+/// One worker on `sender`: calls until `end`; latencies (in microseconds) of those after
+/// `from`, and the number of calls made, warm-up included.
+async fn worker(
+    args: &Args,
+    mut sender: Sender,
+    from: Instant,
+    end: Instant,
+) -> anyhow::Result<(Vec<u32>, usize)> {
     let grpc = args.mode == Mode::Grpc;
-    let mut sender = Sender::connect(authority.as_str(), grpc || args.h2).await?;
     let body = body(args.mode, &args.model);
     let mut latencies = Vec::with_capacity(1 << 16);
+    let mut calls = 0;
     loop {
         let started = Instant::now();
         if started >= end {
-            return Ok(latencies);
+            return Ok((latencies, calls));
         }
         sender.call(request(args, &body), grpc).await?;
+        calls += 1;
         if started >= from {
             let micros = started.elapsed().as_micros();
             latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
@@ -181,17 +205,54 @@ async fn worker(args: &Args, from: Instant, end: Instant) -> anyhow::Result<Vec<
     }
 }
 
+/// User and system CPU seconds used so far by process `pid` (Linux: `/proc/PID/stat`,
+/// in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line: 11 and 12 counted from the
+    // state, the first field after the name.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// The workers' connections: one each, or `--connections` shared round robin.
+async fn senders(args: &Args) -> anyhow::Result<Vec<Sender>> {
+    let authority = args.url.authority().context("--url needs host:port")?;
+    let h2 = args.mode == Mode::Grpc || args.h2;
+    let connections = args.connections.unwrap_or(args.concurrency).max(1);
+    if !h2 && connections != args.concurrency {
+        bail!("--connections needs h2c (gRPC or --h2): an HTTP/1.1 connection carries one call at a time");
+    }
+    let mut opened = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        opened.push(Sender::connect(authority.as_str(), h2).await?);
+    }
+    if !h2 {
+        return Ok(opened);
+    }
+    Ok((0..args.concurrency)
+        .map(|i| opened[i % connections].share().expect("an h2c connection"))
+        .collect())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: &'static Args = Box::leak(Box::new(Args::parse()));
+    let senders = senders(args).await?;
+    let server_before = args.server_pid.and_then(cpu_seconds);
     let from = Instant::now() + Duration::from_secs_f64(args.warmup);
     let end = from + Duration::from_secs_f64(args.seconds);
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|_| tokio::spawn(worker(args, from, end)))
+    let workers: Vec<_> = (senders.into_iter())
+        .map(|sender| tokio::spawn(worker(args, sender, from, end)))
         .collect();
     let mut latencies = Vec::new();
+    let mut all_calls = 0;
     for worker in workers {
-        latencies.extend(worker.await??);
+        let (measured, calls) = worker.await??;
+        latencies.extend(measured);
+        all_calls += calls;
     }
     latencies.sort_unstable();
     let percentile = |p: f64| {
@@ -206,10 +267,16 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "http/1.1"
     };
+    let per_call = |cpu: Option<f64>| cpu.map_or(f64::NAN, |cpu| cpu * 1e6 / all_calls as f64);
+    let server_after = args.server_pid.and_then(cpu_seconds);
+    let server_us = per_call(server_before.zip(server_after).map(|(b, a)| a - b));
+    // The client's own CPU per call: on a shared machine it is CPU the server lacks.
+    let client_us = per_call(cpu_seconds(std::process::id()));
     println!(
-        "mode={:?} transport={transport} concurrency={} calls={} calls_per_s={:.0} p50_ms={:.3} p99_ms={:.3}",
+        "mode={:?} transport={transport} concurrency={} connections={} calls={} all_calls={all_calls} calls_per_s={:.0} p50_ms={:.3} p99_ms={:.3} server_cpu_us_per_call={server_us:.1} client_cpu_us_per_call={client_us:.1}",
         args.mode,
         args.concurrency,
+        args.connections.unwrap_or(args.concurrency),
         latencies.len(),
         latencies.len() as f64 / args.seconds,
         percentile(0.50),

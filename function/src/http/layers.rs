@@ -18,7 +18,7 @@ use hyper::body::{Body, Incoming};
 use hyper::{header, Method, Request, Response, Version};
 use tokio::sync::Semaphore;
 
-use super::request_id::{request_id, REQUEST_ID_NAME};
+use super::request_id::{echoed, request_id, REQUEST_ID_NAME};
 use super::router;
 use crate::budget::refused_at_admission;
 use crate::error::{ApiError, ErrorKind};
@@ -72,7 +72,9 @@ pub async fn observe(
             "request"
         );
     }
-    response.headers_mut().insert(REQUEST_ID_NAME, request_id);
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_NAME, echoed(request_id));
     Ok(response)
 }
 

@@ -39,6 +39,16 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
     generated_id()
 }
 
+/// `id` as the response's `X-Request-Id`. Marked never-indexed for HPACK (HTTP/2's
+/// header compression; no effect on HTTP/1.1): an id differs on every response, so
+/// indexing it only fills the connection's table with entries no later response
+/// matches, each of which the encoder then compares against on every response
+/// (BENCHMARKS.md, gRPC section, measures the cost).
+pub fn echoed(mut id: HeaderValue) -> HeaderValue {
+    id.set_sensitive(true);
+    id
+}
+
 /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`), unless it is
 /// malformed or all zeros (which the spec says is invalid).
 fn trace_id(traceparent: &str) -> Option<&str> {
@@ -73,6 +83,15 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn the_echoed_id_is_never_indexed_by_hpack() {
+        let id = request_id(&headers(&[("x-request-id", "req-1")]));
+        assert!(!id.is_sensitive());
+        let echoed = echoed(id);
+        assert!(echoed.is_sensitive());
+        assert_eq!(echoed, "req-1");
     }
 
     #[test]

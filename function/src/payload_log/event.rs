@@ -1,7 +1,8 @@
 //! One payload event as KServe's logger sends it (kserve `pkg/logger/worker.go`): the
 //! CloudEvents HTTP binary mode, the body as the data, the pair's shared id, and
 //! KServe's extensions, then `K_CE_OVERRIDES` over them. Headers are built here, in
-//! the background sender, never on the request path.
+//! the background sender, never on the request path; so is the JSON of a gRPC message
+//! ([`Transcode`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::HeaderMap;
 
-use crate::routes::Endpoint;
+use crate::routes::{Endpoint, GrpcMethod};
 
 /// `type` of the event carrying a request's body (KServe's `CEInferenceRequest`).
 pub const REQUEST_TYPE: &str = "org.kubeflow.serving.inference.request";
@@ -22,6 +23,11 @@ pub const PREDICTOR: &str = "predictor";
 pub const EXPLAINER: &str = "explainer";
 /// The body's type when a message had none: every protocol here speaks JSON.
 const DEFAULT_CONTENT_TYPE: &str = "application/json";
+/// The data's type when it is a protobuf message (the CloudEvents protobuf format's).
+pub const PROTOBUF: &str = "application/protobuf";
+/// Prefix of `dataschema` naming a protobuf message type (a type URL, as in
+/// `google.protobuf.Any`).
+const TYPE_URL: &str = "type.googleapis.com/";
 
 /// Which half of an exchange an event carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +46,80 @@ pub struct Event {
     pub kind: Kind,
     /// The request id (`X-Request-Id`), shared by the pair: the CloudEvents `id`.
     pub id: HeaderValue,
-    /// The route that answered, for the `endpoint` and `component` extensions.
-    pub endpoint: Endpoint,
+    /// The route or method that answered, for the `endpoint` and `component` extensions.
+    pub origin: Origin,
     /// When the request arrived, or the response was ready: the CloudEvents `time`.
     pub time: SystemTime,
     /// The body's `Content-Type`, if it had one.
     pub content_type: Option<HeaderValue>,
     /// The body.
     pub data: Bytes,
+    /// For a protobuf message (gRPC), how the sender turns it into JSON.
+    pub transcode: Option<Transcode>,
+}
+
+/// What answered a prediction: the `endpoint` and `component` extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// The route's template (`/v2/models/{name}/infer`) or the gRPC method's path.
+    pub endpoint: &'static str,
+    /// [`PREDICTOR`] or [`EXPLAINER`].
+    pub component: &'static str,
+}
+
+impl From<Endpoint> for Origin {
+    fn from(endpoint: Endpoint) -> Origin {
+        let component = match endpoint {
+            Endpoint::V1Explain => EXPLAINER,
+            _ => PREDICTOR,
+        };
+        Origin {
+            endpoint: endpoint.label(),
+            component,
+        }
+    }
+}
+
+impl From<GrpcMethod> for Origin {
+    fn from(method: GrpcMethod) -> Origin {
+        Origin {
+            endpoint: method.label(),
+            component: PREDICTOR,
+        }
+    }
+}
+
+/// How a protobuf message becomes an event's data: the JSON of its REST equivalent,
+/// which is what the events' consumers read. Done by the sender, off the request path.
+#[derive(Debug, Clone, Copy)]
+pub struct Transcode {
+    /// The message type's full name, for `dataschema` when the JSON cannot be made.
+    pub message: &'static str,
+    /// The message as JSON, or why it has none.
+    pub to_json: fn(&[u8]) -> Result<Vec<u8>, String>,
+}
+
+impl Event {
+    /// The event as sent: a protobuf message as JSON (`application/json`), or, if it
+    /// has no JSON form (a request the function refused, an infinity), as itself
+    /// (`application/protobuf`, its type in `dataschema`).
+    pub fn transcoded(mut self) -> Event {
+        let Some(transcode) = self.transcode else {
+            return self;
+        };
+        match (transcode.to_json)(&self.data) {
+            Ok(json) => {
+                self.data = json.into();
+                self.content_type = Some(HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
+                self.transcode = None;
+            }
+            Err(error) => {
+                tracing::debug!(%error, message = transcode.message, "payload event sent as protobuf");
+                self.content_type = Some(HeaderValue::from_static(PROTOBUF));
+            }
+        }
+        self
+    }
 }
 
 /// The attributes every event of this process shares, as headers, made once.
@@ -100,15 +172,21 @@ impl Attributes {
         headers.insert("ce-type", HeaderValue::from_static(kind));
         headers.insert("ce-time", timestamp(event.time));
         headers.insert("ce-recordedtime", timestamp(sent));
-        let component = match event.endpoint {
-            Endpoint::V1Explain => EXPLAINER,
-            _ => PREDICTOR,
-        };
-        headers.insert("ce-component", HeaderValue::from_static(component));
+        headers.insert(
+            "ce-component",
+            HeaderValue::from_static(event.origin.component),
+        );
         headers.insert(
             "ce-endpoint",
-            HeaderValue::from_static(event.endpoint.label()),
+            HeaderValue::from_static(event.origin.endpoint),
         );
+        // Still a message after `transcoded`: say which.
+        if let Some(transcode) = event.transcode {
+            let schema = format!("{TYPE_URL}{}", transcode.message);
+            if let Ok(schema) = HeaderValue::from_str(&schema) {
+                headers.insert("ce-dataschema", schema);
+            }
+        }
         headers.insert(
             CONTENT_TYPE,
             event
@@ -176,10 +254,11 @@ mod tests {
         Event {
             kind,
             id: HeaderValue::from_static("req-7"),
-            endpoint,
+            origin: endpoint.into(),
             time: UNIX_EPOCH + Duration::from_micros(1_000_000_000_123_456),
             content_type: content_type.map(HeaderValue::from_static),
             data: Bytes::from_static(b"{}"),
+            transcode: None,
         }
     }
 
@@ -261,5 +340,45 @@ mod tests {
         assert_eq!(header(&headers, "ce-team"), "fraud");
         assert_eq!(header(&headers, "ce-component"), "scorer");
         assert_eq!(headers.get_all("ce-component").iter().count(), 1);
+    }
+
+    fn grpc_event(data: &'static [u8]) -> Event {
+        let to_json = |message: &[u8]| match message {
+            b"ok" => Ok(b"{\"json\":true}".to_vec()),
+            _ => Err("not a message".to_string()),
+        };
+        Event {
+            origin: GrpcMethod::ModelInfer.into(),
+            data: Bytes::from_static(data),
+            transcode: Some(Transcode {
+                message: "inference.ModelInferRequest",
+                to_json,
+            }),
+            ..event(Kind::Request, Endpoint::V2Infer, None)
+        }
+    }
+
+    #[test]
+    fn a_grpc_message_is_sent_as_json_else_as_protobuf_naming_its_type() {
+        let attributes = Attributes::new("iris", None, "src", &[]);
+        let json = grpc_event(b"ok").transcoded();
+        assert_eq!(json.data, r#"{"json":true}"#);
+        let headers = attributes.headers(&json, SystemTime::now());
+        assert_eq!(header(&headers, "content-type"), "application/json");
+        assert_eq!(
+            header(&headers, "ce-endpoint"),
+            "/inference.GRPCInferenceService/ModelInfer"
+        );
+        assert_eq!(header(&headers, "ce-component"), "predictor");
+        assert!(!headers.contains_key("ce-dataschema"));
+
+        let protobuf = grpc_event(b"\xff").transcoded();
+        assert_eq!(protobuf.data, &b"\xff"[..]);
+        let headers = attributes.headers(&protobuf, SystemTime::now());
+        assert_eq!(header(&headers, "content-type"), "application/protobuf");
+        assert_eq!(
+            header(&headers, "ce-dataschema"),
+            "type.googleapis.com/inference.ModelInferRequest"
+        );
     }
 }

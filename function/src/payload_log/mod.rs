@@ -7,10 +7,12 @@
 //! - [`event`]: one event's CloudEvents headers (binary mode) and attributes.
 //! - [`sender`]: the background task that posts events to the sink.
 //!
-//! Never on the request path: the request layer ([`crate::http::layers`]) only hands
-//! the bodies it already has (reference-counted) to a bounded queue and returns. A full
-//! queue drops the event and counts it; so does a failed delivery. At shutdown the
-//! queue is flushed within the drain timeout ([`Delivery::flush`]).
+//! Never on the request path: the request layer ([`crate::http::layers`], and
+//! [`crate::http::grpc`] for `ModelInfer`) only hands the bodies it already has
+//! (reference-counted) to a bounded queue and returns. A full queue drops the event and
+//! counts it; so does a failed delivery. At shutdown the queue is flushed within the
+//! drain timeout ([`Delivery::flush`]). A gRPC call's messages are turned into the JSON
+//! of the same V2 REST exchange by the sender ([`event::Transcode`]).
 
 pub mod event;
 pub mod sender;
@@ -28,8 +30,9 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::{DropReason, PayloadEvents};
-use crate::routes::Endpoint;
-use event::{Attributes, Event, Kind};
+use crate::routes::{Endpoint, GrpcMethod};
+pub use event::Transcode;
+use event::{Attributes, Event, Kind, Origin};
 use sender::{Sender, Shared, Warnings, WARNING_INTERVAL};
 pub use settings::{Mode, Settings};
 
@@ -148,6 +151,13 @@ impl BodyTap {
     }
 }
 
+/// A successful answer's body, for the response event.
+struct Answer {
+    content_type: Option<HeaderValue>,
+    data: Bytes,
+    transcode: Option<Transcode>,
+}
+
 /// What the request layer keeps of one request until its response is ready.
 #[derive(Debug)]
 pub struct Tap {
@@ -160,19 +170,26 @@ impl PayloadLog {
     /// Starts watching `request` on `endpoint`, or `None` when no event may come of
     /// it: only routes that run the model are logged.
     pub fn tap<B>(&self, request: &mut Request<B>, endpoint: Endpoint) -> Option<Tap> {
-        if !endpoint.predicts() {
-            return None;
-        }
+        endpoint.predicts().then(|| self.start(request))
+    }
+
+    /// [`tap`](Self::tap) for a gRPC call of `method`: only `ModelInfer` is logged.
+    /// The call keeps its request message in the [`BodyTap`] left in `request`.
+    pub fn tap_call<B>(&self, request: &mut Request<B>, method: GrpcMethod) -> Option<Tap> {
+        method.predicts().then(|| self.start(request))
+    }
+
+    fn start<B>(&self, request: &mut Request<B>) -> Tap {
         let body = self.mode.requests().then(|| {
             let tap = BodyTap::default();
             request.extensions_mut().insert(tap.clone());
             tap
         });
-        Some(Tap {
+        Tap {
             body,
             content_type: request.headers().get(CONTENT_TYPE).cloned(),
             received: SystemTime::now(),
-        })
+        }
     }
 
     /// Queues the events of one answered request: the request's, if its body was
@@ -185,24 +202,63 @@ impl PayloadLog {
         endpoint: Endpoint,
         response: &Response<Full<Bytes>>,
     ) {
+        let answered = self.mode.responses() && response.status() == StatusCode::OK;
+        let answer = answered.then(|| Answer {
+            content_type: response.headers().get(CONTENT_TYPE).cloned(),
+            data: full_body(response.body()),
+            transcode: None,
+        });
+        self.queue_pair(tap, id, endpoint.into(), None, answer);
+    }
+
+    /// Queues the events of one answered gRPC call of `method`: the request message's,
+    /// if it was read, and the response message's (unframed), if the call succeeded.
+    /// Both are protobuf; `transcode` (request, response) makes their JSON.
+    pub fn record_call(
+        &self,
+        tap: Tap,
+        id: &HeaderValue,
+        method: GrpcMethod,
+        response: Option<Bytes>,
+        transcode: [Transcode; 2],
+    ) {
+        let [request, answer] = transcode;
+        let answer = response.map(|data| Answer {
+            content_type: None,
+            data,
+            transcode: Some(answer),
+        });
+        self.queue_pair(tap, id, method.into(), Some(request), answer);
+    }
+
+    fn queue_pair(
+        &self,
+        tap: Tap,
+        id: &HeaderValue,
+        origin: Origin,
+        request: Option<Transcode>,
+        answer: Option<Answer>,
+    ) {
         if let Some(body) = tap.body.and_then(|tap| tap.0.get().cloned()) {
             self.enqueue(Event {
                 kind: Kind::Request,
                 id: id.clone(),
-                endpoint,
+                origin,
                 time: tap.received,
                 content_type: tap.content_type,
                 data: body,
+                transcode: request,
             });
         }
-        if self.mode.responses() && response.status() == StatusCode::OK {
+        if let Some(answer) = answer.filter(|_| self.mode.responses()) {
             self.enqueue(Event {
                 kind: Kind::Response,
                 id: id.clone(),
-                endpoint,
+                origin,
                 time: SystemTime::now(),
-                content_type: response.headers().get(CONTENT_TYPE).cloned(),
-                data: full_body(response.body()),
+                content_type: answer.content_type,
+                data: answer.data,
+                transcode: answer.transcode,
             });
         }
     }

@@ -182,7 +182,9 @@ impl Sender {
 
     /// Posts one event and counts the outcome.
     async fn deliver(&self, event: Event) {
+        // What the queue was charged, whatever the JSON's size.
         let bytes = event.data.len();
+        let event = event.transcoded();
         let headers = self.attributes.headers(&event, SystemTime::now());
         let mut request = Request::post(self.sink.clone())
             .body(Full::new(event.data))

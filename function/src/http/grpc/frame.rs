@@ -104,6 +104,12 @@ fn more_than_one(declared: usize) -> Status {
     ))
 }
 
+/// The message of `framed`, one message with its prefix as [`encode`] makes it (a
+/// reference count, not a copy).
+pub fn unframed(framed: &Bytes) -> Bytes {
+    framed.slice(PREFIX.min(framed.len())..)
+}
+
 /// `message` encoded with its prefix: the bytes of a response body.
 pub fn encode(message: &impl prost::Message) -> Bytes {
     let length = message.encoded_len();

@@ -7,9 +7,11 @@
 //! ([`status`]) and a body that ends in trailers ([`body`]).
 //!
 //! The same treatment as every REST request: a request id (`x-request-id`, echoed),
-//! the metrics (`protocol="grpc"`), a debug log line, the in-flight limit (for
-//! `ModelInfer`; UNAVAILABLE beyond), the request deadline (or the client's shorter
-//! `grpc-timeout`; DEADLINE_EXCEEDED) and a caught panic (INTERNAL).
+//! the metrics (`protocol="grpc"`), a debug log line, the payload log (for
+//! `ModelInfer`: its messages, which the payload log's sender turns into V2 REST JSON),
+//! the in-flight limit (for `ModelInfer`; UNAVAILABLE beyond), the request deadline (or
+//! the client's shorter `grpc-timeout`; DEADLINE_EXCEEDED) and a caught panic
+//! (INTERNAL).
 
 pub mod body;
 pub mod frame;
@@ -28,9 +30,11 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Method, Request, Response, Version};
 
 use super::layers::InFlight;
-use super::request_id::{request_id, REQUEST_ID_NAME};
+use super::request_id::{echoed, request_id, REQUEST_ID_NAME};
 use crate::budget::refused_at_admission;
 use crate::error::ApiError;
+use crate::payload_log::{BodyTap, Transcode};
+use crate::protocol::open_inference::as_rest;
 use crate::protocol::open_inference::grpc as inference;
 use crate::protocol::open_inference::proto::{Empty, ServerLiveResponse};
 use crate::routes::GrpcMethod;
@@ -40,6 +44,18 @@ use status::{percent_encoded, Code, Status};
 
 /// The media type of gRPC with protobuf messages.
 const GRPC: &str = "application/grpc";
+
+/// How the payload log turns `ModelInfer`'s request and response messages into JSON.
+const INFER_AS_JSON: [Transcode; 2] = [
+    Transcode {
+        message: as_rest::REQUEST_MESSAGE,
+        to_json: as_rest::request_json,
+    },
+    Transcode {
+        message: as_rest::RESPONSE_MESSAGE,
+        to_json: as_rest::response_json,
+    },
+];
 
 /// Whether `request` is a gRPC call: `application/grpc`, with or without a `+codec`
 /// suffix or parameters. gRPC-Web (`application/grpc-web*`) frames its trailers
@@ -56,7 +72,7 @@ pub fn is_grpc<B>(request: &Request<B>) -> bool {
 
 /// Answers one gRPC call, observed like a REST request.
 pub async fn serve(
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     app: Arc<App>,
     in_flight: InFlight,
 ) -> Response<GrpcBody> {
@@ -66,6 +82,10 @@ pub async fn serve(
     let metrics = app.metrics.as_ref();
     let started = (log || metrics.is_some()).then(Instant::now);
     let gauge = metrics.map(|m| m.in_flight());
+    let payload = app
+        .payload_log
+        .as_ref()
+        .and_then(|log| Some((log, log.tap_call(&mut request, method)?)));
 
     let outcome = guard(request, method, &app, &in_flight).await;
 
@@ -79,6 +99,10 @@ pub async fn serve(
         metrics.record_grpc(method, http, kind, elapsed);
     }
     drop(gauge);
+    if let Some((log, tap)) = payload {
+        let message = outcome.as_ref().ok().map(frame::unframed);
+        log.record_call(tap, &request_id, method, message, INFER_AS_JSON);
+    }
     if let (Err(status), true) = (&outcome, http.is_server_error()) {
         tracing::error!(error = %status.message, grpc_status = code as u8, "grpc call failed");
     }
@@ -102,7 +126,7 @@ pub async fn serve(
     };
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(GRPC));
-    headers.insert(REQUEST_ID_NAME, request_id);
+    headers.insert(REQUEST_ID_NAME, echoed(request_id));
     response
 }
 
@@ -197,12 +221,16 @@ fn grpc_timeout(value: &str) -> Option<Duration> {
 
 /// The call's response message, framed.
 async fn answer(
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     method: GrpcMethod,
     app: &App,
 ) -> Result<Bytes, Status> {
     check_call(&request, method)?;
+    let tap = request.extensions_mut().remove::<BodyTap>();
     let message = frame::read_message(request.into_body(), app.limits.max_body_bytes).await?;
+    if let Some(tap) = tap {
+        tap.keep(&message);
+    }
     Ok(match method {
         GrpcMethod::ServerLive => {
             decode::<Empty>(&message, "ServerLiveRequest")?;

@@ -2,6 +2,8 @@
 //! little-endian bytes) becomes a value of a float input (any numeric datatype) or of an
 //! int64 input (the integer datatypes). BYTES, for string inputs, is `super::strings`.
 
+use std::fmt::Display;
+
 use serde_json::Value;
 
 use crate::protocol::rows::feature;
@@ -127,7 +129,7 @@ impl Datatype {
     pub(super) fn feature_from_json(
         self,
         value: &Value,
-        at: &str,
+        at: impl Display,
         missing: bool,
     ) -> Result<f32, String> {
         if value.is_null() && self.integer_range().is_none() {
@@ -151,11 +153,11 @@ impl Datatype {
         let float = number
             .as_f64()
             .expect("a JSON number without arbitrary precision");
-        self.float_feature(float, &format!("`{at}` = {number}"), missing)
+        self.float_feature(float, at, number, missing)
     }
 
     /// A JSON element of this integer datatype as an int64 input's value.
-    pub(super) fn integer_from_json(self, value: &Value, at: &str) -> Result<i64, String> {
+    pub(super) fn integer_from_json(self, value: &Value, at: impl Display) -> Result<i64, String> {
         let (min, max) = self.integer_range().expect("checked by `integers`");
         let Value::Number(number) = value else {
             return Err(format!(
@@ -179,7 +181,11 @@ impl Datatype {
 
     /// An element of a little-endian buffer of this integer datatype as an int64
     /// input's value.
-    pub(super) fn integer_from_le_bytes(self, bytes: &[u8], at: &str) -> Result<i64, String> {
+    pub(super) fn integer_from_le_bytes(
+        self,
+        bytes: &[u8],
+        at: impl Display,
+    ) -> Result<i64, String> {
         use Datatype::*;
         let mut b = [0; 8];
         b[..self.width()].copy_from_slice(bytes);
@@ -204,7 +210,7 @@ impl Datatype {
     pub(super) fn feature_from_le_bytes(
         self,
         bytes: &[u8],
-        at: &str,
+        at: impl Display,
         missing: bool,
     ) -> Result<f32, String> {
         use Datatype::*;
@@ -227,21 +233,29 @@ impl Datatype {
             Uint32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]).into(),
             Uint64 => return Ok(u64::from_le_bytes(b) as f32),
         };
-        self.float_feature(float, &format!("`{at}` = {float}"), missing)
+        self.float_feature(float, at, float, missing)
     }
 
     /// Checks that a float fits the model's f32 input (and FP16's own range); NaN is a
     /// missing value, accepted only when `missing` (the model takes missing values).
-    fn float_feature(self, value: f64, what: &str, missing: bool) -> Result<f32, String> {
+    /// `at` and `shown` (the value as sent) name it in an error, formatted only then.
+    fn float_feature(
+        self,
+        value: f64,
+        at: impl Display,
+        shown: impl Display,
+        missing: bool,
+    ) -> Result<f32, String> {
+        let what = || format!("`{at}` = {shown}");
         if self == Datatype::Fp16 && value.is_finite() && value.abs() > 65504.0 {
-            return Err(format!("{what} is outside the range of FP16"));
+            return Err(format!("{} is outside the range of FP16", what()));
         }
-        feature(Some(value), missing).map_err(|e| e.explain(what))
+        feature(Some(value), missing).map_err(|e| e.explain(&what()))
     }
 }
 
 /// IEEE 754 half precision to single precision (exact: every f16 is an f32).
-fn f16_to_f32(bits: u16) -> f32 {
+pub(super) fn f16_to_f32(bits: u16) -> f32 {
     let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exponent = i32::from((bits >> 10) & 0x1f);
     let fraction = f32::from(bits & 0x3ff);

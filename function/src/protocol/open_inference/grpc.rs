@@ -9,7 +9,8 @@
 //! (what tritonclient sends and reads), typed `contents` otherwise (readable in grpcurl).
 
 use super::inputs::{self, Tensor};
-use super::metadata::{datatype, output_specs, platform, shape, OutputKind, OutputSpec};
+use super::metadata::{datatype, output_specs, platform, shape, OutputSpec};
+use super::outputs::{output_tensor, OutputData};
 use super::proto::{
     InferTensorContents, ModelInferRequest, ModelInferResponse, ModelMetadataResponse,
     ModelRequest, ReadyResponse, ServerMetadataResponse, TensorMetadata,
@@ -19,7 +20,7 @@ use super::tensor::Elements;
 use crate::error::ApiError;
 use crate::infer;
 use crate::state::App;
-use model::{Batch, Labels, ModelInfo, Predicted, Prediction};
+use model::{Batch, ModelInfo};
 
 /// `ServerMetadata`: as `GET /v2`.
 pub fn server_metadata() -> ServerMetadataResponse {
@@ -87,7 +88,8 @@ pub async fn model_infer(
         ..ModelInferResponse::default()
     };
     for spec in &specs {
-        let (shape, elements) = output(spec, &prediction);
+        let (shape, elements) = output_tensor(spec, &prediction);
+        let shape = shape.iter().map(|&n| dim(n)).collect();
         let mut tensor = super::proto::InferOutputTensor {
             name: spec.name.into(),
             datatype: spec.datatype.into(),
@@ -102,6 +104,11 @@ pub async fn model_infer(
         response.outputs.push(tensor);
     }
     Ok(response)
+}
+
+/// A tensor dimension as the protocol's int64.
+fn dim(n: usize) -> i64 {
+    i64::try_from(n).expect("a tensor dimension fits i64")
 }
 
 /// A `ModelInferRequest` message, decoded and checked against the model: its batch (at
@@ -189,7 +196,11 @@ fn typed_as_raw(request: &ModelInferRequest) -> Result<Vec<Vec<u8>>, ApiError> {
 /// field of the datatype may be set; values must fit the datatype (an INT8 in
 /// `int_contents` is checked to be one). An unknown or unusable datatype gives no
 /// bytes: the tensor's checks refuse it by name.
-fn laid_out(datatype: &str, shape: &[i64], c: &InferTensorContents) -> Result<Vec<u8>, String> {
+pub(super) fn laid_out(
+    datatype: &str,
+    shape: &[i64],
+    c: &InferTensorContents,
+) -> Result<Vec<u8>, String> {
     let fields: [(&str, usize); 8] = [
         ("bool_contents", c.bool_contents.len()),
         ("int_contents", c.int_contents.len()),
@@ -287,20 +298,13 @@ fn laid_out(datatype: &str, shape: &[i64], c: &InferTensorContents) -> Result<Ve
     Ok(bytes)
 }
 
-/// One output's elements, before they are written raw or typed.
-enum OutputElements<'a> {
-    Int(&'a [i64]),
-    Str(&'a [String]),
-    Float(&'a [f32]),
-}
-
-impl OutputElements<'_> {
+impl OutputData<'_> {
     /// Little-endian bytes; BYTES as each element's length then its bytes.
     fn raw(&self) -> Vec<u8> {
         match self {
-            OutputElements::Int(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            OutputElements::Float(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            OutputElements::Str(values) => {
+            OutputData::Int(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            OutputData::Float(values) => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            OutputData::Str(values) => {
                 let mut bytes = Vec::new();
                 for value in *values {
                     let length = u32::try_from(value.len()).expect("a class label under 4 GiB");
@@ -316,43 +320,13 @@ impl OutputElements<'_> {
     fn typed(&self) -> InferTensorContents {
         let mut contents = InferTensorContents::default();
         match self {
-            OutputElements::Int(values) => contents.int64_contents = values.to_vec(),
-            OutputElements::Float(values) => contents.fp32_contents = values.to_vec(),
-            OutputElements::Str(values) => {
+            OutputData::Int(values) => contents.int64_contents = values.to_vec(),
+            OutputData::Float(values) => contents.fp32_contents = values.to_vec(),
+            OutputData::Str(values) => {
                 contents.bytes_contents = values.iter().map(|v| v.as_bytes().to_vec()).collect()
             }
         }
         contents
-    }
-}
-
-/// One output tensor of the prediction: its shape and elements.
-fn output<'a>(spec: &OutputSpec<'_>, prediction: &'a Prediction) -> (Vec<i64>, OutputElements<'a>) {
-    let rows = prediction.predicted.rows();
-    let dim = |n: usize| i64::try_from(n).expect("a tensor dimension fits i64");
-    match (spec.kind, &prediction.predicted) {
-        (OutputKind::Label, Predicted::Labels(Labels::Int(labels))) => {
-            (vec![dim(rows)], OutputElements::Int(labels))
-        }
-        (OutputKind::Label, Predicted::Labels(Labels::Str(labels))) => {
-            (vec![dim(rows)], OutputElements::Str(labels))
-        }
-        (OutputKind::Values, Predicted::Values { values, targets }) => (
-            vec![dim(rows), dim(*targets)],
-            OutputElements::Float(values),
-        ),
-        (OutputKind::Probabilities, _) => {
-            let probabilities = prediction
-                .probabilities
-                .as_deref()
-                .expect("a classifier with a probabilities output predicts them");
-            let classes = probabilities.len().checked_div(rows).unwrap_or(0);
-            (
-                vec![dim(rows), dim(classes)],
-                OutputElements::Float(probabilities),
-            )
-        }
-        _ => unreachable!("output specs follow the model's task"),
     }
 }
 
@@ -403,10 +377,10 @@ mod tests {
 
     #[test]
     fn raw_outputs_are_little_endian_and_bytes_are_length_prefixed() {
-        assert_eq!(OutputElements::Int(&[1, -1]).raw().len(), 16);
+        assert_eq!(OutputData::Int(&[1, -1]).raw().len(), 16);
         let labels = ["ab".to_string()];
-        assert_eq!(OutputElements::Str(&labels).raw(), [2, 0, 0, 0, b'a', b'b']);
-        let typed = OutputElements::Float(&[0.25]).typed();
+        assert_eq!(OutputData::Str(&labels).raw(), [2, 0, 0, 0, b'a', b'b']);
+        let typed = OutputData::Float(&[0.25]).typed();
         assert_eq!(typed.fp32_contents, [0.25]);
     }
 }

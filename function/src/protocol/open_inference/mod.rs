@@ -13,13 +13,17 @@
 //! - `tensor`: one tensor's shape and data into an input's values; `datatype` (numbers)
 //!   and `strings` (BYTES) for its elements.
 //! - `metadata`: the model's inputs and outputs as the graph declares them, and health.
+//! - `outputs`: a prediction's output tensors, which REST and gRPC write each their way.
 //! - [`grpc`] and [`proto`]: the same service over gRPC (`inference.GRPCInferenceService`),
 //!   its requests decoded by the same rules into the same batch.
+//! - [`as_rest`]: gRPC `ModelInfer` messages as their V2 REST JSON, for payload events.
 
+pub mod as_rest;
 mod datatype;
 pub mod grpc;
 mod inputs;
 mod metadata;
+mod outputs;
 pub mod proto;
 mod strings;
 mod tensor;
@@ -28,7 +32,8 @@ pub use datatype::Datatype;
 pub use metadata::{input_metadata, live, model_metadata, model_ready, ready, server_metadata};
 
 use inputs::RequestInput;
-use metadata::{output_specs, OutputKind, OutputSpec};
+use metadata::{output_specs, OutputSpec};
+use outputs::{output_tensor, OutputData};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -42,7 +47,7 @@ use crate::body::{read_body, read_json_body};
 use crate::error::{json_response, ApiError};
 use crate::infer;
 use crate::state::App;
-use model::{Batch, Labels, ModelInfo, Predicted, Prediction};
+use model::{Batch, ModelInfo, Prediction};
 
 /// Header of the binary tensor extension: the length of the JSON part of the body.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -83,15 +88,7 @@ struct ResponseOutput<'a> {
     name: &'a str,
     datatype: &'static str,
     shape: Vec<usize>,
-    data: TensorData<'a>,
-}
-
-/// Output elements; f32 stays f32 so numbers print as `/predict` prints them.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum TensorData<'a> {
-    Labels(&'a Labels),
-    Floats(&'a [f32]),
+    data: OutputData<'a>,
 }
 
 /// `POST /v2/models/{name}[/versions/{v}]/infer`.
@@ -211,22 +208,7 @@ fn requested_outputs<'a, 'n>(
 
 /// One output tensor of the prediction.
 fn response_output<'a>(spec: &OutputSpec<'a>, prediction: &'a Prediction) -> ResponseOutput<'a> {
-    let rows = prediction.predicted.rows();
-    let (shape, data) = match (spec.kind, &prediction.predicted) {
-        (OutputKind::Label, Predicted::Labels(labels)) => (vec![rows], TensorData::Labels(labels)),
-        (OutputKind::Values, Predicted::Values { values, targets }) => {
-            (vec![rows, *targets], TensorData::Floats(values))
-        }
-        (OutputKind::Probabilities, _) => {
-            let probabilities = prediction
-                .probabilities
-                .as_deref()
-                .expect("a classifier with a probabilities output predicts them");
-            let classes = probabilities.len().checked_div(rows).unwrap_or(0);
-            (vec![rows, classes], TensorData::Floats(probabilities))
-        }
-        _ => unreachable!("output specs follow the model's task"),
-    };
+    let (shape, data) = output_tensor(spec, prediction);
     ResponseOutput {
         name: spec.name,
         datatype: spec.datatype,
@@ -238,6 +220,7 @@ fn response_output<'a>(spec: &OutputSpec<'a>, prediction: &'a Prediction) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::Labels;
 
     fn classifier(labels: Labels, outputs: &[&str]) -> ModelInfo {
         ModelInfo::for_tests(labels, outputs)

@@ -8,7 +8,11 @@ use serde_json::Value;
 use crate::protocol::rows::kind;
 
 /// A JSON element of a BYTES tensor.
-pub(super) fn string_from_json(value: &Value, at: &str, missing: bool) -> Result<String, String> {
+pub(super) fn string_from_json(
+    value: &Value,
+    at: impl std::fmt::Display,
+    missing: bool,
+) -> Result<String, String> {
     match value {
         Value::String(string) => Ok(string.clone()),
         // The model's missing category, the empty string.

@@ -117,6 +117,26 @@ fn collect(
     })
 }
 
+/// Where an element is, for an error message: `data[5]`, or a nested path such as
+/// `data[1][2]`. Written out only when a message needs it: formatting it for every
+/// element cost more than converting the element (BENCHMARKS.md, gRPC section).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum At<'a> {
+    /// Element `i` of flat data.
+    Flat(usize),
+    /// A path in nested data.
+    Nested(&'a str),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Flat(i) => write!(f, "data[{i}]"),
+            At::Nested(path) => f.write_str(path),
+        }
+    }
+}
+
 /// A tensor's shape as sent, and the rows and elements it holds for the input.
 struct Dims<'s> {
     shape: &'s [i64],
@@ -130,7 +150,7 @@ impl Dims<'_> {
     fn json<T>(
         &self,
         data: &Value,
-        mut convert: impl FnMut(&Value, &str) -> Result<T, String>,
+        mut convert: impl FnMut(&Value, At<'_>) -> Result<T, String>,
     ) -> Result<Vec<T>, String> {
         let Value::Array(items) = data else {
             return Err("`data` must be an array, flat or nested as the shape".into());
@@ -148,7 +168,7 @@ impl Dims<'_> {
                 ));
             }
             for (i, item) in items.iter().enumerate() {
-                out.push(convert(item, &format!("data[{i}]"))?);
+                out.push(convert(item, At::Flat(i))?);
             }
         } else {
             // [N, W] nests rows of values; [n] (one row of W, or N rows of 1) is flat.
@@ -169,7 +189,7 @@ impl Dims<'_> {
         &self,
         bytes: &[u8],
         datatype: Datatype,
-        convert: impl Fn(&[u8], &str) -> Result<T, String>,
+        convert: impl Fn(&[u8], At<'_>) -> Result<T, String>,
     ) -> Result<Vec<T>, String> {
         let needed = (self.count.checked_mul(datatype.width()))
             .ok_or_else(|| format!("shape {:?} is too large", self.shape))?;
@@ -183,7 +203,7 @@ impl Dims<'_> {
         }
         let mut out = Vec::with_capacity(self.count);
         for (i, element) in bytes.chunks_exact(datatype.width()).enumerate() {
-            out.push(convert(element, &format!("data[{i}]"))?);
+            out.push(convert(element, At::Flat(i))?);
         }
         Ok(out)
     }
@@ -194,11 +214,11 @@ fn nested<T>(
     value: &Value,
     dims: &[usize],
     at: &str,
-    convert: &mut impl FnMut(&Value, &str) -> Result<T, String>,
+    convert: &mut impl FnMut(&Value, At<'_>) -> Result<T, String>,
     out: &mut Vec<T>,
 ) -> Result<(), String> {
     let Some((&length, inner)) = dims.split_first() else {
-        return convert(value, at).map(|v| out.push(v));
+        return convert(value, At::Nested(at)).map(|v| out.push(v));
     };
     let Value::Array(items) = value else {
         return Err(format!(
