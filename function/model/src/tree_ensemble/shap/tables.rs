@@ -300,6 +300,7 @@ impl Tables {
         let outputs = trees.n_outputs;
         let per_row = trees.n_features * outputs;
         let mut agreeing = [0u64; MAX_PATH_BITS];
+        let mut packed = [0u64; BLOCK_ROWS / 8];
         let mut inners_buffer = [0.0; MAX_PATH_BITS];
         for leaf in &self.leaves[tree.leaves.start as usize..tree.leaves.end as usize] {
             let d = usize::from(leaf.slot_count);
@@ -324,7 +325,10 @@ impl Tables {
                         let flip = u64::from(step.to_true).wrapping_sub(1);
                         agreeing[usize::from(step.slot)] &= scratch[step.branch as usize] ^ flip;
                     }
-                    Agreements::Rows(agreeing)
+                    match d <= 8 {
+                        true => Agreements::Packed(pack(agreeing, n_rows, &mut packed)),
+                        false => Agreements::Rows(agreeing),
+                    }
                 }
             };
             let slots = &self.slots[leaf.slots as usize..][..d];
@@ -339,6 +343,9 @@ impl Tables {
                     Agreements::One(agreed) => {
                         scaled_credits(slots, |_| agreed, table, values, per_row, phi)
                     }
+                    Agreements::Packed(packed) => {
+                        scaled_credits(slots, |r| of_packed(packed, r), table, values, per_row, phi)
+                    }
                     Agreements::Rows(agreeing) => {
                         scaled_credits(slots, |r| of_row(agreeing, r), table, values, per_row, phi)
                     }
@@ -350,6 +357,7 @@ impl Tables {
                 // were most of a leaf's time.
                 let agreed = match agreements {
                     Agreements::One(agreed) => agreed,
+                    Agreements::Packed(packed) => of_packed(packed, r),
                     Agreements::Rows(agreeing) => of_row(agreeing, r),
                 };
                 let mut zout = 1.0;
@@ -397,8 +405,46 @@ impl Tables {
 enum Agreements<'a> {
     /// A block of one row: bit `j` for slot `j`.
     One(u64),
+    /// Per group of 8 rows, byte `r % 8` for row `r`, bit `j` of it for slot `j`: the
+    /// agreements of a leaf with at most 8 slots (see [`pack`]).
+    Packed(&'a [u64]),
     /// Per slot, bit `r` for row `r`.
     Rows(&'a [u64]),
+}
+
+/// Per byte value `b`, the 8 bytes whose `r`th is bit `r` of `b`.
+const SPREAD: [u64; 256] = {
+    let mut spread = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut r = 0;
+        while r < 8 {
+            spread[b] |= ((b as u64 >> r) & 1) << (8 * r);
+            r += 1;
+        }
+        b += 1;
+    }
+    spread
+};
+
+/// Transposes `agreeing` (at most 8 slots; per slot, bit `r` for row `r`) into
+/// `packed` for the first `n_rows` rows: per 8 rows one word, a byte per row, a bit per
+/// slot. Five operations per slot per 8 rows, where taking a row's bits one by one
+/// ([`of_row`]) is four per slot per row and was a quarter of a leaf's time.
+fn pack<'a>(agreeing: &[u64], n_rows: usize, packed: &'a mut [u64; BLOCK_ROWS / 8]) -> &'a [u64] {
+    let packed = &mut packed[..n_rows.div_ceil(8)];
+    for (group, word) in packed.iter_mut().enumerate() {
+        *word = (agreeing.iter().enumerate()).fold(0, |word, (j, &rows)| {
+            word | SPREAD[(rows >> (8 * group) & 0xff) as usize] << j
+        });
+    }
+    packed
+}
+
+/// Row `r`'s agreements from [`pack`]'s words.
+#[inline(always)]
+fn of_packed(packed: &[u64], r: usize) -> u64 {
+    packed[r / 8] >> (8 * (r % 8)) & 0xff
 }
 
 /// Row `r`'s agreements (bit `j` for slot `j`) from the per-slot masks of rows.
@@ -424,6 +470,29 @@ fn scaled_credits(
     phi: &mut [f64],
 ) {
     let outputs = values.len();
+    let mut nonzero = values.iter().enumerate().filter(|(_, v)| **v != 0.0);
+    if let (first, None) = (nonzero.next(), nonzero.next()) {
+        // One output with a value (a regressor's, a binary booster's, each tree's class of
+        // a multiclass booster): it is folded into each slot's two factors, once per leaf,
+        // and no zeros are added to the other outputs. A leaf of zeros credits nothing.
+        let Some((k, &value)) = first else {
+            return;
+        };
+        let mut columns = [0usize; MAX_PATH_FEATURES];
+        let mut on_factors = [0.0; MAX_PATH_FEATURES];
+        for ((column, on), slot) in columns.iter_mut().zip(&mut on_factors).zip(slots) {
+            (*column, *on) = (slot.column as usize * outputs + k, slot.on_factor * value);
+        }
+        let (columns, on_factors) = (&columns[..slots.len()], &on_factors[..slots.len()]);
+        for (r, phi) in phi.chunks_exact_mut(per_row).enumerate() {
+            let agreed = agreed_of(r) as usize;
+            for (j, (&column, &on)) in columns.iter().zip(on_factors).enumerate() {
+                let factor = if agreed >> j & 1 == 0 { -value } else { on };
+                phi[column] += factor * table[agreed & !(1 << j)];
+            }
+        }
+        return;
+    }
     for (r, phi) in phi.chunks_exact_mut(per_row).enumerate() {
         let agreed = agreed_of(r) as usize;
         for (j, slot) in slots.iter().enumerate() {
@@ -433,14 +502,9 @@ fn scaled_credits(
                 slot.on_factor
             };
             let credit = factor * table[agreed & !(1 << j)];
-            match values {
-                [value] => phi[slot.column as usize] += credit * value,
-                _ => {
-                    let out = &mut phi[slot.column as usize * outputs..][..outputs];
-                    for (phi, value) in out.iter_mut().zip(values) {
-                        *phi += credit * value;
-                    }
-                }
+            let out = &mut phi[slot.column as usize * outputs..][..outputs];
+            for (phi, value) in out.iter_mut().zip(values) {
+                *phi += credit * value;
             }
         }
     }

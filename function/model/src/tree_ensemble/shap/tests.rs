@@ -305,10 +305,14 @@ fn covers_must_be_counts_one_per_node_and_rows_wide_enough() {
 #[test]
 fn rows_explained_in_blocks_equal_each_row_explained_alone() {
     let mut rng = Rng(0xb10c);
-    for case in 0..40 {
-        let features = 2 + rng.below(6);
+    for case in 0..48 {
+        // Every fourth forest deep enough for paths of more than 8 features.
+        let (features, depth) = match case % 4 {
+            3 => (12, 11),
+            _ => (2 + rng.below(6), 6),
+        };
         let outputs = 1 + rng.below(3);
-        let (forest, entries, covers) = forest_of_depth(&mut rng, features, outputs, 6);
+        let (forest, entries, covers) = forest_of_depth(&mut rng, features, outputs, depth);
         let tabled = ShapTrees::new(forest, &entries, &covers, outputs, features).unwrap();
         let trees = match case % 3 {
             0 => tabled,
