@@ -4,6 +4,7 @@ scikit-learn forests the tree benchmarks use.
 
     target/interop-venv/bin/python bench/tree_models.py make target/bench/rf500.onnx
     target/interop-venv/bin/python bench/tree_models.py make-iris target/bench/iris-sklearn.onnx
+    target/interop-venv/bin/python bench/tree_models.py paths
     target/interop-venv/bin/python bench/tree_models.py time models/iris-forest.onnx target/bench/rf500.onnx
     target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion MODELS...
     target/interop-venv/bin/python bench/tree_models.py time --criterion target/criterion \
@@ -15,6 +16,8 @@ synthetic features and converts it with skl2onnx (zipmap off, ai.onnx.ml opset 3
 on Iris, grown to purity, seeded here so every run times the same trees): scikit-learn
 users bring this file, whose leaves hold one weight per class, where the bundled forest
 (the converter's) has one vote per leaf and half as many leaves.
+`paths` trains `make`'s forest and prints how many of a lock-step walk's steps its
+rows need (issue 19: whether stopping a walk early could pay).
 `time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
 N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests;
 TREE_BENCH_ROWS=mean,sd draws them from N(mean, sd) on both sides).
@@ -36,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 
-def make(path):
+def large_forest():
+    """The 500-tree, depth-12 forest and its training rows (seeded: the same every run)."""
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
 
@@ -44,7 +48,35 @@ def make(path):
         n_samples=20_000, n_features=30, n_informative=20, n_classes=3, random_state=0
     )
     model = RandomForestClassifier(n_estimators=500, max_depth=12, random_state=0, n_jobs=-1)
-    write_onnx(model.fit(x, y), x, path)
+    return model.fit(x, y), x
+
+
+def make(path):
+    model, x = large_forest()
+    write_onnx(model, x, path)
+
+
+def paths():
+    """How many steps the large forest's rows take per tree, against the fixed number a
+    lock-step walk takes (a group of 16 trees walks as deep as its deepest tree): what
+    stopping a group's walk early could save, on rows like the training data's and on
+    the benchmark's N(3, 2)."""
+    model, _ = large_forest()
+    depths = np.array([tree.get_depth() for tree in model.estimators_])
+    groups = len(depths) // 16
+    rng = np.random.default_rng(1)
+    for name, (mean, sd) in [("N(0, 1)", (0, 1)), ("N(3, 2)", (3, 2))]:
+        rows = rng.normal(mean, sd, (200, 30)).astype(np.float32)
+        # Per tree and row, the branches on the row's path.
+        steps = np.array([t.decision_path(rows).sum(axis=1).A1 - 1 for t in model.estimators_])
+        walked = 16 * depths[: groups * 16].reshape(groups, 16).max(axis=1).sum()
+        needed = steps[: groups * 16].sum(axis=0).mean()
+        deepest = steps[: groups * 16].reshape(groups, 16, -1).max(axis=1).mean()
+        print(
+            f"rows {name}: {needed / walked:.1%} of a lock-step walk's steps are needed "
+            f"(mean path {steps.mean():.2f} branches, deepest of 16 trees {deepest:.2f}, "
+            f"tree depth {depths.mean():.1f})"
+        )
 
 
 def make_iris(path):
@@ -144,6 +176,8 @@ def side_by_side(criterion, ort_per_row, native_per_row):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
         make(sys.argv[2])
+    elif sys.argv[1:] == ["paths"]:
+        paths()
     elif len(sys.argv) >= 3 and sys.argv[1] == "make-iris":
         make_iris(sys.argv[2])
     elif len(sys.argv) >= 7 and sys.argv[1:3] == ["time", "--criterion"] and sys.argv[4] == "--native":
