@@ -122,6 +122,24 @@ def per_row(session, name, width, rows, runs=9):
     return statistics.median(samples)
 
 
+VARIED_ROWS = 1024
+
+
+def per_varied_row(session, name, width, runs=9):
+    """One row per call, a different one each call (the Rust benchmark's
+    `batch-1-varied`): repeating one row lets the CPU predict a branchy walk."""
+    data = bench_rows(VARIED_ROWS, width)
+    singles = [np.ascontiguousarray(data[i : i + 1]) for i in range(VARIED_ROWS)]
+    iterations = 2 * VARIED_ROWS
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for i in range(iterations):
+            session.run(None, {name: singles[i % VARIED_ROWS]})
+        samples.append((time.perf_counter() - start) / iterations)
+    return statistics.median(samples)
+
+
 def time_models(paths, criterion=None, native=None):
     import onnxruntime as ort
 
@@ -129,16 +147,17 @@ def time_models(paths, criterion=None, native=None):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     print(f"onnxruntime {ort.__version__}, 1 thread, median time per row")
-    print(f"{'model':<32} {'batch 1':>10} {'batch 1000':>12}")
+    print(f"{'model':<32} {'batch 1':>10} {'batch 1, varied':>16} {'batch 1000':>12}")
     ort_per_row = {}
     for path in paths:
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         (inp,) = session.get_inputs()
         width = inp.shape[1]
         one = per_row(session, inp.name, width, 1)
+        varied = per_varied_row(session, inp.name, width)
         many = per_row(session, inp.name, width, 1000)
-        ort_per_row[path] = {1: one, 1000: many}
-        print(f"{path:<32} {one * 1e6:>8.2f}us {many * 1e6:>10.2f}us")
+        ort_per_row[path] = {"1": one, "1-varied": varied, "1000": many}
+        print(f"{path:<32} {one * 1e6:>8.2f}us {varied * 1e6:>14.2f}us {many * 1e6:>10.2f}us")
     if criterion:
         native_per_row = json.loads(Path(native).read_text()) if native else {}
         side_by_side(criterion, ort_per_row, native_per_row)
@@ -149,7 +168,7 @@ def criterion_median(criterion, model, batch, label):
     path = Path(criterion) / f"{model}_batch-{batch}" / label / "new" / "estimates.json"
     if not path.exists():
         return None
-    return json.loads(path.read_text())["median"]["point_estimate"] / 1e9 / batch
+    return json.loads(path.read_text())["median"]["point_estimate"] / 1e9 / int(batch.split("-")[0])
 
 
 def side_by_side(criterion, ort_per_row, native_per_row):
@@ -166,7 +185,7 @@ def side_by_side(criterion, ort_per_row, native_per_row):
             direct = criterion_median(criterion, model, batch, "model")
             ours = criterion_median(criterion, model, batch, "ours")
             builtin = criterion_median(criterion, model, batch, "tract-0.23")
-            native = native_per_row.get(model, {}).get(str(batch))
+            native = native_per_row.get(model, {}).get(batch)
             fastest = min((t for t in [direct, ours] if t is not None), default=None)
             ratio = "-" if fastest is None else f"{ort_time / fastest:.1f}x"
             print(f"{model}, batch {batch} | {us(direct)} | {us(ours)} | {us(builtin)} "

@@ -15,7 +15,8 @@
 //!
 //! `TREE_BENCH_ROWS=mean,sd` draws the rows from another normal distribution (see
 //! [`rows`]). Groups are `<model>/batch-<rows>` with a per-row throughput, labels `model`
-//! (`Model::predict`), `ours` and `tract-0.23` (the two plans); `load/<model>` times
+//! (`Model::predict`), `ours` and `tract-0.23` (the two plans), and
+//! `<model>/batch-1-varied` (`Model::predict`, a different row each call); `load/<model>` times
 //! reading and optimising the bundled model and each listed one. tract's op builds an
 //! error value at every leaf, with a backtrace when RUST_BACKTRACE is set: run with it
 //! unset. Its cost grows with the leaf
@@ -186,7 +187,33 @@ fn tree_ensembles(c: &mut Criterion) {
             }
             group.finish();
         }
+        varied_rows(c, &subject);
     }
+}
+
+/// How many distinct rows `batch-1-varied` cycles through.
+const VARIED_ROWS: usize = 1024;
+
+/// One row per call as `batch-1` does, but a different row each call, as a served
+/// function sees them: a walk that repeats one row's branches is predicted by the CPU,
+/// and its nodes stay in cache, which flatters branchy walks.
+fn varied_rows(c: &mut Criterion, subject: &Subject) {
+    let input = rows(VARIED_ROWS, subject.width);
+    let values = input.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap();
+    let batches: Vec<Batch> = values
+        .chunks(subject.width)
+        .map(|row| Batch::new(row.to_vec(), subject.width))
+        .collect();
+    let mut group = c.benchmark_group(format!("{}/batch-1-varied", subject.name));
+    group.throughput(Throughput::Elements(1));
+    let mut next = 0;
+    group.bench_function("model", |b| {
+        b.iter(|| {
+            next = (next + 1) % VARIED_ROWS;
+            subject.model.predict(&batches[next]).unwrap()
+        })
+    });
+    group.finish();
 }
 
 /// Load + optimise, as the function starts: the bundled model and every listed one.
