@@ -1,6 +1,9 @@
-//! One row's walks over a compact copy of the walked trees: 8-byte nodes where [`Node`]s
-//! take 16, each branch's children side by side so one relative offset finds both, for
-//! the rows that compare `x < t` alone (see `Compare::LESS_THAN_ONLY`).
+//! Walks over a compact copy of the walked trees: 8-byte nodes where [`Node`]s take 16,
+//! each branch's children side by side so one relative offset finds both, for the rows
+//! that compare `x < t` alone (see `Compare::LESS_THAN_ONLY`): one row through groups of
+//! trees, and a group of [`LANES`] rows through one tree (a batch's 500-tree depth-12
+//! forest went from 8.6 to 6.6-6.8 us per row with them, BENCHMARKS.md "Boosted trees
+//! (issue 19)").
 //!
 //! A single row walks [`TREES_IN_FLIGHT`] trees in lock-step, and on boosted ensembles
 //! (hundreds of trees of 30-odd leaves) that loop is bound by the instructions of a step,
@@ -31,7 +34,7 @@
 
 use super::layout::TreeGroup;
 use super::nodes::Node;
-use super::TREES_IN_FLIGHT;
+use super::{LANES, TREES_IN_FLIGHT};
 
 /// A node of the compact layout (see the module header).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +90,8 @@ pub(super) struct CompactTrees {
     nodes: Vec<CompactNode>,
     /// Per tree group, its trees' compact roots in lane order.
     roots: Vec<[u32; TREES_IN_FLIGHT]>,
+    /// Per tree in tree order, its compact root; `u32::MAX` for a tree not walked.
+    tree_roots: Vec<u32>,
     columns: usize,
 }
 
@@ -100,12 +105,18 @@ impl CompactTrees {
         let mut compact = CompactTrees {
             nodes: Vec::new(),
             roots: Vec::with_capacity(groups.len()),
+            tree_roots: Vec::new(),
             columns: 1,
         };
         for group in groups {
             let mut roots = [0; TREES_IN_FLIGHT];
-            for (root, &from) in roots.iter_mut().zip(&group.roots) {
+            for ((root, &from), &tree) in roots.iter_mut().zip(&group.roots).zip(&group.trees) {
                 *root = compact.add_tree(nodes, from)?;
+                let tree = tree as usize;
+                if compact.tree_roots.len() <= tree {
+                    compact.tree_roots.resize(tree + 1, u32::MAX);
+                }
+                compact.tree_roots[tree] = *root;
             }
             compact.roots.push(roots);
         }
@@ -225,7 +236,7 @@ impl CompactTrees {
                 for at in at.iter_mut() {
                     // SAFETY: `at` starts at a checked root and only takes values `step`
                     // returns; `features` holds `columns` values (asserted above).
-                    *at = unsafe { self.step(*at, features) };
+                    *at = unsafe { self.step(*at, features, 1, 0) };
                 }
             }
             for (&tree, at) in group.trees.iter().zip(at) {
@@ -234,19 +245,45 @@ impl CompactTrees {
         }
     }
 
-    /// One step: the node after `at` for a row whose values are `features`.
+    /// The leaves (as [`Node`] indices) the [`LANES`] rows of `values` (a group's
+    /// `columns` values, feature-major) reach in `tree` (in tree order, one of the
+    /// groups' trees), walked in lock-step.
+    #[inline(always)]
+    pub(super) fn rows_through_tree(
+        &self,
+        tree: usize,
+        depth: u32,
+        values: &[f32],
+    ) -> [u32; LANES] {
+        assert!(values.len() >= self.columns * LANES);
+        let root = self.tree_roots[tree];
+        assert!((root as usize) < self.nodes.len(), "tree {tree} is walked");
+        let mut at = [root; LANES];
+        for _ in 0..depth {
+            for (lane, at) in at.iter_mut().enumerate() {
+                // SAFETY: `at` starts at a root (asserted above) and only takes values
+                // `step` returns; `values` holds `columns * LANES` values (asserted above).
+                *at = unsafe { self.step(*at, values, LANES, lane) };
+            }
+        }
+        at.map(|at| self.nodes[at as usize].leaf_index())
+    }
+
+    /// One step: the node after `at` for the row whose value of feature `f` is
+    /// `values[f * stride + lane]`.
     ///
     /// # Safety
-    /// `at` is below the node count (a root, or what an earlier step returned), and
-    /// `features` holds at least `columns` values.
+    /// `at` is below the node count (a root, or what an earlier step returned), `lane <
+    /// stride`, and `values` holds at least `columns * stride` values.
     #[inline(always)]
-    unsafe fn step(&self, at: u32, features: &[f32]) -> u32 {
+    unsafe fn step(&self, at: u32, values: &[f32], stride: usize, lane: usize) -> u32 {
         debug_assert!((at as usize) < self.nodes.len());
-        debug_assert!(self.columns <= features.len());
+        debug_assert!(lane < stride && self.columns * stride <= values.len());
         // SAFETY: `at` is below the node count (the caller's contract).
         let node = unsafe { self.nodes.get_unchecked(at as usize) };
-        // SAFETY: `feature < columns <= features.len()` (`check`, and the contract).
-        let value = unsafe { *features.get_unchecked(usize::from(node.feature)) };
+        // SAFETY: `feature < columns` (`check`), so the index is below `columns * stride`
+        // (`lane < stride`), at most the length (the contract).
+        let value = unsafe { *values.get_unchecked(usize::from(node.feature) * stride + lane) };
         // `check` proved both `at + offset` and `at + offset + 1` are nodes, and only the
         // latter when the threshold is NaN, the one case `x < t` cannot hold.
         let first = at.wrapping_add(node.offset as i32 as u32);
@@ -322,7 +359,10 @@ mod tests {
         assert_eq!(compact.nodes[0].offset, 1);
         assert_eq!([compact.nodes[1].offset, compact.nodes[2].offset], [2, 3]);
         assert!(compact.nodes[3..7].iter().all(|n| !n.threshold.is_nan()));
-        assert_eq!(compact.roots[0][1], 15, "no gaps: the next lane's copy starts after 15");
+        assert_eq!(
+            compact.roots[0][1], 15,
+            "no gaps: the next lane's copy starts after 15"
+        );
         // Every leaf is reached by the values that lead to it in the original tree.
         for x in 0..16 {
             let row = [x as f32 - 0.5];

@@ -14,7 +14,8 @@
 //!
 //! - Batches of [`LANES`] rows or more: each group of [`LANES`] rows is copied
 //!   feature-major, then a block of groups goes through one tree at a time (the tree
-//!   stays in cache), the rows of a group in lock-step.
+//!   stays in cache), the rows of a group in lock-step, in 8-byte nodes (`compact`)
+//!   when they compare `x < t` alone.
 //! - Smaller batches, and the tail of a batch: each row goes through [`TREES_IN_FLIGHT`]
 //!   trees in lock-step, in 8-byte nodes (`compact`) when it compares `x < t` alone, and
 //!   its sums stay in registers.
@@ -36,8 +37,8 @@
 //! cover them, both copies of the batch loop included.
 //!
 //! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
-//! - `compact`: the walked trees again in 8-byte nodes, for single rows compared by
-//!   `x < t` alone.
+//! - `compact`: the walked trees again in 8-byte nodes, in blocks of two levels, for
+//!   rows compared by `x < t` alone.
 //! - `compare`: the [`Mode`]s, their rewrite to `x < t`, and how a walk applies them
 //!   (fixed or per node).
 //! - `layout`: [`Trees`], everything the walks read, derived from a checked [`Forest`].

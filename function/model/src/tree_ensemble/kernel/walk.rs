@@ -250,7 +250,10 @@ impl Trees {
                     let values = &lanes[group * group_values..(group + 1) * group_values];
                     let leaves = match small {
                         Some(small) => self.small_trees.rows_through(compare, small, values),
-                        None => self.rows_through_tree(compare, root, depth, values),
+                        None => match (C::LESS_THAN_ONLY, &self.compact) {
+                            (true, Some(compact)) => compact.rows_through_tree(tree, depth, values),
+                            _ => self.rows_through_tree(compare, root, depth, values),
+                        },
                     };
                     for (lane, leaf) in leaves.into_iter().enumerate() {
                         let row = group * LANES + lane;
