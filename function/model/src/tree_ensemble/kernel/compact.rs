@@ -16,17 +16,20 @@
 //! A branch at `p` has its true child at `p + offset` and its false child right after it,
 //! so the step is `p + offset + !(x < t)`. Each tree is laid out in blocks of
 //! [`BLOCK_LEVELS`] levels: a branch's children's pair, then its grandchildren's pairs,
-//! side by side (6 nodes, 48 bytes), so that a path reads a new block, and likely a new
-//! cache line, every second step whichever way it turns; the blocks follow each other
-//! depth-first. A depth-first layout of nodes, true subtree first, kept true turns within
-//! a few cache lines but sent every false turn past the whole true subtree: one row of the
-//! 500-tree depth-12 forest took 10.6-10.8 us on one repeated row and 15.4 us on rows that
-//! change every call, 6.4-6.6 and 9.5-10.4 us in blocks (BENCHMARKS.md, "Boosted trees
-//! (issue 19)"). Blocks of 3 and 4 levels, and blocks kept within a 64- or 128-byte line
-//! (28% more nodes), measured no better; prefetching a block's lines when a walk enters
-//! it, slower. A leaf has a NaN threshold, which no `x < t` passes, and offset -1, so it
-//! loops to itself and a walk takes a fixed number of steps,
-//! as over [`Node`]s. That NaN's payload is the leaf's [`Node`] index, which is what the
+//! then theirs, side by side (14 nodes, 112 bytes), so that a path reads a new block
+//! every third step whichever way it turns; the blocks follow each other depth-first. A
+//! depth-first layout of nodes, true subtree first, kept true turns within a few cache
+//! lines but sent every false turn past the whole true subtree. One row of the 500-tree
+//! depth-12 forest (10 MB of compact nodes), rows from N(3, 2), took 10.6-10.9 us when
+//! the same row came again and again and 14.8-15.9 us when rows changed every call, and
+//! 6.7 and 9.8 us in blocks; rows from N(0, 1), 8.4-9.0 and 17.5-18.0 us before, 8.6-9.0
+//! and 15.4-15.8 us after (BENCHMARKS.md, "Boosted trees (issue 19)"). Blocks of 2
+//! levels were as fast but for one repeated N(0, 1) row (9.2-10.1 us), of 4 levels slower
+//! on changing rows; blocks kept within a 64- or 128-byte line (28% more nodes) measured
+//! no better, and prefetching a block's lines when a walk enters it was slower.
+//!
+//! A leaf has a NaN threshold, which no `x < t` passes, and offset -1, so it loops to
+//! itself and a walk takes a fixed number of steps, as over [`Node`]s. That NaN's payload is the leaf's [`Node`] index, which is what the
 //! accumulators read a leaf's entries by: a walk ends on the node it has just read, where
 //! a separate array would cost another cache miss per tree on large forests (the 500-tree
 //! forest took 14.5-17 us with one). Missing-value flags are not kept: NaN takes the false
@@ -61,7 +64,7 @@ const PLACEHOLDER: CompactNode = CompactNode {
 };
 
 /// Levels of a tree whose nodes are laid out together (see the module header).
-const BLOCK_LEVELS: usize = 2;
+const BLOCK_LEVELS: usize = 3;
 
 impl CompactNode {
     /// The leaf copied from [`Node`] `from`, or `None` if its index does not fit in a
@@ -335,10 +338,10 @@ mod tests {
     }
 
     #[test]
-    fn a_block_holds_two_levels_of_pairs_breadth_first() {
-        // A complete tree of depth 3 on feature 0, in pre-order: branch `i` splits at
+    fn a_block_holds_its_levels_of_pairs_breadth_first() {
+        // A complete tree of depth 4 on feature 0, in pre-order: branch `i` splits at
         // `i`, leaves are numbered as nodes.
-        let depth = 3u32;
+        let depth = 4u32;
         let mut nodes = Vec::new();
         fn grow(nodes: &mut Vec<Node>, depth: u32) -> u32 {
             let at = nodes.len() as u32;
@@ -354,17 +357,20 @@ mod tests {
         }
         grow(&mut nodes, depth);
         let compact = CompactTrees::new(&nodes, &[group(&[0], depth)]).unwrap();
-        // The root, its pair, then its children's pairs: the root's true child's pair at
-        // 3, its false child's at 5; then one block per grandchild, each a pair of leaves.
-        assert_eq!(compact.nodes[0].offset, 1);
-        assert_eq!([compact.nodes[1].offset, compact.nodes[2].offset], [2, 3]);
-        assert!(compact.nodes[3..7].iter().all(|n| !n.threshold.is_nan()));
+        // The root, then the pairs of the block's levels, breadth-first: as in a binary
+        // heap, the children of the node at `p` are at `2p + 1` and `2p + 2`.
+        let first_block = (1 << BLOCK_LEVELS) - 1;
+        for p in 0..first_block {
+            let offset = i64::from(compact.nodes[p].offset);
+            assert_eq!(p as i64 + offset, 2 * p as i64 + 1, "node {p}");
+        }
+        // Then one block per branch on the last level: here, each a pair of leaves.
         assert_eq!(
-            compact.roots[0][1], 15,
-            "no gaps: the next lane's copy starts after 15"
+            compact.roots[0][1], 31,
+            "no gaps: the next lane's copy starts after 31"
         );
         // Every leaf is reached by the values that lead to it in the original tree.
-        for x in 0..16 {
+        for x in 0..32 {
             let row = [x as f32 - 0.5];
             let mut at = 0;
             while nodes[at].children != [at as u32; 2] {
