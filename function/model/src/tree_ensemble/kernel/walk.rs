@@ -238,28 +238,56 @@ impl Trees {
         columns: usize,
         scores: &mut Scores,
     ) {
-        let outputs = self.n_outputs;
         let group_values = columns * LANES;
         let groups = lanes.len() / group_values;
         let block = (BLOCK_VALUES / group_values).clamp(1, MAX_BLOCK_ROWS / LANES);
+        let compact = self.compact.as_ref().filter(|_| C::LESS_THAN_ONLY);
         for first in (0..groups).step_by(block) {
             let last = (first + block).min(groups);
+            let block = &lanes[first * group_values..last * group_values];
+            let first_row = first * LANES;
             for (tree, (&root, &depth)) in self.roots.iter().zip(&self.depths).enumerate() {
-                let small = self.small_trees.tree(tree);
-                for group in first..last {
-                    let values = &lanes[group * group_values..(group + 1) * group_values];
-                    let leaves = match small {
-                        Some(small) => self.small_trees.rows_through(compare, small, values),
-                        None => match (C::LESS_THAN_ONLY, &self.compact) {
-                            (true, Some(compact)) => compact.rows_through_tree(tree, depth, values),
-                            _ => self.rows_through_tree(compare, root, depth, values),
-                        },
-                    };
-                    for (lane, leaf) in leaves.into_iter().enumerate() {
-                        let row = group * LANES + lane;
-                        accumulate.add_leaf(self, scores, row * outputs, leaf);
+                // One loop per kind of tree: one loop choosing per group took 2.04-2.16
+                // ms for 1000 rows of the 500-tree LightGBM model (small trees only),
+                // against 1.83-1.99 ms with these loops or none for compact trees.
+                match (self.small_trees.tree(tree), compact) {
+                    (Some(small), _) => {
+                        self.block_through_tree(accumulate, block, first_row, scores, |values| {
+                            self.small_trees.rows_through(compare, small, values)
+                        })
+                    }
+                    (None, Some(compact)) => {
+                        self.block_through_tree(accumulate, block, first_row, scores, |values| {
+                            compact.rows_through_tree(tree, depth, values)
+                        })
+                    }
+                    (None, None) => {
+                        self.block_through_tree(accumulate, block, first_row, scores, |values| {
+                            self.rows_through_tree(compare, root, depth, values)
+                        })
                     }
                 }
+            }
+        }
+    }
+
+    /// Adds to `scores` the leaves `walk` finds for each group of `block` (feature-major
+    /// groups of [`LANES`] rows, the first one row `first_row`) in one tree.
+    #[inline(always)]
+    fn block_through_tree<A: Accumulate>(
+        &self,
+        accumulate: A,
+        block: &[f32],
+        first_row: usize,
+        scores: &mut Scores,
+        walk: impl Fn(&[f32]) -> [u32; LANES],
+    ) {
+        let outputs = self.n_outputs;
+        let group_values = self.nodes.columns() * LANES;
+        for (group, values) in block.chunks_exact(group_values).enumerate() {
+            for (lane, leaf) in walk(values).into_iter().enumerate() {
+                let row = first_row + group * LANES + lane;
+                accumulate.add_leaf(self, scores, row * outputs, leaf);
             }
         }
     }
