@@ -18,9 +18,12 @@ users bring this file, whose leaves hold one weight per class, where the bundled
 (the converter's) has one vote per leaf and half as many leaves.
 `paths` trains `make`'s forest and prints how many of a lock-step walk's steps its
 rows need (issue 19: whether stopping a walk early could pay).
-`time` prints the median time per row at batch 1 and batch 1000 (rows drawn from
-N(3, 2), as the Rust benchmark draws them: they cross the splits of both forests;
-TREE_BENCH_ROWS=mean,sd draws them from N(mean, sd) on both sides).
+`time` prints the median time per row at batch 1 (one row asked again and again), at
+batch 1 with a different row each call (`1-varied`, cycling through 1024 rows, as a
+served function sees them: a repeated row's branches are predicted and its nodes stay
+in cache), and at batch 1000. Rows are drawn from N(3, 2), as the Rust benchmark draws
+them: they cross the splits of both forests; TREE_BENCH_ROWS=mean,sd draws them from
+N(mean, sd) on both sides.
 With `--criterion DIR` it then prints one table, a line per model and batch: the medians
 per row that `cargo bench --bench tree_ensemble` left in DIR for our op (through
 `Model::predict`, as the function serves it, and through a tract plan) and tract's, next

@@ -4,7 +4,8 @@
 # single-threaded (Python) and, for the boosted models, XGBoost's and LightGBM's own
 # predictors (1 thread), on the bundled Iris forest, the tutorial's scikit-learn Iris
 # forest, a 500-tree, depth-12 forest on 30 features, and 500-tree XGBoost and LightGBM
-# models on 30 features, at batch 1 and 1000.
+# models on 30 features, at batch 1 (one row repeated, and a different row each call:
+# `batch-1-varied`) and 1000.
 #
 #   tests/interop/run.sh          # once: creates target/interop-venv (onnxruntime,
 #                                 # skl2onnx, xgboost, lightgbm, onnxmltools)
