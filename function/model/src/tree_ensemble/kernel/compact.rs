@@ -29,11 +29,12 @@
 //! no better, and prefetching a block's lines when a walk enters it was slower.
 //!
 //! A leaf has a NaN threshold, which no `x < t` passes, and offset -1, so it loops to
-//! itself and a walk takes a fixed number of steps, as over [`Node`]s. That NaN's payload is the leaf's [`Node`] index, which is what the
-//! accumulators read a leaf's entries by: a walk ends on the node it has just read, where
-//! a separate array would cost another cache miss per tree on large forests (the 500-tree
-//! forest took 14.5-17 us with one). Missing-value flags are not kept: NaN takes the false
-//! child, as [`Fixed`](super::compare::Fixed) `x < t` sends it.
+//! itself and a walk takes a fixed number of steps, as over [`Node`]s. That NaN's payload
+//! is the leaf's [`Node`] index, which is what the accumulators read a leaf's entries by:
+//! a walk ends on the node it has just read, where a separate array would cost another
+//! cache miss per tree on large forests (the 500-tree forest took 14.5-17 us with one).
+//! Missing-value flags are not kept: NaN takes the false child, as
+//! [`Fixed`](super::compare::Fixed) `x < t` sends it.
 
 use super::layout::TreeGroup;
 use super::nodes::Node;

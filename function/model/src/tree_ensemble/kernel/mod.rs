@@ -37,7 +37,7 @@
 //! cover them, both copies of the batch loop included.
 //!
 //! - `nodes`: [`Node`] and the checked `Nodes`, with the one unchecked step.
-//! - `compact`: the walked trees again in 8-byte nodes, in blocks of two levels, for
+//! - `compact`: the walked trees again in 8-byte nodes, in blocks of three levels, for
 //!   rows compared by `x < t` alone.
 //! - `compare`: the [`Mode`]s, their rewrite to `x < t`, and how a walk applies them
 //!   (fixed or per node).
